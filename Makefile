@@ -1,0 +1,49 @@
+# One entry point for the toolchain: the same commands CI runs.
+# Each target creates its own virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help install run test test-fast lint bench kafka registry schemas-check clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed  ## create .venv and install signalhub with its test tools
+
+run: install  ## install and run the hub on the embedded bus (the README's run command)
+	$(BIN)/signalhub --help
+	$(BIN)/signalhub selftest
+
+test: install  ## install everything and run the whole test suite (Kafka and registry included)
+	$(BIN)/signalhub schemas check
+	$(BIN)/python -m pytest
+
+test-fast: install  ## the suite without the real-broker and slow tests
+	$(BIN)/python -m pytest -m "not kafka and not registry and not slow"
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check hub connectors tests bench
+	$(BIN)/mypy
+
+schemas-check: install  ## compare schemas/ with the released versions
+	$(BIN)/signalhub schemas check
+
+bench: install  ## throughput benchmarks, each against a baseline measured in the same run
+	$(BIN)/python -m bench
+
+kafka: install  ## run a local single-node Apache Kafka (KRaft) broker in the foreground
+	$(BIN)/python -m hub.devtools.local_kafka
+
+registry: install  ## run a local Apicurio Registry (Confluent-compatible API) in the foreground
+	$(BIN)/python -m hub.devtools.local_registry
+
+clean:  ## remove the virtual environment and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,490 @@
+"""The embedded bus: a durable, partitioned log in one SQLite file (WAL mode).
+
+Layout: ``topics`` (name, partitions, cleanup policy, retention), ``messages`` (one row
+per record, primary key topic/partition/offset), ``partition_ends`` (the next offset of
+each partition, so offsets never repeat even after compaction), ``group_offsets``
+(committed offsets per consumer group) and ``group_members`` (live consumers, for
+sharing partitions between processes).
+
+Several processes on one machine may open the same file: writes take SQLite's write
+lock (``BEGIN IMMEDIATE``); readers never block writers (WAL). Consumers of one group
+split the partitions between them: each member heartbeats in ``group_members`` and
+takes the partitions whose index modulo the number of live members equals its rank.
+A member that stops heartbeating for ``session_timeout`` seconds is dropped and its
+partitions move to the others, starting at the group's committed offsets (so
+uncommitted work is redelivered, as in Kafka).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Literal
+
+from kafka.partitioner.default import murmur2
+
+from hub.bus.base import Bus, Consumer, Headers, Message, Record, TopicPartition, TopicSpec
+from hub.errors import BusError, BusUnavailable, TopicNotFound
+
+__all__ = ["EmbeddedBus", "EmbeddedConsumer", "partition_for_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (
+    name TEXT PRIMARY KEY,
+    partitions INTEGER NOT NULL,
+    cleanup_policy TEXT NOT NULL,
+    retention_ms INTEGER,
+    config TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS partition_ends (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    key BLOB,
+    value BLOB,
+    headers BLOB,
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition, offset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_key ON messages (topic, partition, key, offset);
+CREATE TABLE IF NOT EXISTS group_offsets (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    last_seen REAL NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+) WITHOUT ROWID;
+"""
+
+#: how many produced records to a compacted topic trigger a compaction pass
+_COMPACT_EVERY = 5_000
+
+
+def partition_for_key(key: bytes | None, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), so both backends place keys alike."""
+    if key is None:
+        return random.randrange(partitions)
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def encode_headers(headers: Headers) -> bytes | None:
+    if not headers:
+        return None
+    parts = [struct.pack(">I", len(headers))]
+    for name, value in headers:
+        raw = name.encode()
+        parts.append(struct.pack(">I", len(raw)) + raw + struct.pack(">I", len(value)) + value)
+    return b"".join(parts)
+
+
+def decode_headers(blob: bytes | None) -> tuple[tuple[str, bytes], ...]:
+    if not blob:
+        return ()
+    (count,) = struct.unpack_from(">I", blob, 0)
+    pos = 4
+    out = []
+    for _ in range(count):
+        (n,) = struct.unpack_from(">I", blob, pos)
+        name = blob[pos + 4 : pos + 4 + n].decode()
+        pos += 4 + n
+        (m,) = struct.unpack_from(">I", blob, pos)
+        out.append((name, bytes(blob[pos + 4 : pos + 4 + m])))
+        pos += 4 + m
+    return tuple(out)
+
+
+class EmbeddedBus(Bus):
+    """A SQLite-backed log; the single-machine default.
+
+    ``synchronous`` is SQLite's ``PRAGMA synchronous``: ``FULL`` survives power loss,
+    ``NORMAL`` survives a crash of the process (the default in WAL mode is safe for
+    that) and is faster.
+    """
+
+    kind = "embedded"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["FULL", "NORMAL", "OFF"] = "FULL",
+        session_timeout: float = 10.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.path = Path(path)
+        self.session_timeout = session_timeout
+        self.poll_interval = poll_interval
+        self._lock = threading.RLock()
+        self._partitions: dict[str, int] = {}
+        self._produced_since_compact: dict[str, int] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            with self._write() as db:
+                for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    db.execute(stmt)
+        except sqlite3.Error as exc:
+            raise BusUnavailable(f"cannot open embedded bus at {self.path}: {exc}") from exc
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding SQLite's write lock."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise BusError(f"embedded bus is locked or unavailable: {exc}") from exc
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise BusError(f"embedded bus read failed: {exc}") from exc
+
+    # -- topics -----------------------------------------------------------------------
+
+    def create_topic(self, spec: TopicSpec) -> None:
+        config = dict(spec.config)
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO topics (name, partitions, cleanup_policy, retention_ms,"
+                " config) VALUES (?, ?, ?, ?, ?)",
+                (spec.name, spec.partitions, spec.cleanup_policy, spec.retention_ms,
+                 json.dumps(config, sort_keys=True)),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO partition_ends (topic, partition, next_offset)"
+                " VALUES (?, ?, 0)",
+                [(spec.name, p) for p in range(spec.partitions)],
+            )
+
+    def list_topics(self) -> set[str]:
+        return {str(r[0]) for r in self._read("SELECT name FROM topics")}
+
+    def partitions_for(self, topic: str) -> int:
+        cached = self._partitions.get(topic)
+        if cached is not None:
+            return cached
+        rows = self._read("SELECT partitions FROM topics WHERE name = ?", (topic,))
+        if not rows:
+            raise TopicNotFound(f"topic {topic!r} does not exist; create it first")
+        count = int(rows[0][0])  # type: ignore[call-overload]
+        self._partitions[topic] = count
+        return count
+
+    def topic_spec(self, topic: str) -> TopicSpec:
+        rows = self._read(
+            "SELECT partitions, cleanup_policy, retention_ms, config FROM topics WHERE name = ?",
+            (topic,),
+        )
+        if not rows:
+            raise TopicNotFound(f"topic {topic!r} does not exist; create it first")
+        parts, policy, retention, config = rows[0]
+        return TopicSpec(
+            topic, int(parts), policy, retention,  # type: ignore[arg-type,call-overload]
+            json.loads(str(config)),
+        )
+
+    # -- produce ----------------------------------------------------------------------
+
+    def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
+        batch = list(records)
+        if not batch:
+            return []
+        placed = [
+            (r, partition_for_key(r.key, self.partitions_for(r.topic))) for r in batch
+        ]
+        now = int(time.time() * 1000)
+        result: list[tuple[int, int]] = []
+        rows = []
+        with self._write() as db:
+            ends: dict[tuple[str, int], int] = {}
+            for record, partition in placed:
+                tp = (record.topic, partition)
+                if tp not in ends:
+                    ends[tp] = db.execute(
+                        "SELECT next_offset FROM partition_ends WHERE topic = ? AND partition = ?",
+                        tp,
+                    ).fetchone()[0]
+                offset = ends[tp]
+                ends[tp] = offset + 1
+                rows.append((record.topic, partition, offset, record.key, record.value,
+                             encode_headers(record.headers), now))
+                result.append((partition, offset))
+            db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "UPDATE partition_ends SET next_offset = ? WHERE topic = ? AND partition = ?",
+                [(end, t, p) for (t, p), end in ends.items()],
+            )
+        self._maybe_compact({r.topic for r in batch}, len(batch))
+        return result
+
+    def _maybe_compact(self, topics: set[str], count: int) -> None:
+        for topic in topics:
+            done = self._produced_since_compact.get(topic, 0) + count
+            if done >= _COMPACT_EVERY:
+                self._produced_since_compact[topic] = 0
+                self.compact(topic)
+            else:
+                self._produced_since_compact[topic] = done
+
+    # -- maintenance ------------------------------------------------------------------
+
+    def compact(self, topic: str) -> None:
+        """Keep only the newest record per key (compacted topics); drop expired records."""
+        spec = self.topic_spec(topic)
+        with self._write() as db:
+            if spec.cleanup_policy == "compact":
+                db.execute(
+                    "DELETE FROM messages WHERE topic = ? AND key IS NOT NULL AND offset < ("
+                    " SELECT MAX(m2.offset) FROM messages m2 WHERE m2.topic = messages.topic"
+                    " AND m2.partition = messages.partition AND m2.key = messages.key)",
+                    (topic,),
+                )
+                tombstone_ms = int(spec.config.get("delete.retention.ms", 86_400_000))
+                db.execute(
+                    "DELETE FROM messages WHERE topic = ? AND value IS NULL AND ts < ?",
+                    (topic, int(time.time() * 1000) - tombstone_ms),
+                )
+            if spec.retention_ms is not None and spec.retention_ms >= 0:
+                db.execute(
+                    "DELETE FROM messages WHERE topic = ? AND ts < ?",
+                    (topic, int(time.time() * 1000) - spec.retention_ms),
+                )
+
+    # -- offsets ----------------------------------------------------------------------
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        self.partitions_for(topic)
+        rows = self._read(
+            "SELECT partition, next_offset FROM partition_ends WHERE topic = ?", (topic,)
+        )
+        return {int(p): int(o) for p, o in rows}  # type: ignore[call-overload]
+
+    def committed(self, group: str, topic: str) -> dict[int, int | None]:
+        parts = self.partitions_for(topic)
+        rows = self._read(
+            "SELECT partition, next_offset FROM group_offsets WHERE group_id = ? AND topic = ?",
+            (group, topic),
+        )
+        found = {int(p): int(o) for p, o in rows}  # type: ignore[call-overload]
+        return {p: found.get(p) for p in range(parts)}
+
+    def _commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO group_offsets (group_id, topic, partition, next_offset)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (group_id, topic, partition)"
+                " DO UPDATE SET next_offset = excluded.next_offset",
+                [(group, tp.topic, tp.partition, off) for tp, off in offsets.items()],
+            )
+
+    def _first_offset(self, tp: TopicPartition) -> int:
+        rows = self._read(
+            "SELECT MIN(offset) FROM messages WHERE topic = ? AND partition = ?",
+            (tp.topic, tp.partition),
+        )
+        if rows and rows[0][0] is not None:
+            return int(rows[0][0])  # type: ignore[call-overload]
+        return self.end_offsets(tp.topic)[tp.partition]
+
+    def _fetch(self, tp: TopicPartition, offset: int, limit: int) -> list[Message]:
+        rows = self._read(
+            "SELECT offset, key, value, headers, ts FROM messages"
+            " WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
+            (tp.topic, tp.partition, offset, limit),
+        )
+        return [
+            Message(tp.topic, tp.partition, o, k, v, decode_headers(h), ts)  # type: ignore[arg-type]
+            for o, k, v, h, ts in rows
+        ]
+
+    # -- membership -------------------------------------------------------------------
+
+    def _heartbeat(self, group: str, member: str, topics: Sequence[str]) -> list[str]:
+        """Record that ``member`` is alive; return the live members of ``group``, sorted."""
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO group_members (group_id, member_id, topics, last_seen)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (group_id, member_id)"
+                " DO UPDATE SET last_seen = excluded.last_seen",
+                (group, member, json.dumps(sorted(topics)), now),
+            )
+            db.execute(
+                "DELETE FROM group_members WHERE group_id = ? AND last_seen < ?",
+                (group, now - self.session_timeout),
+            )
+            rows = db.execute(
+                "SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id",
+                (group,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _leave(self, group: str, member: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM group_members WHERE group_id = ? AND member_id = ?", (group, member)
+            )
+
+    # -- consumers --------------------------------------------------------------------
+
+    def consumer(
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+    ) -> EmbeddedConsumer:
+        for topic in topics:
+            self.partitions_for(topic)
+        return EmbeddedConsumer(self, group, list(topics), auto_offset_reset)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:  # pragma: no cover - closing twice is harmless
+                pass
+
+
+class EmbeddedConsumer(Consumer):
+    """One member of a consumer group on the embedded bus."""
+
+    def __init__(
+        self,
+        bus: EmbeddedBus,
+        group: str,
+        topics: list[str],
+        auto_offset_reset: Literal["earliest", "latest"],
+    ) -> None:
+        self._bus = bus
+        self.group = group
+        self.topics = topics
+        self.member_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._reset = auto_offset_reset
+        self._positions: dict[TopicPartition, int] = {}
+        self._members: list[str] = []
+        self._last_heartbeat = 0.0
+        self._closed = False
+        self._rebalance()
+
+    def _all_partitions(self) -> list[TopicPartition]:
+        return [
+            TopicPartition(t, p)
+            for t in sorted(self.topics)
+            for p in range(self._bus.partitions_for(t))
+        ]
+
+    def _rebalance(self) -> None:
+        members = self._bus._heartbeat(self.group, self.member_id, self.topics)
+        self._last_heartbeat = time.monotonic()
+        if members == self._members and self._positions:
+            return
+        self._members = members
+        rank = members.index(self.member_id) if self.member_id in members else 0
+        mine = [
+            tp for i, tp in enumerate(self._all_partitions()) if i % len(members) == rank
+        ]
+        keep = {tp: pos for tp, pos in self._positions.items() if tp in mine}
+        for tp in mine:
+            if tp not in keep:
+                keep[tp] = self._start_offset(tp)
+        self._positions = keep
+
+    def _start_offset(self, tp: TopicPartition) -> int:
+        committed = self._bus.committed(self.group, tp.topic).get(tp.partition)
+        if committed is not None:
+            return max(committed, self._bus._first_offset(tp))
+        if self._reset == "latest":
+            return self._bus.end_offsets(tp.topic)[tp.partition]
+        return self._bus._first_offset(tp)
+
+    def _heartbeat_due(self) -> bool:
+        return time.monotonic() - self._last_heartbeat > self._bus.session_timeout / 5
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        if self._closed:
+            raise BusError("consumer is closed")
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._heartbeat_due():
+                self._rebalance()
+            out: list[Message] = []
+            parts = list(self._positions)
+            random.shuffle(parts)
+            for tp in parts:
+                if len(out) >= max_records:
+                    break
+                got = self._bus._fetch(tp, self._positions[tp], max_records - len(out))
+                if not got:
+                    continue
+                self._positions[tp] = got[-1].offset + 1
+                out.extend(got)
+            if out or time.monotonic() >= deadline:
+                return out
+            time.sleep(min(self._bus.poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        if offsets is None:
+            offsets = dict(self._positions)
+        if offsets:
+            self._bus._commit(self.group, offsets)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        if tp not in self._positions:
+            raise BusError(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
+        self._positions[tp] = offset
+
+    def position(self, tp: TopicPartition) -> int:
+        return self._positions[tp]
+
+    def assignment(self) -> set[TopicPartition]:
+        if self._heartbeat_due():
+            self._rebalance()
+        return set(self._positions)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._bus._leave(self.group, self.member_id)
+            except BusError:  # pragma: no cover - the bus may already be closed
+                pass

@@ -1,0 +1,288 @@
+"""The Kafka bus: kafka-python 3.x against Apache Kafka (the distributed engine).
+
+The producer is idempotent with ``acks=all`` and batches (``linger_ms``); ``produce``
+returns only when every record of the batch is acknowledged, so a caller that commits
+its input afterwards never loses a record. Consumers are real Kafka consumer groups
+with auto-commit off; offsets are committed explicitly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import kafka.errors as kerr
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KafkaTP
+from kafka.structs import OffsetAndMetadata
+
+from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
+from hub.errors import Backpressure, BusError, BusUnavailable, TopicNotFound
+
+__all__ = ["KafkaBus", "KafkaBusConsumer"]
+
+
+def _wrap(exc: Exception, what: str) -> BusError:
+    if isinstance(exc, kerr.KafkaTimeoutError):
+        return Backpressure(f"{what}: Kafka did not answer in time ({exc})", retry_after=1.0)
+    if isinstance(exc, kerr.NoBrokersAvailable):
+        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
+    if isinstance(exc, kerr.UnknownTopicOrPartitionError):
+        return TopicNotFound(f"{what}: {exc}")
+    return BusError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+class KafkaBus(Bus):
+    """A bus on Apache Kafka. ``bootstrap`` is ``host:port[,host:port...]``."""
+
+    kind = "kafka"
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "signalhub",
+        linger_ms: int = 5,
+        batch_size: int = 256 * 1024,
+        replication_factor: int = 1,
+        request_timeout_ms: int = 30_000,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.replication_factor = replication_factor
+        self._producer_config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": linger_ms,
+            "batch_size": batch_size,
+            "max_in_flight_requests_per_connection": 5,
+            "request_timeout_ms": request_timeout_ms,
+            **(producer_config or {}),
+        }
+        self._producer: KafkaProducer | None = None
+        self._admin: KafkaAdminClient | None = None
+        self._meta: KafkaConsumer | None = None
+        self._partitions: dict[str, int] = {}
+
+    # -- lazily made clients ------------------------------------------------------------
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            try:
+                self._producer = KafkaProducer(**self._producer_config)
+            except kerr.KafkaError as exc:
+                raise _wrap(exc, "cannot start Kafka producer") from exc
+        return self._producer
+
+    @property
+    def admin(self) -> KafkaAdminClient:
+        if self._admin is None:
+            try:
+                self._admin = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin"
+                )
+            except kerr.KafkaError as exc:
+                raise _wrap(exc, "cannot reach Kafka admin API") from exc
+        return self._admin
+
+    @property
+    def _metadata_consumer(self) -> KafkaConsumer:
+        if self._meta is None:
+            self._meta = KafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"{self.client_id}-meta",
+                enable_auto_commit=False,
+            )
+        return self._meta
+
+    # -- topics -------------------------------------------------------------------------
+
+    def create_topic(self, spec: TopicSpec) -> None:
+        configs = {"cleanup.policy": spec.cleanup_policy, **spec.config}
+        if spec.retention_ms is not None:
+            configs["retention.ms"] = str(spec.retention_ms)
+        try:
+            self.admin.create_topics(
+                {
+                    spec.name: {
+                        "num_partitions": spec.partitions,
+                        "replication_factor": self.replication_factor,
+                        "configs": configs,
+                    }
+                },
+                wait_for_metadata=True,
+            )
+        except kerr.TopicAlreadyExistsError:
+            return
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot create topic {spec.name}") from exc
+
+    def list_topics(self) -> set[str]:
+        try:
+            return {t for t in self.admin.list_topics() if not t.startswith("__")}
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "cannot list topics") from exc
+
+    def partitions_for(self, topic: str) -> int:
+        cached = self._partitions.get(topic)
+        if cached is not None:
+            return cached
+        try:
+            described = self.admin.describe_topics([topic])
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot describe topic {topic}") from exc
+        for item in described:
+            if item.get("error_code", 0) == 3 or not item.get("partitions"):
+                raise TopicNotFound(f"topic {topic!r} does not exist; create it first")
+            count = len(item["partitions"])
+            self._partitions[topic] = count
+            return count
+        raise TopicNotFound(f"topic {topic!r} does not exist; create it first")
+
+    # -- produce ------------------------------------------------------------------------
+
+    def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
+        try:
+            futures = [
+                self.producer.send(
+                    r.topic, value=r.value, key=r.key, headers=list(r.headers) or None
+                )
+                for r in records
+            ]
+            self.producer.flush()
+            out = []
+            for fut in futures:
+                meta = fut.get(timeout=30)
+                out.append((meta.partition, meta.offset))
+            return out
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "produce failed") from exc
+
+    # -- offsets ------------------------------------------------------------------------
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        tps = [KafkaTP(topic, p) for p in range(self.partitions_for(topic))]
+        try:
+            ends = self._metadata_consumer.end_offsets(tps)
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot read end offsets of {topic}") from exc
+        return {tp.partition: int(off) for tp, off in ends.items()}
+
+    def committed(self, group: str, topic: str) -> dict[int, int | None]:
+        parts = self.partitions_for(topic)
+        try:
+            found = self.admin.list_group_offsets({group: None}).get(group, {})
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot read offsets of group {group}") from exc
+        got = {
+            tp.partition: int(meta.offset)
+            for tp, meta in found.items()
+            if tp.topic == topic and meta.offset is not None and meta.offset >= 0
+        }
+        return {p: got.get(p) for p in range(parts)}
+
+    def compact(self, topic: str) -> None:
+        """Kafka's log cleaner compacts by itself; nothing to do here."""
+
+    def consumer(
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+    ) -> KafkaBusConsumer:
+        return KafkaBusConsumer(self, group, list(topics), auto_offset_reset)
+
+    def close(self) -> None:
+        for client in (self._producer, self._admin, self._meta):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001 - closing must not raise
+                    pass
+        self._producer = self._admin = self._meta = None
+
+
+class KafkaBusConsumer(Consumer):
+    """A member of a real Kafka consumer group (auto-commit off)."""
+
+    def __init__(
+        self,
+        bus: KafkaBus,
+        group: str,
+        topics: list[str],
+        auto_offset_reset: Literal["earliest", "latest"],
+    ) -> None:
+        self.group = group
+        try:
+            self._consumer = KafkaConsumer(
+                *topics,
+                bootstrap_servers=bus.bootstrap,
+                group_id=group,
+                client_id=f"{bus.client_id}-{group}",
+                enable_auto_commit=False,
+                auto_offset_reset=auto_offset_reset,
+                max_poll_records=2000,
+                fetch_max_wait_ms=100,
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=1_000,
+            )
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot join group {group}") from exc
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        out: list[Message] = []
+        try:
+            while not out:
+                left = deadline - time.monotonic()
+                batches = self._consumer.poll(
+                    timeout_ms=max(0, int(left * 1000)), max_records=max_records
+                )
+                for tp, records in batches.items():
+                    out.extend(
+                        Message(
+                            tp.topic, tp.partition, r.offset, r.key, r.value,
+                            tuple(r.headers or ()), r.timestamp,
+                        )
+                        for r in records
+                    )
+                if time.monotonic() >= deadline:
+                    break
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"poll failed in group {self.group}") from exc
+        return out
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        try:
+            if offsets is None:
+                self._consumer.commit()
+            elif offsets:
+                self._consumer.commit(
+                    {
+                        KafkaTP(tp.topic, tp.partition): OffsetAndMetadata(off, "", -1)
+                        for tp, off in offsets.items()
+                    }
+                )
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"commit failed in group {self.group}") from exc
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)
+
+    def position(self, tp: TopicPartition) -> int:
+        return int(self._consumer.position(KafkaTP(tp.topic, tp.partition)))
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def close(self) -> None:
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass

@@ -1,0 +1,24 @@
+"""The `signalhub` command line."""
+
+from __future__ import annotations
+
+import click
+
+from hub.commands.bus import consume, topics
+from hub.commands.schemas import schemas
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="signalhub")
+def main() -> None:
+    """Signalhub: route prevention signals (debt, eviction risk, youth-care exit)
+    from municipal systems and partners to local support teams, with consent checks,
+    minimised alerts and a processing record for every decision.
+
+    Settings come from HUB_* environment variables (see `docs/settings.md`).
+    """
+
+
+main.add_command(schemas)
+main.add_command(topics)
+main.add_command(consume)

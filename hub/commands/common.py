@@ -1,0 +1,65 @@
+"""Helpers shared by the CLI commands: settings, connection, JSON output."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from typing import Any
+
+import click
+
+from hub.connect import Connection, connect
+from hub.errors import HubError
+from hub.logging import configure_logging
+from hub.settings import Settings, load_settings
+
+__all__ = ["bus_option", "open_connection", "to_json"]
+
+bus_option = click.option(
+    "--bus",
+    "bus_url",
+    metavar="URL",
+    default=None,
+    help="Bus URL: embedded:<file.db> or kafka://host:9092 (default: $HUB_BUS,"
+    " else embedded:var/signalhub.db).",
+)
+registry_option = click.option(
+    "--registry",
+    "registry_url",
+    metavar="URL",
+    default=None,
+    help="Confluent-compatible registry URL (default: $HUB_REGISTRY_URL; the embedded"
+    " bus keeps its registry in its own file).",
+)
+
+
+def settings_from(bus_url: str | None, registry_url: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if bus_url:
+        overrides["bus"] = bus_url
+    if registry_url:
+        overrides["registry_url"] = registry_url
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def open_connection(bus_url: str | None, registry_url: str | None = None) -> Connection:
+    """Connect, turning hub errors into a readable CLI error."""
+    try:
+        return connect(settings_from(bus_url, registry_url))
+    except HubError as exc:
+        raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_default, sort_keys=True)

@@ -1,0 +1,64 @@
+"""Open the bus and the schema registry that belong together, from settings.
+
+- embedded bus: the registry lives in the same SQLite file (unless HUB_REGISTRY_URL);
+- kafka bus: a Confluent-compatible registry over HTTP (HUB_REGISTRY_URL is required).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from hub.bus import Bus, open_bus
+from hub.bus.embedded import EmbeddedBus
+from hub.errors import ConfigError
+from hub.registry.base import SchemaRegistry
+from hub.serde import AvroSerde
+from hub.settings import Settings
+
+__all__ = ["Connection", "connect"]
+
+
+@dataclass
+class Connection:
+    bus: Bus
+    registry: SchemaRegistry
+    serde: AvroSerde
+
+    def close(self) -> None:
+        self.registry.close()
+        self.bus.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def connect(settings: Settings) -> Connection:
+    """The bus, the registry and a serde over them, as ``settings`` say."""
+    options: dict[str, object] = {}
+    if settings.bus.startswith("kafka://"):
+        options = settings.kafka.model_dump()
+    else:
+        options = settings.embedded.model_dump()
+    bus = open_bus(settings.bus, **options)
+    registry: SchemaRegistry
+    if settings.registry_url:
+        from hub.registry.http import HttpRegistry
+
+        registry = HttpRegistry(settings.registry_url)
+    elif isinstance(bus, EmbeddedBus):
+        from hub.registry.embedded import EmbeddedRegistry
+
+        registry = EmbeddedRegistry(bus.path, settings.compatibility)
+    else:
+        bus.close()
+        raise ConfigError(
+            "the kafka bus needs a schema registry: set HUB_REGISTRY_URL to a"
+            " Confluent-compatible registry, e.g. http://localhost:8080/apis/ccompat/v7"
+        )
+    return Connection(bus, registry, AvroSerde(registry))

@@ -1,0 +1,72 @@
+"""A consumer of Avro wire-format topics that never stops on bad input.
+
+``AvroConsumer.poll`` decodes each message; one that is not wire format, names an
+unknown schema id or does not decode is written to the dead-letter topic (durably,
+before ``poll`` returns) and skipped, so committing after processing never loses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from hub.bus.base import Consumer, Message, TopicPartition
+from hub.deadletters import DeadLetterWriter
+from hub.errors import SerdeError, SchemaNotFound
+from hub.serde import AvroSerde
+
+__all__ = ["AvroConsumer", "Event"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded message: the bus message plus its record."""
+
+    message: Message
+    schema_id: int
+    record_name: str
+    record: dict[str, Any]
+
+
+class AvroConsumer:
+    """Wraps a bus consumer: decoded events out, dead letters for the rest."""
+
+    def __init__(
+        self, consumer: Consumer, serde: AvroSerde, dead_letters: DeadLetterWriter,
+        *, stage: str = "decode",
+    ) -> None:
+        self.consumer = consumer
+        self.serde = serde
+        self.dead_letters = dead_letters
+        self.stage = stage
+        self.dead_lettered = 0
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Event]:
+        events: list[Event] = []
+        failures: list[tuple[Message, BaseException]] = []
+        for message in self.consumer.poll(max_records, timeout):
+            try:
+                decoded = self.serde.decode(message.value)
+            except (SerdeError, SchemaNotFound) as exc:
+                log.warning(
+                    "dead letter", topic=message.topic, partition=message.partition,
+                    offset=message.offset, error=type(exc).__name__,
+                )
+                failures.append((message, exc))
+                continue
+            events.append(Event(message, decoded.schema_id, decoded.record_name, decoded.record))
+        if failures:
+            self.dead_letters.send_many(failures, stage=self.stage)
+            self.dead_lettered += len(failures)
+        return events
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        self.consumer.commit(offsets)
+
+    def close(self) -> None:
+        self.consumer.close()

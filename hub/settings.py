@@ -1,0 +1,74 @@
+"""Settings, read once from ``HUB_*`` environment variables (and an optional ``.env``).
+
+Nested settings use ``__`` as delimiter, e.g. ``HUB_EMBEDDED__SYNCHRONOUS=NORMAL``.
+Connectors and the bus receive these values explicitly; nothing else reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.compat import Compatibility
+
+__all__ = ["EmbeddedSettings", "KafkaSettings", "Settings", "load_settings"]
+
+
+class EmbeddedSettings(BaseModel):
+    """The SQLite bus and registry."""
+
+    synchronous: Literal["FULL", "NORMAL", "OFF"] = Field(
+        "FULL", description="SQLite PRAGMA synchronous: FULL survives power loss"
+    )
+    session_timeout: float = Field(10.0, description="seconds before a silent consumer leaves")
+
+
+class KafkaSettings(BaseModel):
+    """The Kafka bus."""
+
+    linger_ms: int = 5
+    batch_size: int = 256 * 1024
+    replication_factor: int = 1
+
+
+class Settings(BaseSettings):
+    """All of Signalhub's settings; every field can be set as ``HUB_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    bus: str = Field(
+        "embedded:var/signalhub.db",
+        description="bus URL: embedded:<path> (default) or kafka://host:9092",
+    )
+    registry_url: str | None = Field(
+        None,
+        description="Confluent-compatible registry URL; unset = embedded registry in the"
+        " bus's SQLite file (required for the kafka bus)",
+    )
+    compatibility: Compatibility = Field(
+        Compatibility.BACKWARD_TRANSITIVE, description="default subject compatibility"
+    )
+    schemas_dir: Path | None = Field(None, description="directory of .avsc files")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto = console on a terminal, JSON otherwise"
+    )
+    pseudonym_secret: SecretStr | None = Field(
+        None, description="key for subject_ref = HMAC-SHA256(BSN); never logged"
+    )
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    kafka: KafkaSettings = KafkaSettings()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; keyword arguments win over the environment."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,89 @@
+"""Shared fixtures: a clean environment, both bus backends, a real Kafka broker."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.bus import Bus, open_bus
+from hub.registry.base import SchemaRegistry
+
+
+@pytest.fixture(autouse=True)
+def _clean_hub_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's HUB_* settings (the broker address excepted)."""
+    for name in list(os.environ):
+        if name.startswith("HUB_") and name not in {"HUB_TEST_KAFKA_BOOTSTRAP", "HUB_CACHE_DIR"}:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Apache Kafka broker for the whole session (see hub.devtools.kafka_for_tests)."""
+    from hub.devtools.kafka_for_tests import kafka_for_tests
+
+    with kafka_for_tests() as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Unique names per test, so tests sharing one broker never see each other's data."""
+    suffix = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}.{suffix}"
+
+
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def bus_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Bus]]:
+    """Make buses of one backend that share one log (a 'restart' opens a second one)."""
+    made: list[Bus] = []
+    if request.param == "kafka":
+        bootstrap = request.getfixturevalue("kafka_bootstrap")
+        url = f"kafka://{bootstrap}"
+    else:
+        url = f"embedded:{tmp_path / 'hub.db'}"
+
+    def make() -> Bus:
+        bus = open_bus(url)
+        made.append(bus)
+        return bus
+
+    yield make
+    for bus in made:
+        bus.close()
+
+
+@pytest.fixture
+def bus(bus_factory: Callable[[], Bus]) -> Bus:
+    return bus_factory()
+
+
+@pytest.fixture(scope="session")
+def apicurio_url() -> Iterator[str]:
+    """A real Apicurio Registry (Confluent-compatible API) for the whole session."""
+    from hub.devtools.local_registry import LocalApicurio
+
+    with LocalApicurio() as registry:
+        yield registry.start()
+
+
+@pytest.fixture(params=["embedded", pytest.param("apicurio", marks=pytest.mark.registry)])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SchemaRegistry]:
+    """Each registry implementation: embedded (SQLite) and HTTP against real Apicurio."""
+    reg: SchemaRegistry
+    if request.param == "apicurio":
+        from hub.registry.http import HttpRegistry
+
+        reg = HttpRegistry(request.getfixturevalue("apicurio_url"))
+    else:
+        from hub.registry.embedded import EmbeddedRegistry
+
+        reg = EmbeddedRegistry(tmp_path / "registry.db")
+    yield reg
+    reg.close()
