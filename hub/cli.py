@@ -6,6 +6,7 @@ import click
 
 from hub.commands.bus import consume, topics
 from hub.commands.schemas import schemas
+from hub.commands.selftest import selftest
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +23,4 @@ def main() -> None:
 main.add_command(schemas)
 main.add_command(topics)
 main.add_command(consume)
+main.add_command(selftest)

@@ -110,16 +110,20 @@ class Problem:
     @property
     def summary(self) -> str:
         """What is wrong, in words, without the version and direction."""
-        if self.kinds == ("reader_field_missing_default_value",) and len(self.details) == 1:
-            what = f"reader field '{self.details[0]}' has no default value"
-        elif self.kinds == ("missing_enum_symbols",):
-            what = f"reader enum lacks writer symbols {', '.join(self.details)}"
-        else:
-            what = "; ".join(self.details) or "incompatible"
+        what = "; ".join(self._explain(d) for d in self.details) or "incompatible"
         noun = "field" if len(self.fields) == 1 else "fields"
         where = f" ({noun} {', '.join(repr(f) for f in self.fields)})" if self.fields else ""
         raw = f"[{', '.join(self.kinds)} at {', '.join(self.locations)}]"
         return f"{what}{where} {raw}"
+
+    def _explain(self, detail: str) -> str:
+        # The checker's message for a missing default is the bare field name, and for
+        # missing enum symbols the set of symbols; say what they mean.
+        if "reader_field_missing_default_value" in self.kinds and detail.isidentifier():
+            return f"reader field '{detail}' has no default value"
+        if "missing_enum_symbols" in self.kinds and detail.startswith("{"):
+            return f"reader enum lacks writer symbols {detail}"
+        return detail
 
     @property
     def pair(self) -> str:
@@ -185,7 +189,7 @@ def _compare(
     version: str,
     direction: Direction,
 ) -> Problem | None:
-    checker = ReaderWriterCompatibilityChecker()
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
     result = checker.get_compatibility(reader, writer)
     if result.compatibility is SchemaCompatibilityType.compatible:
         return None

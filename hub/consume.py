@@ -15,7 +15,7 @@ import structlog
 
 from hub.bus.base import Consumer, Message, TopicPartition
 from hub.deadletters import DeadLetterWriter
-from hub.errors import SerdeError, SchemaNotFound
+from hub.errors import SchemaNotFound, SerdeError
 from hub.serde import AvroSerde
 
 __all__ = ["AvroConsumer", "Event"]

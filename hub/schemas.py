@@ -104,9 +104,11 @@ def _read(path: Path) -> dict[str, Any]:
 @functools.lru_cache(maxsize=256)
 def _parse(path: Path) -> dict[str, Any]:
     try:
-        parsed: dict[str, Any] = fastavro.parse_schema(copy.deepcopy(_read(path)))
+        parsed = fastavro.parse_schema(copy.deepcopy(_read(path)))
     except Exception as exc:  # fastavro raises several unrelated exception types
         raise ConfigError(f"{path}: not a valid Avro schema: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"{path}: a schema file must hold one record")
     return parsed
 
 

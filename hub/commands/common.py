@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -56,6 +57,8 @@ def open_connection(bus_url: str | None, registry_url: str | None = None) -> Con
 def _default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
