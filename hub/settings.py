@@ -21,10 +21,10 @@ __all__ = ["EmbeddedSettings", "KafkaSettings", "Settings", "load_settings"]
 class EmbeddedSettings(BaseModel):
     """The SQLite bus and registry."""
 
-    synchronous: Literal["FULL", "NORMAL", "OFF"] = Field(
-        "FULL", description="SQLite PRAGMA synchronous: FULL survives power loss"
-    )
-    session_timeout: float = Field(10.0, description="seconds before a silent consumer leaves")
+    #: SQLite PRAGMA synchronous: FULL survives power loss, NORMAL a process crash
+    synchronous: Literal["FULL", "NORMAL", "OFF"] = "FULL"
+    #: seconds before a silent consumer leaves its group
+    session_timeout: float = 10.0
 
 
 class KafkaSettings(BaseModel):
@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     pseudonym_secret: SecretStr | None = Field(
         None, description="key for subject_ref = HMAC-SHA256(BSN); never logged"
     )
-    embedded: EmbeddedSettings = EmbeddedSettings()
-    kafka: KafkaSettings = KafkaSettings()
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from kafka.partitioner.default import murmur2
 
@@ -171,7 +171,7 @@ class EmbeddedBus(Bus):
             else:
                 self._db.execute("COMMIT")
 
-    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
@@ -205,7 +205,7 @@ class EmbeddedBus(Bus):
         rows = self._read("SELECT partitions FROM topics WHERE name = ?", (topic,))
         if not rows:
             raise TopicNotFound(f"topic {topic!r} does not exist; create it first")
-        count = int(rows[0][0])  # type: ignore[call-overload]
+        count = int(rows[0][0])
         self._partitions[topic] = count
         return count
 
@@ -218,7 +218,7 @@ class EmbeddedBus(Bus):
             raise TopicNotFound(f"topic {topic!r} does not exist; create it first")
         parts, policy, retention, config = rows[0]
         return TopicSpec(
-            topic, int(parts), policy, retention,  # type: ignore[arg-type,call-overload]
+            topic, int(parts), policy, retention,
             json.loads(str(config)),
         )
 
@@ -296,7 +296,7 @@ class EmbeddedBus(Bus):
         rows = self._read(
             "SELECT partition, next_offset FROM partition_ends WHERE topic = ?", (topic,)
         )
-        return {int(p): int(o) for p, o in rows}  # type: ignore[call-overload]
+        return {int(p): int(o) for p, o in rows}
 
     def committed(self, group: str, topic: str) -> dict[int, int | None]:
         parts = self.partitions_for(topic)
@@ -304,7 +304,7 @@ class EmbeddedBus(Bus):
             "SELECT partition, next_offset FROM group_offsets WHERE group_id = ? AND topic = ?",
             (group, topic),
         )
-        found = {int(p): int(o) for p, o in rows}  # type: ignore[call-overload]
+        found = {int(p): int(o) for p, o in rows}
         return {p: found.get(p) for p in range(parts)}
 
     def _commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
@@ -322,7 +322,7 @@ class EmbeddedBus(Bus):
             (tp.topic, tp.partition),
         )
         if rows and rows[0][0] is not None:
-            return int(rows[0][0])  # type: ignore[call-overload]
+            return int(rows[0][0])
         return self.end_offsets(tp.topic)[tp.partition]
 
     def _fetch(self, tp: TopicPartition, offset: int, limit: int) -> list[Message]:
@@ -332,7 +332,7 @@ class EmbeddedBus(Bus):
             (tp.topic, tp.partition, offset, limit),
         )
         return [
-            Message(tp.topic, tp.partition, o, k, v, decode_headers(h), ts)  # type: ignore[arg-type]
+            Message(tp.topic, tp.partition, o, k, v, decode_headers(h), ts)
             for o, k, v, h, ts in rows
         ]
 

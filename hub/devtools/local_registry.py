@@ -292,7 +292,9 @@ class LocalApicurio:
             "quarkus.otel.sdk.disabled": "true",
             **self.extra_properties,
         }
-        jvm = [f"-Xmx{self.xmx}", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError"]
+        # A small test server: C1 only and the serial GC start faster and use less memory.
+        jvm = [f"-Xmx{self.xmx}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+               "-XX:+ExitOnOutOfMemoryError"]
         return [str(java), *jvm, *(f"-D{k}={v}" for k, v in props.items()), "-jar", str(jar)]
 
     def start(self, timeout: float = 180.0) -> str:
