@@ -50,7 +50,7 @@ def connect(settings: Settings) -> Connection:
     if settings.registry_url:
         from hub.registry.http import HttpRegistry
 
-        registry = HttpRegistry(settings.registry_url)
+        registry = HttpRegistry(settings.registry_url, default_compatibility=settings.compatibility)
     elif isinstance(bus, EmbeddedBus):
         from hub.registry.embedded import EmbeddedRegistry
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from hub.bus import Bus, open_bus
+from hub.connect import Connection, connect
 from hub.registry.base import SchemaRegistry
+from hub.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -21,12 +23,24 @@ def _clean_hub_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
+_REAL_SERVICES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real broker and registry the run used."""
+    for line in _REAL_SERVICES:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A real Apache Kafka broker for the whole session (see hub.devtools.kafka_for_tests)."""
     from hub.devtools.kafka_for_tests import kafka_for_tests
 
     with kafka_for_tests() as broker:
+        _REAL_SERVICES.append(
+            f"kafka broker: {broker.kind}, Apache Kafka {broker.version} at {broker.bootstrap}"
+        )
         yield broker.bootstrap
 
 
@@ -70,7 +84,9 @@ def apicurio_url() -> Iterator[str]:
     from hub.devtools.local_registry import LocalApicurio
 
     with LocalApicurio() as registry:
-        yield registry.start()
+        url = registry.start()
+        _REAL_SERVICES.append(f"schema registry: Apicurio Registry {registry.version} at {url}")
+        yield url
 
 
 @pytest.fixture(params=["embedded", pytest.param("apicurio", marks=pytest.mark.registry)])
@@ -87,3 +103,23 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SchemaR
         reg = EmbeddedRegistry(tmp_path / "registry.db")
     yield reg
     reg.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=[pytest.mark.kafka,
+                                                                  pytest.mark.registry])])
+def hub_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for each mode: embedded (bus and registry in one SQLite file) and
+    distributed (real Kafka broker, real Apicurio Registry)."""
+    if request.param == "kafka":
+        return Settings(
+            bus=f"kafka://{request.getfixturevalue('kafka_bootstrap')}",
+            registry_url=request.getfixturevalue("apicurio_url"),
+        )
+    return Settings(bus=f"embedded:{tmp_path / 'hub.db'}")
+
+
+@pytest.fixture
+def conn(hub_settings: Settings) -> Iterator[Connection]:
+    """Bus, registry and serde of one mode."""
+    with connect(hub_settings) as connection:
+        yield connection

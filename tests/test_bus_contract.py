@@ -181,3 +181,29 @@ def test_compaction_keeps_latest_value_per_key(bus: Bus, unique: Callable[[str],
         assert time.monotonic() < deadline, f"not compacted after 90s: {dict(values)}"
         time.sleep(2)
     assert sum(bus.end_offsets(topic).values()) == 21, "offsets survive compaction"
+
+
+@pytest.mark.slow
+def test_group_members_share_the_partitions(
+    bus_factory: Callable[[], Bus], unique: Callable[[str], str]
+) -> None:
+    bus = bus_factory()
+    topic, group = unique("share"), unique("g")
+    bus.create_topic(TopicSpec(topic, partitions=4))
+    first = bus_factory().consumer(group, [topic])
+    second = bus_factory().consumer(group, [topic])
+    bus.produce([Record(topic, str(i).encode(), str(i).encode()) for i in range(200)])
+    got: dict[str, list[Message]] = {"first": [], "second": []}
+    deadline = time.monotonic() + 60
+    while sum(map(len, got.values())) < 200 and time.monotonic() < deadline:
+        for name, consumer in (("first", first), ("second", second)):
+            batch = consumer.poll(max_records=50, timeout=0.2)
+            got[name].extend(batch)
+            consumer.commit()
+    a, b = first.assignment(), second.assignment()
+    first.close()
+    second.close()
+    assert a and b and not a & b, f"disjoint assignments expected: {a} / {b}"
+    assert len(a | b) == 4
+    values = [m.value for batch in got.values() for m in batch]
+    assert set(values) == {str(i).encode() for i in range(200)}

@@ -66,3 +66,19 @@ def test_backward_transitive_is_enforced(registry: SchemaRegistry, subject: str)
     with pytest.raises(IncompatibleSchema):
         registry.register(subject, breaking)
     assert registry.versions(subject) == [1, 2]
+
+
+def test_new_subjects_default_to_backward_transitive(
+    registry: SchemaRegistry, subject: str
+) -> None:
+    registry.register(subject, person())
+    assert registry.get_compatibility(subject) is Compatibility.BACKWARD_TRANSITIVE
+    v2 = person({"name": "team", "type": "string", "default": "none", "doc": "with default"})
+    registry.register(subject, v2)
+    # compatible with v2 (which has the field) but not with v1 (which lacks it)
+    v3 = person({"name": "team", "type": "string", "doc": "default dropped"})
+    assert registry.check_compatibility(subject, v3) != []
+    with pytest.raises(IncompatibleSchema):
+        registry.register(subject, v3)
+    registry.set_compatibility(Compatibility.BACKWARD, subject)
+    assert registry.check_compatibility(subject, v3) == []

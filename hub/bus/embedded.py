@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS group_offsets (
     next_offset INTEGER NOT NULL,
     PRIMARY KEY (group_id, topic, partition)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_state (
+    group_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_members (
     group_id TEXT NOT NULL,
     member_id TEXT NOT NULL,
@@ -338,31 +342,51 @@ class EmbeddedBus(Bus):
 
     # -- membership -------------------------------------------------------------------
 
-    def _heartbeat(self, group: str, member: str, topics: Sequence[str]) -> list[str]:
-        """Record that ``member`` is alive; return the live members of ``group``, sorted."""
+    def _heartbeat(self, group: str, member: str, topics: Sequence[str]) -> tuple[list[str], int]:
+        """Record that ``member`` is alive; return the live members (sorted) and the
+        group's generation, which changes whenever a member joins or leaves."""
         now = time.time()
         with self._write() as db:
-            db.execute(
-                "INSERT INTO group_members (group_id, member_id, topics, last_seen)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (group_id, member_id)"
-                " DO UPDATE SET last_seen = excluded.last_seen",
+            joined = db.execute(
+                "INSERT OR IGNORE INTO group_members (group_id, member_id, topics, last_seen)"
+                " VALUES (?, ?, ?, ?)",
                 (group, member, json.dumps(sorted(topics)), now),
-            )
+            ).rowcount
             db.execute(
+                "UPDATE group_members SET last_seen = ? WHERE group_id = ? AND member_id = ?",
+                (now, group, member),
+            )
+            expired = db.execute(
                 "DELETE FROM group_members WHERE group_id = ? AND last_seen < ?",
                 (group, now - self.session_timeout),
-            )
+            ).rowcount
+            if joined or expired:
+                self._bump_generation(db, group)
             rows = db.execute(
                 "SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id",
                 (group,),
             ).fetchall()
-        return [str(r[0]) for r in rows]
+        return [str(r[0]) for r in rows], self._generation(group)
+
+    @staticmethod
+    def _bump_generation(db: sqlite3.Connection, group: str) -> None:
+        db.execute(
+            "INSERT INTO group_state (group_id, generation) VALUES (?, 1)"
+            " ON CONFLICT (group_id) DO UPDATE SET generation = generation + 1",
+            (group,),
+        )
+
+    def _generation(self, group: str) -> int:
+        rows = self._read("SELECT generation FROM group_state WHERE group_id = ?", (group,))
+        return int(rows[0][0]) if rows else 0
 
     def _leave(self, group: str, member: str) -> None:
         with self._write() as db:
-            db.execute(
+            left = db.execute(
                 "DELETE FROM group_members WHERE group_id = ? AND member_id = ?", (group, member)
-            )
+            ).rowcount
+            if left:
+                self._bump_generation(db, group)
 
     # -- consumers --------------------------------------------------------------------
 
@@ -402,6 +426,7 @@ class EmbeddedConsumer(Consumer):
         self._reset = auto_offset_reset
         self._positions: dict[TopicPartition, int] = {}
         self._members: list[str] = []
+        self._generation = -1
         self._last_heartbeat = 0.0
         self._closed = False
         self._rebalance()
@@ -414,7 +439,7 @@ class EmbeddedConsumer(Consumer):
         ]
 
     def _rebalance(self) -> None:
-        members = self._bus._heartbeat(self.group, self.member_id, self.topics)
+        members, self._generation = self._bus._heartbeat(self.group, self.member_id, self.topics)
         self._last_heartbeat = time.monotonic()
         if members == self._members and self._positions:
             return
@@ -438,7 +463,10 @@ class EmbeddedConsumer(Consumer):
         return self._bus._first_offset(tp)
 
     def _heartbeat_due(self) -> bool:
-        return time.monotonic() - self._last_heartbeat > self._bus.session_timeout / 5
+        """Time to heartbeat, or the group changed since the last look (a cheap read)."""
+        if time.monotonic() - self._last_heartbeat > self._bus.session_timeout / 5:
+            return True
+        return self._bus._generation(self.group) != self._generation
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         if self._closed:

@@ -77,6 +77,9 @@ HOST = "127.0.0.1"
 DEFAULT_CLI_PORT = 9092
 MVN_TIMEOUT_S = 900.0
 STOP_GRACE_S = 30.0
+BROKER_JVM_OPTS = ("-Xmx512m", "-XX:+ExitOnOutOfMemoryError")
+# C1 only + serial GC: roughly halves the CPU a 2-core machine spends starting Kafka
+FAST_START_JVM_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 _MARKER = "complete"
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
@@ -447,6 +450,10 @@ class LocalKafka:
     ``port=None`` picks a free port (the controller always gets another free port);
     ``workdir=None`` uses a temporary directory removed by :meth:`stop`. A given
     ``workdir`` is kept, and a later start in it reuses its data and ports.
+
+    ``fast_start`` (default) runs the JVM with the C1 compiler only and the serial GC:
+    about half the CPU to start, which is what tests want; a broker for benchmarks or a
+    long developer session should pass ``fast_start=False`` for full JIT throughput.
     """
 
     def __init__(
@@ -454,8 +461,11 @@ class LocalKafka:
         workdir: Path | None = None,
         port: int | None = None,
         cache_dir: Path | None = None,
+        *,
+        fast_start: bool = True,
     ) -> None:
         self.version: str = kafka_version()
+        self.fast_start = fast_start
         self.port: int | None = port
         self.controller_port: int | None = None
         self.cache_dir: Path = cache_dir if cache_dir is not None else default_cache_dir()
@@ -594,11 +604,11 @@ class LocalKafka:
         if self.controller_port is None or self.controller_port == self.port:
             self.controller_port = next(spare)
 
-    def _java_cmd(self, java: str, libs: Path, *args: str, heap: str | None = None) -> list[str]:
-        opts = [f"-Xmx{heap}"] if heap else []
+    @staticmethod
+    def _java_cmd(java: str, libs: Path, jvm_opts: Sequence[str], *args: str) -> list[str]:
         return [
             java,
-            *opts,
+            *jvm_opts,
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             "-Djava.awt.headless=true",
             "-cp",
@@ -611,7 +621,9 @@ class LocalKafka:
         if (props.parent / "data" / "meta.properties").is_file():
             return
         format_args = ["format", "-t", new_cluster_id(), "-c", str(props), "--standalone"]
-        cmd = self._java_cmd(java, libs, "kafka.tools.StorageTool", *format_args)
+        cmd = self._java_cmd(
+            java, libs, FAST_START_JVM_OPTS, "kafka.tools.StorageTool", *format_args
+        )
         try:
             done = subprocess.run(
                 cmd,
@@ -631,9 +643,8 @@ class LocalKafka:
             )
 
     def _launch(self, java: str, libs: Path, props: Path) -> None:
-        cmd = self._java_cmd(
-            java, libs, "-XX:+ExitOnOutOfMemoryError", "kafka.Kafka", str(props), heap="512m"
-        )
+        jvm_opts = [*BROKER_JVM_OPTS, *(FAST_START_JVM_OPTS if self.fast_start else ())]
+        cmd = self._java_cmd(java, libs, jvm_opts, "kafka.Kafka", str(props))
         log_path = props.parent / "kafka.log"
         with log_path.open("ab") as log_file:
             self._proc = subprocess.Popen(
@@ -669,7 +680,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=(
             "Needs Java 17+ and, on first use, Apache Maven. Jars are cached in "
             "$HUB_CACHE_DIR (default ~/.cache/signalhub). Point Signalhub at the broker "
-            "with HUB_BUS=kafka://<bootstrap>."
+            "with HUB_BUS=kafka://127.0.0.1:9092. Examples: `python -m "
+            "hub.devtools.local_kafka` (port 9092, throw-away data); `... --port 0 "
+            "--workdir var/kafka` (free port, data kept in var/kafka)."
         ),
     )
     parser.add_argument(
@@ -681,19 +694,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workdir",
         type=Path,
+        metavar="DIR",
         default=None,
-        help="keep config, data and kafka.log in DIR across runs "
+        help="keep config, data and kafka.log in DIR, reused by later runs "
         "(default: a temporary directory, removed on exit)",
     )
     parser.add_argument(
         "--cache-dir",
         type=Path,
+        metavar="DIR",
         default=None,
         help="where the jars are cached (default $HUB_CACHE_DIR or ~/.cache/signalhub)",
     )
     parser.add_argument(
+        "--fast-start",
+        action="store_true",
+        help="start quicker (C1 JIT only, serial GC) at the cost of peak throughput",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
+        metavar="SECONDS",
         default=90.0,
         help="seconds to wait for the broker to answer (default 90)",
     )
@@ -707,10 +728,16 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Foreground broker for developers; returns the process exit code."""
     args = _parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupt)  # all mean "stop the broker and exit"
     kafka: LocalKafka | None = None
     try:
-        kafka = LocalKafka(workdir=args.workdir, port=args.port or None, cache_dir=args.cache_dir)
+        kafka = LocalKafka(
+            workdir=args.workdir,
+            port=args.port or None,
+            cache_dir=args.cache_dir,
+            fast_start=args.fast_start,
+        )
         print(f"starting Apache Kafka {kafka.version} (KRaft, single node) ...", flush=True)
         return _serve(kafka, args.timeout)
     except KeyboardInterrupt:

@@ -55,7 +55,9 @@ DEFAULT_XMX = "512m"
 MARKER = "COMPLETE.json"
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools" / "apicurio"
 JVM_DIRS = (Path("/usr/lib/jvm"),)
-_PORT_IN_USE = re.compile(r"address already in use|port already bound|bindexception", re.I)
+_PORT_IN_USE = re.compile(
+    r"address already in use|port already bound|bindexception|seems to be in use", re.I
+)
 
 
 class LocalRegistryError(RuntimeError):
@@ -117,7 +119,7 @@ def find_java(min_major: int, java_home: str | None = None) -> Path:
     for home in _candidate_homes(java_home):
         java = _java_in(home)
         major = _release_major(home)
-        if java is None:
+        if java is None or any(entry.startswith(f"{home} ") for entry in seen):
             continue
         seen.append(f"{home} (Java {major if major is not None else '?'})")
         if major is not None and major >= min_major:
@@ -158,6 +160,13 @@ def runnable_jar(app_dir: Path) -> Path | None:
         return fast
     runners = sorted(app_dir.glob("*-runner.jar"))
     return runners[0] if runners else None
+
+
+def _errors_or_tail(path: Path, lines: int = 25) -> str:
+    """Maven's ``[ERROR]`` lines of a build log, else its last lines."""
+    errors = [line for line in _tail(path, 400).splitlines()
+              if line.startswith("[ERROR]") and line.strip() != "[ERROR]"]
+    return "\n".join(errors[:2]) if errors else _tail(path, lines)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -243,7 +252,8 @@ class LocalApicurio:
             shutil.copy2(self.tools_dir / name, work / name)
         log = self.cache_dir / "build.log"
         command = [
-            str(mvn), "-B", "-ntp", "-s", "settings.xml", "-f", "pom.xml", "package",
+            str(mvn), "-B", "-ntp", "-Dstyle.color=never", "-s", "settings.xml", "-f", "pom.xml",
+            "package",
             f"-Dapicurio.version={self.version}", f"-Dapicurio.output={staging}",
         ]
         with log.open("wb") as out:
@@ -253,7 +263,7 @@ class LocalApicurio:
         if done.returncode != 0 or jar is None:
             raise LocalRegistryError(
                 f"Maven could not fetch io.apicurio:apicurio-registry-app:{self.version}"
-                f":tar.gz:all (exit {done.returncode}); see {log}:\n{_tail(log, 25)}"
+                f":tar.gz:all (exit {done.returncode}); see {log}:\n{_errors_or_tail(log)}"
             )
         staging.rename(self.app_dir)
         _remove(work)
@@ -303,23 +313,27 @@ class LocalApicurio:
             return self.base_url
         self.ensure_built()
         deadline = time.monotonic() + timeout
-        for attempt in range(3):
+        for _attempt in range(3):  # a free port may be taken before the JVM binds it
             port = self.requested_port or free_port()
             if self._launch(port, deadline):
                 return self.base_url
-            if self.requested_port or attempt == 2:
+            if self.requested_port:
                 break
-        raise LocalRegistryError(f"Apicurio {self.version} did not start; see {self.log_path}")
+        raise LocalRegistryError(
+            f"Apicurio {self.version} could not bind port {self.port} on 127.0.0.1 (in use); "
+            f"see {self.log_path}"
+        )
 
     def _launch(self, port: int, deadline: float) -> bool:
         """One attempt; False when its port was taken meanwhile (the caller retries)."""
+        command = self.command(port, free_port())  # raises before anything is opened
         self.port = port
         logs = self.cache_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.log_path = logs / f"apicurio-{port}.log"
         self._log = self.log_path.open("wb")
         self._proc = subprocess.Popen(
-            self.command(port, free_port()), cwd=self.app_dir, stdin=subprocess.DEVNULL,
+            command, cwd=self.app_dir, stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         atexit.register(self.stop)

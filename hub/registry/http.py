@@ -20,9 +20,16 @@ _CONTENT = "application/vnd.schemaregistry.v1+json"
 class HttpRegistry(SchemaRegistry):
     """Talks to ``base_url`` (e.g. ``http://registry:8080/apis/ccompat/v7``)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        default_compatibility: Compatibility = Compatibility.BACKWARD_TRANSITIVE,
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.default_compatibility = default_compatibility
         self._http = client or httpx.Client(
             base_url=self.base_url, timeout=timeout,
             headers={"Accept": _CONTENT, "Content-Type": _CONTENT},
@@ -49,6 +56,10 @@ class HttpRegistry(SchemaRegistry):
         cached = self._ids.get((subject, text))
         if cached is not None:
             return cached
+        if not self.versions(subject):
+            # Registries differ in their global default (Apicurio: NONE, Confluent:
+            # BACKWARD); a new subject gets the hub's level explicitly.
+            self.set_compatibility(self.default_compatibility, subject)
         answer = self._call(
             "POST", f"/subjects/{subject}/versions", {"schema": text, "schemaType": "AVRO"}
         )
@@ -87,9 +98,12 @@ class HttpRegistry(SchemaRegistry):
     def check_compatibility(self, subject: str, schema: str) -> list[str]:
         if not self.versions(subject):
             return []
+        # Against every version for the transitive levels, else against the latest one
+        # (asked explicitly: registries differ in what the version-less form covers).
+        target = "versions" if self.get_compatibility(subject).transitive else "versions/latest"
         answer = self._call(
             "POST",
-            f"/compatibility/subjects/{subject}/versions/latest?verbose=true",
+            f"/compatibility/subjects/{subject}/{target}?verbose=true",
             {"schema": canonical(schema), "schemaType": "AVRO"},
         )
         if answer.get("is_compatible", False):
