@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hub.bus import Bus, Record, TopicSpec
+from hub.bus import Record, TopicSpec
 from hub.connect import Connection
 from hub.consume import AvroConsumer
 from hub.deadletters import DeadLetterWriter
