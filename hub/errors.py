@@ -9,6 +9,7 @@ kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
+    │   ├── CommitFailed            the group rebalanced; uncommitted work is redelivered
     │   └── Backpressure            the bus is full for now; carries ``retry_after`` seconds
     ├── RegistryError               the schema registry failed
     │   ├── SchemaNotFound          unknown schema id or subject/version
@@ -27,6 +28,7 @@ __all__ = [
     "Backpressure",
     "BusError",
     "BusUnavailable",
+    "CommitFailed",
     "ConfigError",
     "DecodeError",
     "HubError",
@@ -57,6 +59,11 @@ class TopicNotFound(BusError):
 
 class BusUnavailable(BusError):
     """The broker or the database cannot be reached."""
+
+
+class CommitFailed(BusError):
+    """The group rebalanced before the commit; the partition's new owner re-reads the
+    uncommitted messages (at-least-once), so the caller may simply go on."""
 
 
 class Backpressure(BusError):

@@ -39,7 +39,7 @@ def kafka_bootstrap() -> Iterator[str]:
 
     with kafka_for_tests() as broker:
         _REAL_SERVICES.append(
-            f"kafka broker: {broker.kind}, Apache Kafka {broker.version} at {broker.bootstrap}"
+            f"kafka broker: {broker.kind}, {broker.version} at {broker.bootstrap}"
         )
         yield broker.bootstrap
 

@@ -18,15 +18,21 @@ from kafka import TopicPartition as KafkaTP
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
-from hub.errors import Backpressure, BusError, BusUnavailable, TopicNotFound
+from hub.errors import Backpressure, BusError, BusUnavailable, CommitFailed, TopicNotFound
 
 __all__ = ["KafkaBus", "KafkaBusConsumer"]
 
 
 def _wrap(exc: Exception, what: str) -> BusError:
+    if isinstance(exc, kerr.KafkaTimeoutError) and "bootstrap" in str(exc):
+        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     if isinstance(exc, kerr.KafkaTimeoutError):
         return Backpressure(f"{what}: Kafka did not answer in time ({exc})", retry_after=1.0)
-    if isinstance(exc, kerr.NoBrokersAvailable):
+    if isinstance(exc, kerr.CommitFailedError | kerr.RebalanceInProgressError
+                  | kerr.IllegalGenerationError | kerr.UnknownMemberIdError):
+        return CommitFailed(f"{what}: the group rebalanced ({type(exc).__name__}); the"
+                            " uncommitted messages go to the partition's new owner")
+    if isinstance(exc, kerr.KafkaConnectionError | kerr.MetadataEmptyBrokerList):
         return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     if isinstance(exc, kerr.UnknownTopicOrPartitionError):
         return TopicNotFound(f"{what}: {exc}")
