@@ -117,11 +117,12 @@ CREATE TABLE messages (
     value BLOB,
     headers BLOB,
     ts INTEGER NOT NULL,
+    compacted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, partition, offset)
 ) WITHOUT ROWID;
-CREATE INDEX messages_by_key ON messages (topic, partition, key, offset);
+CREATE INDEX messages_by_key ON messages (topic, partition, key, offset) WHERE compacted = 1;
 """
-RAW_INSERT = "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)"
+RAW_INSERT = "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, 0)"
 RAW_SELECT = (
     "SELECT offset, key, value, headers, ts FROM messages"
     " WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?"

@@ -17,6 +17,7 @@ uncommitted work is redelivered, as in Kafka).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -59,9 +60,11 @@ CREATE TABLE IF NOT EXISTS messages (
     value BLOB,
     headers BLOB,
     ts INTEGER NOT NULL,
+    compacted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (topic, partition, offset)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS messages_by_key ON messages (topic, partition, key, offset);
+CREATE INDEX IF NOT EXISTS messages_by_key ON messages (topic, partition, key, offset)
+    WHERE compacted = 1;
 CREATE TABLE IF NOT EXISTS group_offsets (
     group_id TEXT NOT NULL,
     topic TEXT NOT NULL,
@@ -82,15 +85,23 @@ CREATE TABLE IF NOT EXISTS group_members (
 ) WITHOUT ROWID;
 """
 
-#: how many produced records to a compacted topic trigger a compaction pass
-_COMPACT_EVERY = 5_000
+#: a compacted topic is compacted once this many records were produced to it, and at
+#: least as many as half the records it held after the previous pass (a dirty ratio,
+#: as Kafka's ``min.cleanable.dirty.ratio``), so compaction costs O(1) per record.
+_COMPACT_MIN_DIRTY = 5_000
+_COMPACT_DIRTY_RATIO = 0.5
+
+
+@functools.lru_cache(maxsize=65_536)
+def _hashed_partition(key: bytes, partitions: int) -> int:
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def partition_for_key(key: bytes | None, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), so both backends place keys alike."""
     if key is None:
         return random.randrange(partitions)
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+    return _hashed_partition(key, partitions)
 
 
 def encode_headers(headers: Headers) -> bytes | None:
@@ -143,6 +154,8 @@ class EmbeddedBus(Bus):
         self._lock = threading.RLock()
         self._partitions: dict[str, int] = {}
         self._produced_since_compact: dict[str, int] = {}
+        self._compact_threshold: dict[str, int] = {}
+        self._compacted: dict[str, bool] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -213,6 +226,11 @@ class EmbeddedBus(Bus):
         self._partitions[topic] = count
         return count
 
+    def _is_compacted(self, topic: str) -> bool:
+        if topic not in self._compacted:
+            self._compacted[topic] = self.topic_spec(topic).cleanup_policy == "compact"
+        return self._compacted[topic]
+
     def topic_spec(self, topic: str) -> TopicSpec:
         rows = self._read(
             "SELECT partitions, cleanup_policy, retention_ms, config FROM topics WHERE name = ?",
@@ -250,9 +268,10 @@ class EmbeddedBus(Bus):
                 offset = ends[tp]
                 ends[tp] = offset + 1
                 rows.append((record.topic, partition, offset, record.key, record.value,
-                             encode_headers(record.headers), now))
+                             encode_headers(record.headers), now,
+                             int(self._is_compacted(record.topic))))
                 result.append((partition, offset))
-            db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             db.executemany(
                 "UPDATE partition_ends SET next_offset = ? WHERE topic = ? AND partition = ?",
                 [(end, t, p) for (t, p), end in ends.items()],
@@ -261,37 +280,68 @@ class EmbeddedBus(Bus):
         return result
 
     def _maybe_compact(self, topics: set[str], count: int) -> None:
+        """Compact / expire a topic once enough has been written since the last pass."""
         for topic in topics:
             done = self._produced_since_compact.get(topic, 0) + count
-            if done >= _COMPACT_EVERY:
+            if done >= self._compact_threshold.get(topic, _COMPACT_MIN_DIRTY):
                 self._produced_since_compact[topic] = 0
-                self.compact(topic)
+                remaining = self._clean(topic)
+                self._compact_threshold[topic] = max(
+                    _COMPACT_MIN_DIRTY, int(remaining * _COMPACT_DIRTY_RATIO)
+                )
             else:
                 self._produced_since_compact[topic] = done
 
     # -- maintenance ------------------------------------------------------------------
 
     def compact(self, topic: str) -> None:
-        """Keep only the newest record per key (compacted topics); drop expired records."""
+        """Keep only the newest record per key (compacted topics) and drop records past
+        the topic's retention. Also runs by itself as records are produced."""
+        self._clean(topic)
+
+    def _clean(self, topic: str) -> int:
+        """Compact and expire ``topic``; return how many records it still holds."""
         spec = self.topic_spec(topic)
+        if spec.cleanup_policy != "compact" and spec.retention_ms is None:
+            return 0
+        now_ms = int(time.time() * 1000)
         with self._write() as db:
             if spec.cleanup_policy == "compact":
                 db.execute(
-                    "DELETE FROM messages WHERE topic = ? AND key IS NOT NULL AND offset < ("
-                    " SELECT MAX(m2.offset) FROM messages m2 WHERE m2.topic = messages.topic"
+                    "DELETE FROM messages WHERE topic = ? AND compacted = 1 AND key IS NOT NULL"
+                    " AND offset < (SELECT MAX(m2.offset) FROM messages m2"
+                    " WHERE m2.compacted = 1 AND m2.topic = messages.topic"
                     " AND m2.partition = messages.partition AND m2.key = messages.key)",
                     (topic,),
                 )
                 tombstone_ms = int(spec.config.get("delete.retention.ms", 86_400_000))
                 db.execute(
                     "DELETE FROM messages WHERE topic = ? AND value IS NULL AND ts < ?",
-                    (topic, int(time.time() * 1000) - tombstone_ms),
+                    (topic, now_ms - tombstone_ms),
                 )
             if spec.retention_ms is not None and spec.retention_ms >= 0:
-                db.execute(
-                    "DELETE FROM messages WHERE topic = ? AND ts < ?",
-                    (topic, int(time.time() * 1000) - spec.retention_ms),
-                )
+                for partition in range(spec.partitions):
+                    self._expire(db, topic, partition, now_ms - spec.retention_ms)
+            (remaining,) = db.execute(
+                "SELECT COUNT(*) FROM messages WHERE topic = ?", (topic,)
+            ).fetchone()
+        return int(remaining)
+
+    @staticmethod
+    def _expire(db: sqlite3.Connection, topic: str, partition: int, cutoff_ms: int) -> None:
+        """Delete the partition's records older than ``cutoff_ms`` (a prefix of the log)."""
+        first_kept = db.execute(
+            "SELECT offset FROM messages WHERE topic = ? AND partition = ? AND ts >= ?"
+            " ORDER BY offset LIMIT 1",
+            (topic, partition, cutoff_ms),
+        ).fetchone()
+        if first_kept is None:
+            db.execute("DELETE FROM messages WHERE topic = ? AND partition = ?", (topic, partition))
+        else:
+            db.execute(
+                "DELETE FROM messages WHERE topic = ? AND partition = ? AND offset < ?",
+                (topic, partition, first_kept[0]),
+            )
 
     # -- offsets ----------------------------------------------------------------------
 
