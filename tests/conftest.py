@@ -15,11 +15,16 @@ from hub.registry.base import SchemaRegistry
 from hub.settings import Settings
 
 
+#: test-tooling variables that choose the broker and caches, kept for the tests
+_KEEP_ENV = {"HUB_TEST_KAFKA_BOOTSTRAP", "HUB_TEST_KAFKA_KIND", "HUB_TEST_KAFKA_IMAGE",
+             "HUB_CACHE_DIR"}
+
+
 @pytest.fixture(autouse=True)
 def _clean_hub_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's HUB_* settings (the broker address excepted)."""
     for name in list(os.environ):
-        if name.startswith("HUB_") and name not in {"HUB_TEST_KAFKA_BOOTSTRAP", "HUB_CACHE_DIR"}:
+        if name.startswith("HUB_") and name not in _KEEP_ENV:
             monkeypatch.delenv(name, raising=False)
 
 

@@ -14,7 +14,12 @@ from typing import Any
 
 import pytest
 
-from hub.devtools.kafka_for_tests import BrokerInfo, kafka_for_tests
+from hub.devtools.kafka_for_tests import (
+    ENV_BOOTSTRAP,
+    BrokerInfo,
+    docker_available,
+    kafka_for_tests,
+)
 from hub.devtools.local_kafka import (
     LocalKafka,
     ToolMissing,
@@ -23,17 +28,14 @@ from hub.devtools.local_kafka import (
     port_accepts,
 )
 
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.slow,
-    # kafka-python 3.0 reads its protocol schemas with importlib.resources.read_text /
-    # open_text, deprecated on Python 3.11 and 3.12 (un-deprecated again in 3.13).
-    pytest.mark.filterwarnings("ignore:(read_text|open_text) is deprecated:DeprecationWarning"),
-]
+# kafka-python 3.0 reads its protocol schemas with importlib.resources.read_text/open_text,
+# deprecated on Python 3.11/3.12: pyproject's filterwarnings ignores exactly those two.
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[BrokerInfo]:
+    """A broker of this module's own: its start and stop are what is under test here."""
     with kafka_for_tests() as info:
         yield info
 
@@ -93,6 +95,21 @@ def test_broker_info(broker: BrokerInfo) -> None:
     if broker.kind == "local-jars":
         assert broker.version == f"Apache Kafka {kafka_version()}"
         assert host == "127.0.0.1"
+
+
+def test_external_broker_from_env(broker: BrokerInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_BOOTSTRAP, broker.bootstrap)
+    with kafka_for_tests() as external:
+        assert external.kind == "external"
+        assert external.bootstrap == broker.bootstrap
+        assert external.version.startswith("Apache Kafka API ")
+
+
+def test_no_docker_engine_is_detected_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    started = time.monotonic()
+    assert docker_available() is False
+    assert time.monotonic() - started < 1.0
 
 
 def test_local_kafka_stop_cleans_up() -> None:

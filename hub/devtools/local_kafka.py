@@ -208,6 +208,7 @@ def resolve_jars(cache_dir: Path, version: str) -> Path:
                 raise LocalKafkaError(f"mvn finished but kafka_2.13-{version}.jar is missing")
             marker.unlink(missing_ok=True)
             shutil.rmtree(libs, ignore_errors=True)
+            staging.chmod(0o755)  # mkdtemp makes it private
             staging.rename(libs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -581,8 +582,8 @@ class LocalKafka:
         for port in (self.port, self.controller_port):
             if port_accepts(HOST, port, timeout=0.2):
                 raise LocalKafkaError(
-                    f"port {port} on {HOST} is already in use (another Kafka?); "
-                    "choose another port, or none for a free one"
+                    f"port {port} on {HOST} is already in use (another Kafka?); pick another"
+                    " port, or let one be chosen (port=None; CLI: --port 0)"
                 )
         props.write_text(
             server_properties(self.port, self.controller_port, self.workdir / "data"),
