@@ -457,7 +457,7 @@ def kafka_broker() -> Iterator[tuple[str, str]]:
         return
     from hub.devtools.local_kafka import LocalKafka
 
-    broker = LocalKafka()
+    broker = LocalKafka(fast_start=False)
     with contextlib.redirect_stdout(sys.stderr):
         bootstrap = broker.start()
     try:
