@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from hub.commands.bus import consume, topics
+from hub.commands.consent import consent
+from hub.commands.deadletters import deadletters
+from hub.commands.router import explain, router
 from hub.commands.schemas import schemas
 from hub.commands.selftest import selftest
 
@@ -24,3 +27,7 @@ main.add_command(schemas)
 main.add_command(topics)
 main.add_command(consume)
 main.add_command(selftest)
+main.add_command(router)
+main.add_command(explain)
+main.add_command(deadletters)
+main.add_command(consent)

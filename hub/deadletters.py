@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.bus.base import Bus, Message, Record
-from hub.errors import DecodeError, NotWireFormat, SchemaNotFound
+from hub.errors import DecodeError, NotWireFormat, SchemaNotFound, SignalRejected
 from hub.serde import AvroSerde
 from hub.topics import DEADLETTER
 
@@ -25,6 +25,8 @@ def reason_for(exc: BaseException) -> str:
         return "SCHEMA_NOT_FOUND"
     if isinstance(exc, DecodeError):
         return "DECODE_FAILED"
+    if isinstance(exc, SignalRejected):
+        return exc.reason_code
     return "INTERNAL_ERROR"
 
 
@@ -73,20 +75,21 @@ class DeadLetterWriter:
         """Write one dead letter for ``message`` that failed with ``exc`` at ``stage``."""
         self.send_many([(message, exc)], stage=stage, **extra)
 
+    def build(self, message: Message, exc: BaseException, *, stage: str, **extra: Any) -> Record:
+        """The dead-letter record for ``message``, to produce along with other output."""
+        dl = self.record_for(message, exc, stage=stage, **extra)
+        headers = (
+            ("dl_reason", dl["reason_code"].encode()),
+            ("dl_error_class", dl["error_class"].encode()),
+            ("dl_origin", f"{message.topic}/{message.partition}/{message.offset}".encode()),
+        )
+        return Record(
+            self.topic, self.serde.encode(self.topic, "DeadLetter", dl), message.key, headers
+        )
+
     def send_many(
         self, failures: list[tuple[Message, BaseException]], *, stage: str, **extra: Any
     ) -> None:
-        records = []
-        for message, exc in failures:
-            dl = self.record_for(message, exc, stage=stage, **extra)
-            headers = (
-                ("dl_reason", dl["reason_code"].encode()),
-                ("dl_error_class", dl["error_class"].encode()),
-                ("dl_origin", f"{message.topic}/{message.partition}/{message.offset}".encode()),
-            )
-            records.append(
-                Record(self.topic, self.serde.encode(self.topic, "DeadLetter", dl),
-                       message.key, headers)
-            )
+        records = [self.build(m, exc, stage=stage, **extra) for m, exc in failures]
         if records:
             self.bus.produce(records)

@@ -14,6 +14,8 @@ kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
     ├── RegistryError               the schema registry failed
     │   ├── SchemaNotFound          unknown schema id or subject/version
     │   └── IncompatibleSchema      a schema change breaks the compatibility rule
+    ├── SignalRejected              a signal cannot be routed (carries a dead-letter
+    │                               reason code: VALIDATION_FAILED, NO_TEAM, ...)
     └── SerdeError                  a value could not be encoded or decoded
         ├── NotWireFormat           bytes do not start with magic byte 0 and a schema id
         └── DecodeError             the Avro body does not decode with its writer schema
@@ -37,6 +39,7 @@ __all__ = [
     "RegistryError",
     "SchemaNotFound",
     "SerdeError",
+    "SignalRejected",
     "TopicNotFound",
 ]
 
@@ -84,6 +87,18 @@ class SchemaNotFound(RegistryError):
 
 class IncompatibleSchema(RegistryError):
     """A new schema version breaks the subject's compatibility rule."""
+
+
+class SignalRejected(HubError):
+    """A decoded signal cannot be routed: invalid data, no team, unknown municipality.
+
+    ``reason_code`` is the DeadLetterReason an operator sees; the message names fields
+    and rules, never their personal values.
+    """
+
+    def __init__(self, message: str, reason_code: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
 
 
 class SerdeError(HubError):

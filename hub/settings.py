@@ -62,8 +62,14 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto = console on a terminal, JSON otherwise"
     )
-    pseudonym_secret: SecretStr | None = Field(
-        None, description="key for subject_ref = HMAC-SHA256(BSN); never logged"
+    pseudonym_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="per municipality code, the key of subject_ref = HMAC-SHA256(BSN);"
+        ' JSON, e.g. {"GM0153": "..."}; never logged',
+    )
+    config: Path = Field(Path("hub.yaml"), description="the hub's configuration file")
+    state_dir: Path = Field(
+        Path("var/state"), description="local state of routers (consent ledger, history)"
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

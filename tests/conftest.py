@@ -14,7 +14,6 @@ from hub.connect import Connection, connect
 from hub.registry.base import SchemaRegistry
 from hub.settings import Settings
 
-
 #: test-tooling variables that choose the broker and caches, kept for the tests
 _KEEP_ENV = {"HUB_TEST_KAFKA_BOOTSTRAP", "HUB_TEST_KAFKA_KIND", "HUB_TEST_KAFKA_IMAGE",
              "HUB_CACHE_DIR"}

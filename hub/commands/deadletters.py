@@ -1,0 +1,111 @@
+"""`signalhub deadletters list|replay`: look at dead letters and send them through again."""
+
+from __future__ import annotations
+
+import uuid
+
+import click
+
+from hub.bus.base import Consumer, Message, Record, TopicSpec
+from hub.commands.common import bus_option, open_connection, registry_option
+from hub.connect import Connection
+from hub.topics import DEADLETTER, SIGNAL_TOPICS
+
+_REPLAY_GROUP = "signalhub-deadletter-replay"
+
+
+@click.group("deadletters")
+def deadletters() -> None:
+    """Dead letters on deadletter.v1: list them (metadata and reason only), replay them."""
+
+
+def _read_all(
+    conn: Connection, group: str | None, timeout: float = 3.0
+) -> tuple[list[Message], Consumer | None]:
+    """Every message on deadletter.v1 after ``group``'s committed offset (all of them for
+    a throw-away group); the consumer stays open when a group is named, for its commit."""
+    conn.bus.create_topic(TopicSpec(DEADLETTER, 1))
+    consumer = conn.bus.consumer(
+        group or f"signalhub-dl-browser-{uuid.uuid4().hex[:8]}", [DEADLETTER]
+    )
+    out: list[Message] = []
+    try:
+        while batch := consumer.poll(1000, timeout):
+            out.extend(batch)
+            timeout = 0.5
+    except Exception:
+        consumer.close()
+        raise
+    if group is not None:
+        return out, consumer
+    consumer.close()
+    return out, None
+
+
+@deadletters.command("list")
+@bus_option
+@registry_option
+@click.option("--reason", default=None, help="Only this reason code (e.g. NO_TEAM).")
+def list_deadletters(bus_url: str | None, registry_url: str | None, reason: str | None) -> None:
+    """List dead letters: offset, reason, origin, error (never the original content)."""
+    with open_connection(bus_url, registry_url) as conn:
+        messages, _ = _read_all(conn, None)
+        shown = 0
+        for m in messages:
+            dl = conn.serde.decode(m.value).record
+            if reason and dl["reason_code"] != reason:
+                continue
+            shown += 1
+            click.echo(
+                f"{m.offset}\t{dl['reason_code']}\t{dl['topic']}/{dl['partition']}/"
+                f"{dl['offset']}\tstage={dl['stage']}\t{dl['error_class']}: "
+                f"{dl['error_message'][:160]}"
+            )
+        click.echo(f"{shown} dead letter(s)")
+
+
+@deadletters.command("replay")
+@bus_option
+@registry_option
+@click.option("--reason", default=None, help="Only dead letters with this reason code.")
+def replay(bus_url: str | None, registry_url: str | None, reason: str | None) -> None:
+    """Send dead-lettered signals through the router again (after a config fix).
+
+    Each original message goes back to its signal topic unchanged (key, value,
+    headers, plus dl_replayed_from). Progress is kept in the consumer group
+    signalhub-deadletter-replay, so a dead letter is replayed once; one that fails
+    again becomes a new dead letter. Idempotency on event_id means a replay never
+    forwards a signal twice.
+    """
+    with open_connection(bus_url, registry_url) as conn:
+        messages, consumer = _read_all(conn, _REPLAY_GROUP)
+        assert consumer is not None
+        try:
+            records, skipped = [], 0
+            for m in messages:
+                dl = conn.serde.decode(m.value).record
+                if (
+                    dl["topic"] not in SIGNAL_TOPICS.values()
+                    or dl["original_value"] is None
+                    or (reason and dl["reason_code"] != reason)
+                ):
+                    skipped += 1
+                    continue
+                headers = tuple(
+                    (h["key"], h["value"])
+                    for h in dl["original_headers"]
+                    if h["key"] != "dl_replayed_from"
+                )
+                headers += (("dl_replayed_from", f"{DEADLETTER}/{m.offset}".encode()),)
+                records.append(
+                    Record(dl["topic"], dl["original_value"], dl["original_key"], headers)
+                )
+            if records:
+                conn.bus.produce(records)
+            consumer.commit()
+        finally:
+            consumer.close()
+        click.echo(
+            f"replayed {len(records)} dead letter(s) to their signal topics; "
+            f"skipped {skipped} (not a signal, or another reason)"
+        )

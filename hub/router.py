@@ -1,0 +1,363 @@
+"""The consent-checking router.
+
+For every signal on the three signal topics: validate it (schema and meaning), find the
+municipality and the teams that cover the address, apply the policy and the consent
+ledger per team, forward a minimised :class:`TeamAlert` to ``alerts.<team>.v1`` and write
+one :class:`ProcessingRecord` to ``audit.v1`` for every decision, forwarded or refused.
+Invalid data, an unknown municipality or an address no team covers become a dead letter
+plus a processing record.
+
+Delivery: at-least-once. A batch's alerts, records and dead letters are produced (and
+acknowledged) before the batch's ids are remembered and its offsets committed. A crash in
+between replays the batch; alert ids are deterministic (uuid5 of event id and team), so
+recipients drop the duplicates. Signals are keyed by the person's pseudonym, so their
+order per person is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from hub.audit import INTAKE_ACTIVITY, new_trace_id, processing_record
+from hub.bus.base import Record, TopicSpec
+from hub.config import HubConfig
+from hub.connect import Connection
+from hub.consent import ConsentCheck, ConsentLedger, LedgerFollower
+from hub.consume import AvroConsumer, Event
+from hub.deadletters import DeadLetterWriter
+from hub.directory import Resolution, TeamDirectory
+from hub.errors import CommitFailed, SignalRejected
+from hub.events import AlertUrgency, DecisionOutcome, TeamAlert
+from hub.policy import Decision, decide
+from hub.router_state import RouterState
+from hub.topics import AUDIT, SIGNAL_RECORDS, SIGNAL_TOPICS, alerts_topic, ensure_topics
+from hub.validation import validate_signal
+
+__all__ = ["ALERT_NAMESPACE", "Evaluation", "Router", "alert_id_for"]
+
+log = structlog.get_logger(__name__)
+
+#: namespace of the deterministic alert ids
+ALERT_NAMESPACE = uuid.UUID("6f1c8f0e-3b7a-4f55-9a43-5e1d2c7b9a10")
+_EVENT_TYPE_OF_RECORD = {
+    name: etype for etype, name in ((e, SIGNAL_RECORDS[t]) for e, t in SIGNAL_TOPICS.items())
+}
+
+
+def alert_id_for(event_id: str, team_id: str) -> str:
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"{event_id}/{team_id}"))
+
+
+@dataclass
+class Evaluation:
+    """What the router would do with one signal (also what ``explain`` prints)."""
+
+    event_type: str
+    event_id: str | None
+    subject_ref: str | None
+    resolution: Resolution | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    rejected: SignalRejected | None = None
+    trace: list[str] = field(default_factory=list)
+
+
+class Router:
+    """One router process: a member of the ``router`` consumer group."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        config: HubConfig,
+        state_dir: Path,
+        *,
+        group: str = "router",
+        batch_size: int = 500,
+    ) -> None:
+        self.conn = conn
+        self.config = config
+        self.group = group
+        self.batch_size = batch_size
+        self.directory = TeamDirectory(config)
+        self.ledger = ConsentLedger(state_dir / "consent-ledger.db")
+        self.follower = LedgerFollower(conn.bus, conn.serde, self.ledger)
+        self.state = RouterState(state_dir / "router-state.db", config.history_days)
+        self.dead_letters = DeadLetterWriter(conn.bus, conn.serde)
+        self._reader: AvroConsumer | None = None
+        self.counts: dict[str, int] = {}
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def ensure_topics(self) -> None:
+        ensure_topics(self.conn.bus)
+        for team in self.config.teams:
+            self.conn.bus.create_topic(TopicSpec(alerts_topic(team.id), 3))
+
+    @property
+    def reader(self) -> AvroConsumer:
+        if self._reader is None:
+            self._reader = AvroConsumer(
+                self.conn.bus.consumer(self.group, list(SIGNAL_TOPICS.values())),
+                self.conn.serde,
+                self.dead_letters,
+                stage="router-decode",
+            )
+        return self._reader
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def evaluate(self, event_type: str, record: dict[str, Any], now: datetime) -> Evaluation:
+        """Validate, resolve and decide for every team; produce nothing."""
+        ev = Evaluation(event_type, _text(record.get("event_id")), record.get("subject_ref"))
+        try:
+            signal = validate_signal(event_type, record)
+        except SignalRejected as exc:
+            ev.rejected = exc
+            ev.trace.append(f"rejected: {exc}")
+            return ev
+        data = signal.model_dump()
+        ev.trace.append(f"valid {event_type} {ev.event_id}")
+        postcode = data.get("postcode")
+        municipality = data.get("municipality_code")
+        if postcode is None:
+            ev.rejected = SignalRejected("signal has no postcode to route by", "NO_TEAM")
+            ev.trace.append("rejected: no postcode")
+            return ev
+        resolution = self.directory.resolve(
+            postcode, int(data.get("house_number") or 0), event_type, municipality
+        )
+        ev.resolution = resolution
+        ev.trace.extend(resolution.trace)
+        if resolution.reason is not None:
+            where = f"postcode area {str(postcode)[:4]}"
+            ev.rejected = SignalRejected(
+                f"{resolution.reason}: no configured "
+                f"{'municipality' if resolution.reason == 'UNKNOWN_MUNICIPALITY' else 'team'}"
+                f" covers {where} for {event_type}; fix the configuration, then replay",
+                resolution.reason,
+            )
+            return ev
+        policy = self.config.policies.get(event_type)  # type: ignore[call-overload]
+        if policy is None:
+            ev.trace.append(f"no policy for {event_type}: nothing is forwarded")
+        subject = str(data["subject_ref"])
+
+        def consent(purpose: str, team: Any) -> ConsentCheck:
+            return self.ledger.check(subject, purpose, team.id, team.municipality, now)
+
+        for team in resolution.teams:
+            if policy is None:
+                continue
+            decision = decide(policy, event_type, data, team, consent, now.date())
+            ev.decisions.append(decision)
+            ev.trace.extend(decision.trace)
+            ev.trace.append(f"=> {team.id}: {decision.reason_code}")
+        return ev
+
+    # -- producing ------------------------------------------------------------------------
+
+    def _outputs(self, event: Event, ev: Evaluation, now: datetime) -> list[Record]:
+        trace_id = new_trace_id()
+        started = now
+        out: list[Record] = []
+        serde = self.conn.serde
+        municipality = (
+            ev.resolution.municipality.code
+            if ev.resolution and ev.resolution.municipality
+            else None
+        )
+        if ev.rejected is not None:
+            out.append(
+                self.dead_letters.build(
+                    event.message,
+                    ev.rejected,
+                    stage="router",
+                    event_id=ev.event_id,
+                    trace_id=trace_id,
+                )
+            )
+            rec = processing_record(
+                trace_id=trace_id,
+                name="route-signal",
+                started=started,
+                outcome=DecisionOutcome.DEAD_LETTERED,
+                reason_code=ev.rejected.reason_code,
+                reason_detail=str(ev.rejected)[:500],
+                activity=INTAKE_ACTIVITY,
+                subject_ref=_subject(ev.subject_ref),
+                municipality_code=municipality,
+                event_id=ev.event_id,
+                event_type=ev.event_type,
+                error=True,
+            )
+            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), _key(ev.subject_ref)))
+            self._count(f"dead_lettered:{ev.rejected.reason_code}")
+            return out
+        assert ev.event_id is not None and ev.subject_ref is not None
+        prior = self.state.earlier_signals(ev.subject_ref, now, ev.event_id)
+        if not ev.decisions:
+            rec = processing_record(
+                trace_id=trace_id,
+                name="route-signal",
+                started=started,
+                outcome=DecisionOutcome.REFUSED,
+                reason_code="NO_POLICY",
+                activity=INTAKE_ACTIVITY,
+                subject_ref=ev.subject_ref,
+                municipality_code=municipality,
+                event_id=ev.event_id,
+                event_type=ev.event_type,
+            )
+            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), _key(ev.subject_ref)))
+            self._count("refused:NO_POLICY")
+        for d in ev.decisions:
+            alert_id = alert_id_for(ev.event_id, d.team.id) if d.forwarded else None
+            if alert_id is not None:
+                alert = TeamAlert(
+                    alert_id=alert_id,
+                    event_id=ev.event_id,
+                    event_type=ev.event_type,
+                    team_id=d.team.id,
+                    municipality_code=d.team.municipality,
+                    subject_ref=ev.subject_ref,
+                    urgency=AlertUrgency.URGENT if d.urgent else AlertUrgency.NORMAL,
+                    due_date=d.due_date,
+                    fields=d.fields,
+                    prior_signals_180d=prior,
+                    legal_basis=d.legal_basis or "",
+                    created_at=now,
+                    trace_id=trace_id,
+                )
+                topic = alerts_topic(d.team.id)
+                out.append(
+                    Record(
+                        topic,
+                        serde.encode_model(topic, alert),
+                        _key(ev.subject_ref),
+                        _alert_headers(alert),
+                    )
+                )
+            rec = processing_record(
+                trace_id=trace_id,
+                name=f"route-signal:{d.team.id}",
+                started=started,
+                outcome=DecisionOutcome.FORWARDED if d.forwarded else DecisionOutcome.REFUSED,
+                reason_code=d.reason_code,
+                activity=d.processing_activity,
+                subject_ref=ev.subject_ref,
+                legal_basis=d.legal_basis,
+                team_id=d.team.id,
+                municipality_code=d.team.municipality,
+                event_id=ev.event_id,
+                event_type=ev.event_type,
+                alert_id=alert_id,
+                reason_detail=f"rule {d.rule_name}",
+            )
+            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), _key(ev.subject_ref)))
+            self._count(("forwarded:" if d.forwarded else "refused:") + d.reason_code)
+        return out
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def process(
+        self, events: list[Event]
+    ) -> tuple[list[Record], list[tuple[str, str | None, datetime]]]:
+        """Outputs and the (event id, subject, time) list to remember, for one batch."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        ids = [_text(e.record.get("event_id")) or "" for e in events]
+        seen = self.state.handled(i for i in ids if i)
+        records: list[Record] = []
+        done: list[tuple[str, str | None, datetime]] = []
+        for event, event_id in zip(events, ids, strict=True):
+            if event_id and event_id in seen:
+                self._count("duplicate_ignored")
+                continue
+            if event_id:
+                seen.add(event_id)
+            event_type = _EVENT_TYPE_OF_RECORD.get(event.record_name.rsplit(".", 1)[-1])
+            if event_type is None:
+                exc = SignalRejected(
+                    f"{event.record_name} is not a signal type", "UNKNOWN_EVENT_TYPE"
+                )
+                records.append(self.dead_letters.build(event.message, exc, stage="router"))
+                continue
+            ev = self.evaluate(event_type, event.record, now)
+            records.extend(self._outputs(event, ev, now))
+            if event_id and ev.rejected is None:
+                done.append((event_id, ev.subject_ref, now))
+        return records, done
+
+    def step(self, timeout: float = 1.0) -> int:
+        """Poll one batch, route it, produce, remember, commit. Returns signals read."""
+        reader = self.reader
+        before = reader.dead_lettered
+        events = reader.poll(self.batch_size, timeout)
+        if not events and reader.dead_lettered == before:
+            return 0
+        self.follower.catch_up()
+        records, done = self.process(events)
+        if records:
+            self.conn.bus.produce(records)
+        self.state.remember(done)
+        try:
+            reader.commit()
+        except CommitFailed as exc:
+            log.warning(
+                "commit refused after a rebalance; the batch will be replayed", error=str(exc)
+            )
+        return len(events) + reader.dead_lettered - before
+
+    def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
+        """Route until ``stop`` is set (or, with ``idle_exit``, after that many idle seconds)."""
+        stop = stop or threading.Event()
+        self.ensure_topics()
+        self.follower.catch_up()
+        idle_since = time.monotonic()
+        log.info("router started", group=self.group, bus=self.conn.bus.kind)
+        while not stop.is_set():
+            if self.step(timeout=0.5):
+                idle_since = time.monotonic()
+            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                break
+        log.info("router stopped", **{k.replace(":", "_"): v for k, v in self.counts.items()})
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self.state.close()
+        self.ledger.close()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _subject(value: Any) -> str | None:
+    text = _text(value)
+    # a value that failed validation may be anything: never copy a BSN-shaped one
+    if text is None or (text.isdigit() and len(text) in (8, 9)):
+        return None
+    return text
+
+
+def _key(subject_ref: str | None) -> bytes | None:
+    return subject_ref.encode() if subject_ref else None
+
+
+def _alert_headers(alert: TeamAlert) -> tuple[tuple[str, bytes], ...]:
+    return (
+        ("ce_specversion", b"1.0"),
+        ("ce_id", alert.alert_id.encode()),
+        ("ce_source", b"urn:signalhub:router"),
+        ("ce_type", b"nl.signalhub.team-alert.v1"),
+        ("ce_time", alert.created_at.isoformat().encode()),
+        ("ce_trace_id", alert.trace_id.encode()),
+    )

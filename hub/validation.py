@@ -1,0 +1,64 @@
+"""Validation of a decoded signal: its schema model (types, postcode, amounts) and its
+meaning (dates in order). Errors name the field and the rule, never the value."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import SignalRejected
+from hub.events import EVENT_TYPES
+
+__all__ = ["meaning_problems", "validate_signal"]
+
+#: how far a source's clock may run ahead of ours
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(record)"
+
+
+def meaning_problems(event_type: str, data: dict[str, Any]) -> list[str]:
+    """Rules a schema cannot express."""
+    problems = []
+    occurred, received = data.get("occurred_at"), data.get("received_at")
+    if occurred and received and occurred > received + _CLOCK_SKEW:
+        problems.append("occurred_at: lies after received_at")
+    if event_type == "debt-signal":
+        if data["arrears_since"] > data["signal_date"]:
+            problems.append("arrears_since: lies after signal_date")
+        end = data.get("supply_end_date")
+        if end is not None and end < data["signal_date"]:
+            problems.append("supply_end_date: lies before signal_date")
+    elif event_type == "eviction-risk":
+        when = data.get("eviction_date")
+        if when is not None and when < data["stage_date"]:
+            problems.append("eviction_date: lies before stage_date")
+    elif event_type == "youth-care-exit" and data["planned_end_date"] < data[
+        "turns_18_on"
+    ] - timedelta(days=366):
+        problems.append("planned_end_date: lies more than a year before turns_18_on")
+    return problems
+
+
+def validate_signal(event_type: str, record: dict[str, Any]) -> BaseModel:
+    """The signal's model, or SignalRejected(VALIDATION_FAILED) naming each bad field."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise SignalRejected(f"unknown event type {event_type!r}", "UNKNOWN_EVENT_TYPE")
+    try:
+        signal = model.model_validate(record)
+    except ValidationError as exc:
+        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SignalRejected(
+            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
+        ) from None
+    problems = meaning_problems(event_type, signal.model_dump())
+    if problems:
+        raise SignalRejected(
+            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
+        )
+    return signal
