@@ -21,6 +21,8 @@ install: $(BIN)/.installed  ## create .venv and install signalhub with its test 
 run: install  ## install and run the hub on the embedded bus (the README's run command)
 	$(BIN)/signalhub --help
 	$(BIN)/signalhub selftest
+	$(BIN)/signalhub router --config examples/hub.yaml --idle-exit 3
+	$(BIN)/signalhub topics lag router signals.debt.v1
 
 test: install  ## install everything and run the whole test suite (Kafka and registry included)
 	$(BIN)/signalhub schemas check
