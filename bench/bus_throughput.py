@@ -528,8 +528,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=_positive, default=None, metavar="N",
                    help=f"events per measurement (default {DEFAULT_EMBEDDED_EVENTS:,} "
                         f"embedded, {DEFAULT_KAFKA_EVENTS:,} kafka)")
-    p.add_argument("--only", choices=("embedded", "kafka"), default=None,
-                   help="measure one backend only (default: both)")
+    p.add_argument("--only", choices=("embedded", "kafka", "router", "consent"), default=None,
+                   help="measure one backend only (default: both); router and consent are"
+                        " benchmarks of their own with their own options (python -m bench"
+                        " --only router --help; bench/router_throughput.py,"
+                        " bench/consent_ledger.py)")
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                    help="also write machine-readable results: to stdout after the table, "
                         "or to FILE")
@@ -590,6 +593,8 @@ def _runs(rates: list[float]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks; 0 when every measurement ran (PASS or MISS), 1 otherwise."""
     args = parser().parse_args(argv)
+    if args.only in ("router", "consent"):
+        parser().error(f"--only {args.only} is run by `python -m bench`, not by this module")
     results: list[Result] = []
     info: list[str] = []
     failures: list[str] = []

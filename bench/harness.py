@@ -30,6 +30,7 @@ __all__ = [
     "measure",
     "pinned_to_one_core",
     "results_json",
+    "text_table",
     "timed_rate",
 ]
 
@@ -46,11 +47,13 @@ class Target:
 
     kind: Literal["rate", "ratio"]
     value: float
+    #: what the baseline is called in the table (a ratio target's reference)
+    baseline: str = "raw"
 
     def describe(self) -> str:
         if self.kind == "rate":
             return f">= {self.value:,.0f}/s"
-        return f">= {self.value:.0%} of raw"
+        return f">= {self.value:.0%} of {self.baseline}"
 
     def met(self, rate: float, ratio: float) -> bool:
         return (rate if self.kind == "rate" else ratio) >= self.value
@@ -219,12 +222,18 @@ _RIGHT = {2, 3, 4, 5}
 
 def format_table(results: list[Result]) -> str:
     """A fixed-width text table, one line per result."""
-    rows = [_HEADER, *(_row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    return text_table(_HEADER, [_row(r) for r in results], _RIGHT)
+
+
+def text_table(header: list[str], body: list[list[str]], right: set[int]) -> str:
+    """``header``, a rule and ``body`` in fixed-width columns; columns in ``right`` are
+    right-aligned (the layout of :func:`format_table`, for other benchmarks' tables)."""
+    rows = [header, *body]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
         cells = (
-            cell.rjust(w) if i in _RIGHT else cell.ljust(w)
+            cell.rjust(w) if i in right else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
         return "  ".join(cells).rstrip()

@@ -167,8 +167,16 @@ def test_valid_wins_otherwise_most_informative(ledger: ConsentLedger) -> None:
 def test_withdrawal_alone_and_erasure(ledger: ConsentLedger) -> None:
     ledger.apply(withdrawal("c-9"))  # compaction left only the withdrawal
     assert status(ledger) is ConsentStatus.WITHDRAWN
-    ledger.apply(ConsentErased("c-9"))  # a tombstone
+    gone = withdrawal("c-8")
+    ledger.apply(gone)
+    assert ledger.apply(ConsentErased("c-9"))  # a tombstone
+    assert ledger.apply(ConsentErased("c-8"))
     assert status(ledger) is ConsentStatus.MISSING and ledger.get("c-9") is None
+    assert ledger.count() == 0 and ledger.consents_of(SUBJECT) == []
+    assert not ledger.apply(ConsentErased("c-9"))  # nothing left to erase
+    assert not ledger.apply(gone)  # an old change seen again stays erased
+    ledger.apply(change("c-9", valid_from=T0 + DAY))  # a new grant under the same id
+    assert status(ledger) is ConsentStatus.VALID
 
 
 def test_apply_batch_stores_offsets_with_changes(tmp_path: Path) -> None:

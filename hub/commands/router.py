@@ -34,7 +34,11 @@ state_option = click.option(
 
 
 def _router(
-    bus_url: str | None, registry_url: str | None, config_path: Path | None, state_dir: Path | None
+    bus_url: str | None,
+    registry_url: str | None,
+    config_path: Path | None,
+    state_dir: Path | None,
+    group: str = "router",
 ) -> Router:
     settings = settings_from(bus_url, registry_url)
     try:
@@ -42,7 +46,7 @@ def _router(
         conn = connect(settings)
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
-    return Router(conn, config, state_dir or settings.state_dir)
+    return Router(conn, config, state_dir or settings.state_dir, group=group)
 
 
 @click.command("router")
@@ -56,12 +60,19 @@ def _router(
     default=None,
     help="Stop after this many seconds without signals (for batch runs).",
 )
+@click.option(
+    "--group",
+    default="router",
+    show_default=True,
+    help="Consumer group of the signal topics (routers of one hub share it).",
+)
 def router(
     bus_url: str | None,
     registry_url: str | None,
     config_path: Path | None,
     state_dir: Path | None,
     idle_exit: float | None,
+    group: str,
 ) -> None:
     """Run a consent-checking router until SIGTERM or Ctrl-C.
 
@@ -70,7 +81,7 @@ def router(
     alerts.<team>.v1, a processing record per decision to audit.v1 and dead letters to
     deadletter.v1. A stop finishes the current batch and commits it.
     """
-    hub_router = _router(bus_url, registry_url, config_path, state_dir)
+    hub_router = _router(bus_url, registry_url, config_path, state_dir, group)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

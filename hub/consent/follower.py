@@ -118,6 +118,10 @@ class LedgerFollower:
     Keeps one consumer open between calls (joining a Kafka group takes a while); call
     :meth:`close` when done. One follower per ledger file: a second one in another
     process would share the group's partitions and never get them all.
+
+    ``max_records`` is the size of one poll; up to ``max_batch`` changes are applied in
+    one ledger transaction (large transactions make a rebuild of a big ledger much
+    faster: each one rewrites the index pages it touches once).
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class LedgerFollower:
         dead_letters: DeadLetterWriter | None = None,
         stage: str = "consent-ledger",
         max_records: int = 2000,
+        max_batch: int = 20_000,
     ) -> None:
         self.bus = bus
         self.serde = serde
@@ -138,6 +143,7 @@ class LedgerFollower:
         self.group = group_for(ledger.path)
         self.stage = stage
         self.max_records = max_records
+        self.max_batch = max_batch
         self.dead_letters = dead_letters or DeadLetterWriter(bus, serde)
         self._tap: _Tap | None = None
         self._reader: AvroConsumer | None = None
@@ -194,8 +200,18 @@ class LedgerFollower:
         tap.stale.clear()
         self._assign(tap, set(ends), deadline, force_seek=True)
         applied = dead = 0
+        pending: list[ConsentChange | ConsentErased] = []
+
+        def flush() -> None:
+            # changes and the offsets they were read up to, in one transaction
+            nonlocal applied
+            offsets = {(self.topic, p): o for p, o in tap.expected.items()}
+            applied += self.ledger.apply_batch(pending, offsets)
+            pending.clear()
+
         while behind := {p for p, end in targets.items() if tap.expected[p] < end}:
             if time.monotonic() >= deadline:
+                flush()
                 raise ConsentLedgerError(
                     f"consent ledger did not catch up with {self.topic} within {timeout}s"
                     f" ({sum(targets[p] - tap.expected[p] for p in behind)} message(s)"
@@ -207,6 +223,7 @@ class LedgerFollower:
             dead += reader.dead_lettered - before
             changes, rejected = self._changes(events, tap)
             dead += rejected
+            pending.extend(changes)
             if (
                 tap.raw == 0
                 and self.bus.kind == "embedded"
@@ -215,12 +232,12 @@ class LedgerFollower:
                 # an empty embedded poll is definitive: the rest was compacted away
                 for p in behind:
                     tap.expected[p] = targets[p]
-            applied += self.ledger.apply_batch(
-                changes, {(self.topic, p): o for p, o in tap.expected.items()}
-            )
+            if len(pending) >= self.max_batch:
+                flush()
             for p in tap.stale:
                 tap.seek(TopicPartition(self.topic, p), tap.expected[p])
             tap.stale.clear()
+        flush()
         log.info(
             "consent ledger caught up",
             topic=self.topic,

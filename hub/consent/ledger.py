@@ -18,7 +18,6 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -42,13 +41,16 @@ from hub.events import ConsentAction, ConsentChange
 
 __all__ = ["ConsentLedger"]
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
+# a rowid table: new consents are appended, only the two indexes take random inserts.
+# ``events`` lists every event id applied to the consent (idempotence); an erased
+# consent (tombstone) keeps its id and events but loses subject, purpose and scope.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS consents (
     consent_id TEXT PRIMARY KEY,
-    subject_ref TEXT NOT NULL,
-    purpose TEXT NOT NULL,
+    subject_ref TEXT,
+    purpose TEXT,
     recipient_scope TEXT NOT NULL,
     valid_from INTEGER NOT NULL,
     valid_until INTEGER,
@@ -56,10 +58,10 @@ CREATE TABLE IF NOT EXISTS consents (
     source TEXT NOT NULL,
     recorded_at INTEGER NOT NULL,
     municipality_code TEXT,
-    event_id TEXT NOT NULL
-) WITHOUT ROWID;
+    event_id TEXT NOT NULL,
+    events TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS consents_by_subject ON consents (subject_ref, purpose);
-CREATE TABLE IF NOT EXISTS applied_events (event_id BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
@@ -67,39 +69,41 @@ CREATE TABLE IF NOT EXISTS offsets (
     PRIMARY KEY (topic, partition)
 ) WITHOUT ROWID;
 """
-_COLUMNS = (
-    "consent_id, subject_ref, purpose, recipient_scope, valid_from, valid_until,"
-    " withdrawn_at, source, recorded_at, municipality_code, event_id"
-)
+_COLUMNS = ("consent_id, subject_ref, purpose, recipient_scope, valid_from, valid_until,"
+            " withdrawn_at, source, recorded_at, municipality_code, event_id")
+_INSERT = (f"INSERT INTO consents ({_COLUMNS}, events)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# event ids are canonical UUIDs, so a plain substring test finds exactly the same id
+_NEW_EVENT = (", event_id = excluded.event_id, events = consents.events || ',' ||"
+              " excluded.event_id WHERE instr(consents.events, excluded.event_id) = 0")
 _GRANT = (
-    f"INSERT INTO consents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)"
-    " ON CONFLICT (consent_id) DO UPDATE SET subject_ref = excluded.subject_ref,"
-    " purpose = excluded.purpose, recipient_scope = excluded.recipient_scope,"
-    " valid_from = excluded.valid_from, valid_until = excluded.valid_until,"
-    " withdrawn_at = NULL, source = excluded.source, recorded_at = excluded.recorded_at,"
-    " municipality_code = excluded.municipality_code, event_id = excluded.event_id"
+    f"{_INSERT} ON CONFLICT (consent_id) DO UPDATE SET"
+    " subject_ref = excluded.subject_ref, purpose = excluded.purpose,"
+    " recipient_scope = excluded.recipient_scope, valid_from = excluded.valid_from,"
+    " valid_until = excluded.valid_until, withdrawn_at = NULL, source = excluded.source,"
+    " recorded_at = excluded.recorded_at, municipality_code = excluded.municipality_code"
+    + _NEW_EVENT
 )
 # a withdrawal keeps what was granted (scope, validity) and marks the moment; with no
-# grant on record (compaction keeps only the latest change) the withdrawal itself is kept
+# grant on record (compaction keeps only the latest change, or the consent was erased)
+# the withdrawal itself is kept
+_KEEP_UNLESS_ERASED = ", ".join(
+    f"{c} = CASE WHEN consents.subject_ref IS NULL THEN excluded.{c} ELSE consents.{c} END"
+    for c in ("subject_ref", "purpose", "recipient_scope", "valid_from", "valid_until",
+              "source", "recorded_at", "municipality_code")
+)
 _WITHDRAW = (
-    f"INSERT INTO consents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (consent_id) DO UPDATE SET"
-    " withdrawn_at = coalesce(consents.withdrawn_at, excluded.withdrawn_at),"
-    " event_id = excluded.event_id"
+    f"{_INSERT} ON CONFLICT (consent_id) DO UPDATE SET {_KEEP_UNLESS_ERASED},"
+    " withdrawn_at = CASE WHEN consents.subject_ref IS NULL THEN excluded.withdrawn_at"
+    " ELSE coalesce(consents.withdrawn_at, excluded.withdrawn_at) END" + _NEW_EVENT
 )
-_ERASE = "DELETE FROM consents WHERE consent_id = ?"
-_LOOKUP = (
-    "SELECT consent_id, recipient_scope, valid_from, valid_until, withdrawn_at"
-    " FROM consents WHERE subject_ref = ? AND purpose = ?"
+_ERASE = (
+    "UPDATE consents SET subject_ref = NULL, purpose = NULL, recipient_scope = '[]',"
+    " withdrawn_at = NULL, source = '', municipality_code = NULL"
+    " WHERE consent_id = ? AND subject_ref IS NOT NULL"
 )
-_IN_CHUNK = 500
-
-
-def _event_key(event_id: str) -> bytes:
-    try:
-        return uuid.UUID(event_id).bytes
-    except ValueError:  # validated models always carry a UUID; keep anything else as text
-        return event_id.encode()
+_LOOKUP = ("SELECT consent_id, recipient_scope, valid_from, valid_until, withdrawn_at"
+           " FROM consents WHERE subject_ref = ? AND purpose = ?")
 
 
 class ConsentLedger:
@@ -187,22 +191,18 @@ class ConsentLedger:
         offsets: Mapping[tuple[str, int], int],
     ) -> int:
         """Apply ``changes`` in order and store ``offsets`` ((topic, partition) -> next
-        offset to read) in the same transaction; return how many changes were new.
+        offset to read) in the same transaction; return how many changes took effect
+        (not: a change whose event id was applied before, a tombstone for a consent
+        the ledger does not hold).
 
         Stored offsets never move backwards.
         """
-        batch = list(changes)
         try:
             with self._write() as db:
-                seen = self._applied_before(db, batch)
-                applied = 0
-                for statement, rows in self._runs(batch, seen):
+                before = db.total_changes
+                for statement, rows in _runs(changes):
                     db.executemany(statement, rows)
-                    applied += len(rows)
-                db.executemany(
-                    "INSERT OR IGNORE INTO applied_events (event_id) VALUES (?)",
-                    [(_event_key(c.event_id),) for c in batch if isinstance(c, ConsentChange)],
-                )
+                applied = db.total_changes - before
                 db.executemany(
                     "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
                     " ON CONFLICT (topic, partition) DO UPDATE SET"
@@ -212,49 +212,6 @@ class ConsentLedger:
         except sqlite3.Error as exc:
             raise ConsentLedgerError(f"cannot write consent ledger {self.path}: {exc}") from exc
         return applied
-
-    @staticmethod
-    def _applied_before(
-        db: sqlite3.Connection, batch: Sequence[ConsentChange | ConsentErased]
-    ) -> set[bytes]:
-        keys = [_event_key(c.event_id) for c in batch if isinstance(c, ConsentChange)]
-        found: set[bytes] = set()
-        for i in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                bytes(r[0])
-                for r in db.execute(
-                    f"SELECT event_id FROM applied_events WHERE event_id IN ({marks})", chunk
-                )
-            )
-        return found
-
-    @staticmethod
-    def _runs(
-        batch: Sequence[ConsentChange | ConsentErased], seen: set[bytes]
-    ) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
-        """Consecutive changes of one kind as (statement, rows), in log order."""
-        statement: str | None = None
-        rows: list[tuple[object, ...]] = []
-        for change in batch:
-            row: tuple[object, ...]
-            if isinstance(change, ConsentErased):
-                kind, row = _ERASE, (change.consent_id,)
-            else:
-                key = _event_key(change.event_id)
-                if key in seen:
-                    continue
-                seen.add(key)
-                kind, row = _row(change)
-            if kind != statement and rows:
-                assert statement is not None
-                yield statement, rows
-                rows = []
-            statement = kind
-            rows.append(row)
-        if rows and statement is not None:
-            yield statement, rows
 
     # -- reading -----------------------------------------------------------------------
 
@@ -267,14 +224,17 @@ class ConsentLedger:
     def count(self) -> int:
         """Number of consents in the ledger (withdrawn ones included)."""
         with self._lock:
-            (n,) = self._db.execute("SELECT count(*) FROM consents").fetchone()
+            (n,) = self._db.execute(
+                "SELECT count(*) FROM consents WHERE subject_ref IS NOT NULL"
+            ).fetchone()
         return int(n)
 
     def get(self, consent_id: str) -> ConsentRecord | None:
         """The consent with this id, or None."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM consents WHERE consent_id = ?", (consent_id,)
+                f"SELECT {_COLUMNS} FROM consents WHERE consent_id = ?"
+                " AND subject_ref IS NOT NULL", (consent_id,)
             ).fetchone()
         return _record(row) if row else None
 
@@ -312,102 +272,93 @@ class ConsentLedger:
             return ConsentCheck(
                 ConsentStatus.MISSING, None, "no consent on record for this subject and purpose"
             )
-        best: tuple[tuple[int, int], ConsentStatus, str, str] | None = None
-        for consent_id, scope, valid_from, valid_until, withdrawn_at in rows:
-            status, order, detail = _judge(
-                consent_id,
-                json.loads(scope),
-                valid_from,
-                valid_until,
-                withdrawn_at,
-                recipient_team_id,
-                municipality_code,
-                now,
-            )
+        best_key = (-1, 0)
+        best: tuple[ConsentStatus, _Row] | None = None
+        for row in rows:
+            status, order = _judge(row, recipient_team_id, municipality_code, now)
             key = (STATUS_RANK[status], order)
-            if best is None or key > best[0]:
-                best = (key, status, consent_id, detail)
+            if key > best_key:
+                best_key, best = key, (status, row)
         assert best is not None
-        _, status, consent_id, detail = best
+        status, row = best
         if status is ConsentStatus.OUT_OF_SCOPE:
             detail = (
                 f"{len(rows)} consent(s) for this purpose, none naming team"
                 f" {recipient_team_id} or municipality {municipality_code or '-'}"
             )
-        return ConsentCheck(status, consent_id, detail)
+        else:
+            detail = _detail(status, row)
+        return ConsentCheck(status, row[0], detail)
+
+
+#: consent_id, recipient_scope, valid_from, valid_until, withdrawn_at (``_LOOKUP``)
+_Row = tuple[str, str, int, int | None, int | None]
 
 
 def _judge(
-    consent_id: str,
-    scope: list[str],
-    valid_from: int,
-    valid_until: int | None,
-    withdrawn_at: int | None,
-    team: str,
-    municipality: str | None,
-    now: int,
-) -> tuple[ConsentStatus, int, str]:
+    row: _Row, team: str, municipality: str | None, now: int
+) -> tuple[ConsentStatus, int]:
     """One consent's status for this recipient at ``now``, with a tie-break order
-    (higher wins among consents of the same status) and a detail without personal data."""
-    if withdrawn_at is not None:
-        return (
-            ConsentStatus.WITHDRAWN,
-            withdrawn_at,
-            f"consent {consent_id} withdrawn at {iso_ms(withdrawn_at)}",
-        )
-    if team not in scope and (municipality is None or municipality not in scope):
-        return ConsentStatus.OUT_OF_SCOPE, 0, ""
-    if now < valid_from:
-        return (
-            ConsentStatus.NOT_YET_VALID,
-            -valid_from,
-            f"consent {consent_id} valid from {iso_ms(valid_from)}",
-        )
-    if valid_until is not None and now >= valid_until:
-        return (
-            ConsentStatus.EXPIRED,
-            valid_until,
-            f"consent {consent_id} expired at {iso_ms(valid_until)}",
-        )
-    until = "until withdrawn" if valid_until is None else f"until {iso_ms(valid_until)}"
+    (higher wins among consents of the same status)."""
+    _, scope, valid_from, valid_until, withdrawn_at = row
+    if withdrawn_at is not None:  # the latest withdrawal is reported
+        return ConsentStatus.WITHDRAWN, withdrawn_at
+    names = json.loads(scope)
+    if team not in names and (municipality is None or municipality not in names):
+        return ConsentStatus.OUT_OF_SCOPE, 0
+    if now < valid_from:  # the one that starts first is reported
+        return ConsentStatus.NOT_YET_VALID, -valid_from
+    if valid_until is not None and now >= valid_until:  # the latest to expire
+        return ConsentStatus.EXPIRED, valid_until
     # the consent that stays valid longest is reported
-    return (
-        ConsentStatus.VALID,
-        valid_until if valid_until is not None else 2**62,
-        f"consent {consent_id} valid {until}",
-    )
+    return ConsentStatus.VALID, valid_until if valid_until is not None else 2**62
+
+
+def _detail(status: ConsentStatus, row: _Row) -> str:
+    """What the check found, in words: ids and times only, no personal data."""
+    consent_id, _, valid_from, valid_until, withdrawn_at = row
+    if status is ConsentStatus.WITHDRAWN and withdrawn_at is not None:
+        return f"consent {consent_id} withdrawn at {iso_ms(withdrawn_at)}"
+    if status is ConsentStatus.NOT_YET_VALID:
+        return f"consent {consent_id} valid from {iso_ms(valid_from)}"
+    if status is ConsentStatus.EXPIRED and valid_until is not None:
+        return f"consent {consent_id} expired at {iso_ms(valid_until)}"
+    until = "until withdrawn" if valid_until is None else f"until {iso_ms(valid_until)}"
+    return f"consent {consent_id} valid {until}"
+
+
+def _runs(
+    changes: Iterable[ConsentChange | ConsentErased],
+) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
+    """Consecutive changes of one kind as (statement, rows), in log order."""
+    statement: str | None = None
+    rows: list[tuple[object, ...]] = []
+    for change in changes:
+        kind: str
+        row: tuple[object, ...]
+        if isinstance(change, ConsentErased):
+            kind, row = _ERASE, (change.consent_id,)
+        else:
+            kind, row = _row(change)
+        if kind != statement and rows:
+            assert statement is not None
+            yield statement, rows
+            rows = []
+        statement = kind
+        rows.append(row)
+    if rows and statement is not None:
+        yield statement, rows
 
 
 def _row(change: ConsentChange) -> tuple[str, tuple[object, ...]]:
     scope = json.dumps(list(change.recipient_scope), separators=(",", ":"))
     until = to_ms(change.valid_until) if change.valid_until is not None else None
     recorded = to_ms(change.recorded_at)
-    if change.action is ConsentAction.GRANTED:
-        return _GRANT, (
-            change.consent_id,
-            change.subject_ref,
-            change.purpose,
-            scope,
-            to_ms(change.valid_from),
-            until,
-            change.source,
-            recorded,
-            change.municipality_code,
-            change.event_id,
-        )
-    return _WITHDRAW, (
-        change.consent_id,
-        change.subject_ref,
-        change.purpose,
-        scope,
-        to_ms(change.valid_from),
-        until,
-        recorded,
-        change.source,
-        recorded,
-        change.municipality_code,
-        change.event_id,
-    )
+    withdrawn = None if change.action is ConsentAction.GRANTED else recorded
+    return (_GRANT if withdrawn is None else _WITHDRAW,
+            (change.consent_id, change.subject_ref, change.purpose, scope,
+             to_ms(change.valid_from), until, withdrawn, change.source, recorded,
+             change.municipality_code, change.event_id, change.event_id))
 
 
 def _record(row: Sequence[object]) -> ConsentRecord:
