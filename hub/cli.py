@@ -7,9 +7,12 @@ import click
 from hub.commands.bus import consume, topics
 from hub.commands.consent import consent
 from hub.commands.deadletters import deadletters
+from hub.commands.importer import import_file
+from hub.commands.inbox import inbox
 from hub.commands.router import explain, router
 from hub.commands.schemas import schemas
 from hub.commands.selftest import selftest
+from hub.commands.sources import sources
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,3 +34,6 @@ main.add_command(router)
 main.add_command(explain)
 main.add_command(deadletters)
 main.add_command(consent)
+main.add_command(sources)
+main.add_command(inbox)
+main.add_command(import_file)

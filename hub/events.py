@@ -40,6 +40,7 @@ __all__ = [
     "EVENT_TYPES",
     "MODELS",
     "NAMESPACE",
+    "AlertOutcome",
     "AlertUrgency",
     "AvroModel",
     "ConsentAction",
@@ -53,6 +54,7 @@ __all__ = [
     "DecisionOutcome",
     "EvictionRisk",
     "EvictionStage",
+    "PickUpOutcome",
     "ProcessingRecord",
     "ProcessingStatus",
     "TeamAlert",
@@ -222,6 +224,13 @@ class DeadLetterReason(enum.StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
+class PickUpOutcome(enum.StrEnum):
+    """Whether a team picked an alert up (``nl.signalhub.v1.PickUpOutcome``)."""
+
+    PICKED_UP = "PICKED_UP"
+    NOT_PICKED_UP = "NOT_PICKED_UP"
+
+
 # --- models ------------------------------------------------------------------------------
 
 
@@ -366,6 +375,7 @@ class TeamAlert(AvroModel):
     legal_basis: Text
     created_at: UtcDatetime
     trace_id: TraceId
+    source: Text | None = None
 
 
 class ProcessingRecord(AvroModel):
@@ -431,6 +441,23 @@ class DeadLetter(AvroModel):
     trace_id: TraceId | None = None
 
 
+class AlertOutcome(AvroModel):
+    """Picked up or not, told back to the alert's source (schema ``AlertOutcome``).
+
+    Deliberately no reason or note: the source learns nothing else of the team's work.
+    """
+
+    avro_name: ClassVar[str] = "AlertOutcome"
+
+    outcome_id: EventId
+    alert_id: EventId
+    event_id: EventId
+    team_id: Text
+    outcome: PickUpOutcome
+    recorded_at: UtcDatetime
+    source: Text
+
+
 #: every top-level model by Avro record name
 MODELS: dict[str, type[AvroModel]] = {
     m.avro_name: m
@@ -442,6 +469,7 @@ MODELS: dict[str, type[AvroModel]] = {
         TeamAlert,
         ProcessingRecord,
         DeadLetter,
+        AlertOutcome,
     )
 }
 

@@ -197,7 +197,9 @@ class Router:
                 event_type=ev.event_type,
                 error=True,
             )
-            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), _key(ev.subject_ref)))
+            # keyed like the record's data_subject_id: never by a BSN-shaped value
+            key = _key(_subject(ev.subject_ref))
+            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
             self._count(f"dead_lettered:{ev.rejected.reason_code}")
             return out
         assert ev.event_id is not None and ev.subject_ref is not None
@@ -234,6 +236,7 @@ class Router:
                     legal_basis=d.legal_basis or "",
                     created_at=now,
                     trace_id=trace_id,
+                    source=_text(event.record.get("source")),
                 )
                 topic = alerts_topic(d.team.id)
                 out.append(
@@ -332,6 +335,7 @@ class Router:
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
+        self.follower.close()
         self.state.close()
         self.ledger.close()
 
@@ -342,8 +346,9 @@ def _text(value: Any) -> str | None:
 
 def _subject(value: Any) -> str | None:
     text = _text(value)
-    # a value that failed validation may be anything: never copy a BSN-shaped one
-    if text is None or (text.isdigit() and len(text) in (8, 9)):
+    # a value that failed validation may be anything: never copy a BSN-shaped one (and
+    # an empty one would make the processing record itself invalid)
+    if not text or (text.isdigit() and len(text) in (8, 9)):
         return None
     return text
 

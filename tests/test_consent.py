@@ -49,10 +49,17 @@ def change(
     recorded_at: datetime = T0,
 ) -> ConsentChange:
     return ConsentChange(
-        event_id=str(uuid.uuid4()), consent_id=consent_id, action=action,
-        subject_ref=subject, purpose=purpose, recipient_scope=list(scope),
-        valid_from=valid_from, valid_until=valid_until, source="urn:nld:oin:00000001",
-        recorded_at=recorded_at, municipality_code=GM,
+        event_id=str(uuid.uuid4()),
+        consent_id=consent_id,
+        action=action,
+        subject_ref=subject,
+        purpose=purpose,
+        recipient_scope=list(scope),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        source="urn:nld:oin:00000001",
+        recorded_at=recorded_at,
+        municipality_code=GM,
     )
 
 
@@ -66,8 +73,14 @@ def ledger(tmp_path: Path) -> Iterable[ConsentLedger]:
         yield opened
 
 
-def status(ledger: ConsentLedger, at: datetime = T0 + 2 * DAY, *, team: str = TEAM,
-           municipality: str | None = GM, purpose: str = PURPOSE) -> ConsentStatus:
+def status(
+    ledger: ConsentLedger,
+    at: datetime = T0 + 2 * DAY,
+    *,
+    team: str = TEAM,
+    municipality: str | None = GM,
+    purpose: str = PURPOSE,
+) -> ConsentStatus:
     return ledger.check(SUBJECT, purpose, team, municipality, at).status
 
 
@@ -219,7 +232,9 @@ def _dead_letters_from(conn: Connection, topic: str, want: int) -> set[str]:
 
 
 def test_follower_catches_up_and_resumes_after_restart(
-    conn: Connection, unique: Callable[[str], str], tmp_path: Path,
+    conn: Connection,
+    unique: Callable[[str], str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ensure_topics(conn.bus)
@@ -318,14 +333,25 @@ def test_cli_grant_show_check_withdraw(hub_settings: Settings, tmp_path: Path) -
     outputs: list[str] = []
 
     def run(*args: str, input: str | None = None) -> str:
-        result = CliRunner().invoke(main, ["consent", *args], env=env, input=input,
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            main, ["consent", *args], env=env, input=input, catch_exceptions=False
+        )
         outputs.append(result.output)  # stdout and stderr (the log lines)
         assert result.exit_code == 0, result.output
         return result.stdout
 
-    consent_id = run("grant", *person, "--purpose", PURPOSE, "--recipient", "team-a",
-                     "--recipient", "GM9999", "--valid-until", "2999-01-01").strip()
+    consent_id = run(
+        "grant",
+        *person,
+        "--purpose",
+        PURPOSE,
+        "--recipient",
+        "team-a",
+        "--recipient",
+        "GM9999",
+        "--valid-until",
+        "2999-01-01",
+    ).strip()
     assert str(uuid.UUID(consent_id)) == consent_id
     shown = run("show", *person)
     assert consent_id in shown and "VALID" in shown and "team-a,GM9999" in shown
@@ -339,8 +365,9 @@ def test_cli_grant_show_check_withdraw(hub_settings: Settings, tmp_path: Path) -
 
     failed = CliRunner().invoke(main, ["consent", "withdraw", "no-such-id"], env=env)
     assert failed.exit_code != 0 and "no consent no-such-id" in failed.output
-    wrong = CliRunner().invoke(main, ["consent", "show", "--bsn", "111222334",
-                                      "--municipality", "GM9999"], env=env)
+    wrong = CliRunner().invoke(
+        main, ["consent", "show", "--bsn", "111222334", "--municipality", "GM9999"], env=env
+    )
     assert wrong.exit_code != 0 and "111222334" not in wrong.output
 
 
@@ -359,8 +386,9 @@ def test_follower_reads_a_compacted_topic(
     leaves a gap at the end of the partition; a fresh ledger still gets to the end."""
     ensure_topics(conn.bus)
     topic = unique("consent.v1")
-    conn.bus.create_topic(TopicSpec(topic, 1, cleanup_policy="compact",
-                                    config={"delete.retention.ms": "0"}))
+    conn.bus.create_topic(
+        TopicSpec(topic, 1, cleanup_policy="compact", config={"delete.retention.ms": "0"})
+    )
     now = datetime.now(UTC)
     publish_consent(conn.bus, conn.serde, change("c-1", valid_from=now - DAY), topic=topic)
     publish_consent(conn.bus, conn.serde, withdrawal("c-1", now), topic=topic)
@@ -368,8 +396,10 @@ def test_follower_reads_a_compacted_topic(
     conn.bus.produce_one(topic, None, key=b"c-2")
     time.sleep(0.01)
     conn.bus.compact(topic)  # embedded: now; Kafka: whenever its cleaner runs
-    with ConsentLedger(ledger_path(tmp_path)) as ledger, \
-            LedgerFollower(conn.bus, conn.serde, ledger, topic=topic) as follower:
+    with (
+        ConsentLedger(ledger_path(tmp_path)) as ledger,
+        LedgerFollower(conn.bus, conn.serde, ledger, topic=topic) as follower,
+    ):
         follower.catch_up(timeout=20)
         assert ledger.offsets() == {(topic, 0): 4}
         assert ledger.check(SUBJECT, PURPOSE, TEAM, GM, now).status is ConsentStatus.WITHDRAWN

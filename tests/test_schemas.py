@@ -35,6 +35,7 @@ from hub.errors import ConfigError, DecodeError, SchemaNotFound
 from hub.events import (
     EVENT_TYPES,
     MODELS,
+    AlertOutcome,
     AlertUrgency,
     AvroModel,
     ConsentAction,
@@ -48,6 +49,7 @@ from hub.events import (
     DecisionOutcome,
     EvictionRisk,
     EvictionStage,
+    PickUpOutcome,
     ProcessingRecord,
     ProcessingStatus,
     TeamAlert,
@@ -84,7 +86,7 @@ def _schema(name: str) -> dict[str, Any]:
 def test_the_expected_schemas_exist() -> None:
     assert set(NAMES) == set(MODELS) == {
         "DebtSignal", "EvictionRisk", "YouthCareExit", "ConsentChange", "TeamAlert",
-        "ProcessingRecord", "DeadLetter",
+        "ProcessingRecord", "DeadLetter", "AlertOutcome",
     }  # fmt: skip
     assert store.schema_names() == NAMES  # the default lookup finds the repo's schemas
 
@@ -285,7 +287,12 @@ EXAMPLES: dict[str, Callable[[], AvroModel]] = {
         urgency=AlertUrgency.URGENT, due_date=date(2024, 5, 17),
         fields={"creditor_type": "ENERGY", "arrears_amount_cents": "48750"},
         prior_signals_180d=1, legal_basis="GDPR 6(1)(e); Wgs art. 3", created_at=NOW,
-        trace_id=TRACE,
+        trace_id=TRACE, source="urn:nld:oin:00000001003214345000",
+    ),
+    "AlertOutcome": lambda: AlertOutcome(
+        outcome_id=str(uuid.uuid4()), alert_id=str(uuid.uuid4()), event_id=str(uuid.uuid4()),
+        team_id="team-utrecht-west", outcome=PickUpOutcome.NOT_PICKED_UP, recorded_at=NOW,
+        source="urn:nld:oin:00000001003214345000",
     ),
     "ProcessingRecord": lambda: ProcessingRecord(
         trace_id=TRACE, span_id="00f067aa0ba902b7", parent_span_id="a3ce929d0e0e4736",
@@ -410,8 +417,13 @@ def test_lookup_honours_the_environment(tmp_path: Path, monkeypatch: pytest.Monk
         store.load_schema("../etc/passwd")
 
 
+#: working schemas not released yet (``signalhub schemas check`` notes them)
+UNRELEASED = {"AlertOutcome"}
+
+
 def test_released_versions_are_sorted_and_parsed() -> None:
-    for name in NAMES:
+    assert store.released_names(REPO_SCHEMAS).keys() == set(NAMES) - UNRELEASED
+    for name in sorted(set(NAMES) - UNRELEASED):
         versions = store.released_versions(name, REPO_SCHEMAS)
         assert [v for v, _ in versions] == sorted(v for v, _ in versions)
         assert versions and versions[0][0] == 1

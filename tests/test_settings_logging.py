@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -29,6 +30,13 @@ def test_defaults_are_the_embedded_mode() -> None:
     assert settings.compatibility.value == "BACKWARD_TRANSITIVE"
 
 
+@pytest.fixture
+def _reset_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("_reset_logging")
 def test_json_logs_redact_personal_data(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO", "json")
     structlog.get_logger("t").info("signal in", topic="signals.debt.v1", offset=3,

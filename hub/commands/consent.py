@@ -51,7 +51,8 @@ bsn_option = click.option(
     help="The person's BSN instead of --subject-ref (needs --municipality): it is"
     " pseudonymised at once with that municipality's key from"
     " $HUB_PSEUDONYM_SECRETS and never printed, logged or sent. A BSN on the command"
-    " line lands in the shell history: pass --bsn - to read it from standard input.",
+    " line lands in the shell history: pass --bsn - to type it (not echoed) or to"
+    " read it from standard input.",
 )
 municipality_option = click.option(
     "--municipality",
@@ -80,18 +81,14 @@ def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> date
 
 @dataclass
 class _Session:
-    settings: Settings
     conn: Connection
     ledger: ConsentLedger
     follower: LedgerFollower
 
 
 @contextmanager
-def _session(
-    bus_url: str | None, registry_url: str | None, state_dir: Path | None
-) -> Iterator[_Session]:
+def _session(settings: Settings, state_dir: Path | None) -> Iterator[_Session]:
     """Connection, consent topic, ledger and follower; hub errors become CLI errors."""
-    settings = settings_from(bus_url, registry_url)
     try:
         conn = connect(settings)
     except HubError as exc:
@@ -102,7 +99,7 @@ def _session(
         conn.bus.create_topic(next(s for s in core_topics() if s.name == CONSENT))
         ledger = ConsentLedger(ledger_path(state_dir or settings.state_dir))
         follower = LedgerFollower(conn.bus, conn.serde, ledger)
-        yield _Session(settings, conn, ledger, follower)
+        yield _Session(conn, ledger, follower)
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -120,12 +117,20 @@ def _subject(
     if (subject_ref is None) == (bsn is None):
         raise click.UsageError("give exactly one of --subject-ref and --bsn")
     if subject_ref is not None:
+        if subject_ref.strip().isdigit():
+            raise click.UsageError(
+                "--subject-ref takes a pseudonym, not a BSN: pass a BSN as --bsn with"
+                " --municipality"
+            )
         return subject_ref
     assert bsn is not None
     if municipality is None:
         raise click.UsageError("--bsn needs --municipality (whose pseudonym key applies)")
-    if bsn == "-":
-        bsn = sys.stdin.readline().strip()
+    if bsn == "-":  # typed without echo on a terminal, else one line of standard input
+        if sys.stdin.isatty():
+            bsn = str(click.prompt("BSN", hide_input=True, err=True))
+        else:
+            bsn = sys.stdin.readline().strip()
     try:
         return Pseudonymiser(settings.pseudonym_secrets).subject_ref(bsn, municipality)
     except HubError as exc:  # the messages never echo the BSN
@@ -245,8 +250,8 @@ def grant(
     Examples:
       signalhub consent grant --subject-ref ps-3f1c... --purpose youth-care-exit-handover \\
           --recipient team-utrecht-west --recipient GM0344 --valid-until 2026-06-30
-      echo 111222333 | signalhub consent grant --bsn - --municipality GM0344 \\
-          --purpose youth-care-exit-handover --recipient GM0344
+      signalhub consent grant --bsn - --municipality GM0344 \\
+          --purpose youth-care-exit-handover --recipient GM0344   # asks for the BSN
     """
     settings = settings_from(bus_url, registry_url)
     subject = _subject(settings, subject_ref, bsn, municipality)
@@ -300,7 +305,7 @@ def withdraw(
     Example:
       signalhub consent withdraw 6f0c2d4e-1b7a-4c55-9d51-0a3a3f2b9e10
     """
-    with _session(bus_url, registry_url, state_dir) as s:
+    with _session(settings_from(bus_url, registry_url), state_dir) as s:
         s.follower.catch_up()
         record = s.ledger.get(consent_id)
         if record is None:
@@ -359,8 +364,9 @@ def show(
       signalhub consent show --subject-ref ps-3f1c...
       signalhub consent show --bsn - --municipality GM0344 --json
     """
-    with _session(bus_url, registry_url, state_dir) as s:
-        subject = _subject(s.settings, subject_ref, bsn, municipality)
+    settings = settings_from(bus_url, registry_url)
+    subject = _subject(settings, subject_ref, bsn, municipality)
+    with _session(settings, state_dir) as s:
         s.follower.catch_up()
         now = datetime.now(UTC)
         records = s.ledger.consents_of(subject)
@@ -417,8 +423,9 @@ def check(
       signalhub consent check --subject-ref ps-3f1c... --purpose youth-care-exit-handover \\
           --team team-utrecht-west --municipality GM0344
     """
-    with _session(bus_url, registry_url, state_dir) as s:
-        subject = _subject(s.settings, subject_ref, bsn, municipality)
+    settings = settings_from(bus_url, registry_url)
+    subject = _subject(settings, subject_ref, bsn, municipality)
+    with _session(settings, state_dir) as s:
         s.follower.catch_up()
         result = s.ledger.check(subject, purpose, team, municipality, at or datetime.now(UTC))
         click.echo(f"{result.status}  {result.consent_id or '-'}  {result.detail}")

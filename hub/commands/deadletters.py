@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from typing import Any
 
 import click
 
@@ -12,6 +14,15 @@ from hub.connect import Connection
 from hub.topics import DEADLETTER, SIGNAL_TOPICS
 
 _REPLAY_GROUP = "signalhub-deadletter-replay"
+_ALERT_TOPIC = re.compile(r"^alerts\.[a-z0-9][a-z0-9-]{1,62}\.v1$")
+
+
+def _replayable(dl: dict[str, Any]) -> bool:
+    """A signal goes back to its signal topic; an alert only when a sink could not
+    deliver it (DELIVERY_FAILED), back to its team's alert topic."""
+    if dl["topic"] in SIGNAL_TOPICS.values():
+        return True
+    return dl["reason_code"] == "DELIVERY_FAILED" and bool(_ALERT_TOPIC.match(dl["topic"]))
 
 
 @click.group("deadletters")
@@ -69,13 +80,14 @@ def list_deadletters(bus_url: str | None, registry_url: str | None, reason: str 
 @registry_option
 @click.option("--reason", default=None, help="Only dead letters with this reason code.")
 def replay(bus_url: str | None, registry_url: str | None, reason: str | None) -> None:
-    """Send dead-lettered signals through the router again (after a config fix).
+    """Send dead-lettered signals through the router again (after a config fix), and
+    undelivered alerts (DELIVERY_FAILED) to their team's sinks (after a receiver fix).
 
-    Each original message goes back to its signal topic unchanged (key, value,
-    headers, plus dl_replayed_from). Progress is kept in the consumer group
+    Each original message goes back to its signal topic, or alerts.<team>.v1, unchanged
+    (key, value, headers, plus dl_replayed_from). Progress is kept in the consumer group
     signalhub-deadletter-replay, so a dead letter is replayed once; one that fails
     again becomes a new dead letter. Idempotency on event_id means a replay never
-    forwards a signal twice.
+    forwards a signal twice; sinks and webhook receivers drop alerts by alert_id.
     """
     with open_connection(bus_url, registry_url) as conn:
         messages, consumer = _read_all(conn, _REPLAY_GROUP)
@@ -85,7 +97,7 @@ def replay(bus_url: str | None, registry_url: str | None, reason: str | None) ->
             for m in messages:
                 dl = conn.serde.decode(m.value).record
                 if (
-                    dl["topic"] not in SIGNAL_TOPICS.values()
+                    not _replayable(dl)
                     or dl["original_value"] is None
                     or (reason and dl["reason_code"] != reason)
                 ):
@@ -106,6 +118,6 @@ def replay(bus_url: str | None, registry_url: str | None, reason: str | None) ->
         finally:
             consumer.close()
         click.echo(
-            f"replayed {len(records)} dead letter(s) to their signal topics; "
-            f"skipped {skipped} (not a signal, or another reason)"
+            f"replayed {len(records)} dead letter(s) to their signal or alert topics; "
+            f"skipped {skipped} (not replayable, or another reason)"
         )

@@ -288,6 +288,13 @@ class LedgerFollower:
                     stage=self.stage,
                     reason="UNKNOWN_EVENT_TYPE",
                 )
+                log.warning(
+                    "dead letter",
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
+                    error="UNKNOWN_EVENT_TYPE",
+                )
                 rejected += 1
                 continue
             try:

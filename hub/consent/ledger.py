@@ -69,13 +69,16 @@ CREATE TABLE IF NOT EXISTS offsets (
     PRIMARY KEY (topic, partition)
 ) WITHOUT ROWID;
 """
-_COLUMNS = ("consent_id, subject_ref, purpose, recipient_scope, valid_from, valid_until,"
-            " withdrawn_at, source, recorded_at, municipality_code, event_id")
-_INSERT = (f"INSERT INTO consents ({_COLUMNS}, events)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_COLUMNS = (
+    "consent_id, subject_ref, purpose, recipient_scope, valid_from, valid_until,"
+    " withdrawn_at, source, recorded_at, municipality_code, event_id"
+)
+_INSERT = f"INSERT INTO consents ({_COLUMNS}, events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 # event ids are canonical UUIDs, so a plain substring test finds exactly the same id
-_NEW_EVENT = (", event_id = excluded.event_id, events = consents.events || ',' ||"
-              " excluded.event_id WHERE instr(consents.events, excluded.event_id) = 0")
+_NEW_EVENT = (
+    ", event_id = excluded.event_id, events = consents.events || ',' ||"
+    " excluded.event_id WHERE instr(consents.events, excluded.event_id) = 0"
+)
 _GRANT = (
     f"{_INSERT} ON CONFLICT (consent_id) DO UPDATE SET"
     " subject_ref = excluded.subject_ref, purpose = excluded.purpose,"
@@ -89,8 +92,16 @@ _GRANT = (
 # the withdrawal itself is kept
 _KEEP_UNLESS_ERASED = ", ".join(
     f"{c} = CASE WHEN consents.subject_ref IS NULL THEN excluded.{c} ELSE consents.{c} END"
-    for c in ("subject_ref", "purpose", "recipient_scope", "valid_from", "valid_until",
-              "source", "recorded_at", "municipality_code")
+    for c in (
+        "subject_ref",
+        "purpose",
+        "recipient_scope",
+        "valid_from",
+        "valid_until",
+        "source",
+        "recorded_at",
+        "municipality_code",
+    )
 )
 _WITHDRAW = (
     f"{_INSERT} ON CONFLICT (consent_id) DO UPDATE SET {_KEEP_UNLESS_ERASED},"
@@ -102,8 +113,10 @@ _ERASE = (
     " withdrawn_at = NULL, source = '', municipality_code = NULL"
     " WHERE consent_id = ? AND subject_ref IS NOT NULL"
 )
-_LOOKUP = ("SELECT consent_id, recipient_scope, valid_from, valid_until, withdrawn_at"
-           " FROM consents WHERE subject_ref = ? AND purpose = ?")
+_LOOKUP = (
+    "SELECT consent_id, recipient_scope, valid_from, valid_until, withdrawn_at"
+    " FROM consents WHERE subject_ref = ? AND purpose = ?"
+)
 
 
 class ConsentLedger:
@@ -233,8 +246,8 @@ class ConsentLedger:
         """The consent with this id, or None."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM consents WHERE consent_id = ?"
-                " AND subject_ref IS NOT NULL", (consent_id,)
+                f"SELECT {_COLUMNS} FROM consents WHERE consent_id = ? AND subject_ref IS NOT NULL",
+                (consent_id,),
             ).fetchone()
         return _record(row) if row else None
 
@@ -295,9 +308,7 @@ class ConsentLedger:
 _Row = tuple[str, str, int, int | None, int | None]
 
 
-def _judge(
-    row: _Row, team: str, municipality: str | None, now: int
-) -> tuple[ConsentStatus, int]:
+def _judge(row: _Row, team: str, municipality: str | None, now: int) -> tuple[ConsentStatus, int]:
     """One consent's status for this recipient at ``now``, with a tie-break order
     (higher wins among consents of the same status)."""
     _, scope, valid_from, valid_until, withdrawn_at = row
@@ -355,10 +366,23 @@ def _row(change: ConsentChange) -> tuple[str, tuple[object, ...]]:
     until = to_ms(change.valid_until) if change.valid_until is not None else None
     recorded = to_ms(change.recorded_at)
     withdrawn = None if change.action is ConsentAction.GRANTED else recorded
-    return (_GRANT if withdrawn is None else _WITHDRAW,
-            (change.consent_id, change.subject_ref, change.purpose, scope,
-             to_ms(change.valid_from), until, withdrawn, change.source, recorded,
-             change.municipality_code, change.event_id, change.event_id))
+    return (
+        _GRANT if withdrawn is None else _WITHDRAW,
+        (
+            change.consent_id,
+            change.subject_ref,
+            change.purpose,
+            scope,
+            to_ms(change.valid_from),
+            until,
+            withdrawn,
+            change.source,
+            recorded,
+            change.municipality_code,
+            change.event_id,
+            change.event_id,
+        ),
+    )
 
 
 def _record(row: Sequence[object]) -> ConsentRecord:

@@ -1,0 +1,296 @@
+"""Webhook: POST each alert as JSON to the team's case-management system, signed.
+
+Request::
+
+    POST <url>
+    Content-Type: application/json
+    Signalhub-Alert-Id: <alert_id>              (the receiver drops duplicates on it)
+    Signalhub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+
+    <the TeamAlert as JSON: alert_json(alert)>
+
+The signature scheme is Stripe's: the HMAC covers the timestamp, a dot and the exact body
+bytes; every attempt is signed afresh, so a receiver can refuse old timestamps (replay
+protection, e.g. 5 minutes). Verify with :func:`verify_signature` or the snippet in
+``docs/sinks.md`` (constant-time compare).
+
+Outcome of a delivery:
+
+- **2xx**: delivered;
+- **408, 429, 5xx, timeouts, connection errors**: retried, with exponential backoff and
+  full jitter (sleep ``uniform(0, min(cap, base * 2**n))``; a ``Retry-After`` in seconds
+  is honoured up to ``cap``), at most ``max_attempts`` attempts in all;
+- **any other status** (4xx, 3xx: redirects are not followed): a permanent failure.
+
+An alert that is not delivered becomes a dead letter (``DELIVERY_FAILED``, stage
+``webhook:<team>``) holding the original alert message from ``alerts.<team>.v1``, so
+``signalhub deadletters replay`` can send it through again once the receiver is fixed.
+
+The HMAC key is given to the sink (by the caller, read once from the variable that the
+team's ``secret_env`` names); the sink never reads ``os.environ``, and httpx's own
+environment lookups (proxies) are off: pass ``proxy`` explicitly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from pydantic import SecretStr
+
+from connectors.sinks.base import BatchingSink, SinkItem
+from hub.bus.base import Message, Record
+from hub.config import WebhookDelivery
+from hub.deadletters import DeadLetterWriter
+from hub.errors import ConfigError, HubError
+from hub.events import TeamAlert
+from hub.topics import alerts_topic
+
+__all__ = [
+    "ALERT_ID_HEADER",
+    "SIGNATURE_HEADER",
+    "Backoff",
+    "DeliveryFailed",
+    "DeliveryInterrupted",
+    "WebhookSink",
+    "alert_json",
+    "sign",
+    "verify_signature",
+]
+
+log = structlog.get_logger(__name__)
+
+SIGNATURE_HEADER = "Signalhub-Signature"
+ALERT_ID_HEADER = "Signalhub-Alert-Id"
+_RETRY_STATUS = frozenset({408, 429})
+
+
+class DeliveryFailed(HubError):
+    """A webhook delivery did not succeed (the dead letter's error class)."""
+
+    def __init__(self, message: str, *, attempts: int, permanent: bool) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.permanent = permanent
+
+
+class DeliveryInterrupted(HubError):
+    """Stopping while waiting to retry; the runner leaves the batch uncommitted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: retry ``n`` (from 0) waits
+    ``uniform(0, min(cap, base * 2**n))`` seconds."""
+
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, retry: int, rng: Callable[[float, float], float] = random.uniform) -> float:
+        return rng(0.0, min(self.cap, self.base * 2**retry))
+
+
+def alert_json(alert: TeamAlert) -> bytes:
+    """The request body: the alert as compact JSON (dates ISO 8601, enums as symbols)."""
+    return json.dumps(
+        alert.model_dump(mode="json"), separators=(",", ":"), sort_keys=True
+    ).encode()
+
+
+def sign(secret: bytes, body: bytes, timestamp: int) -> str:
+    """The ``Signalhub-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(
+    secret: bytes, body: bytes, header: str, *, tolerance: int = 300, now: float | None = None
+) -> bool:
+    """True when ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).rsplit("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def _secret_bytes(secret: bytes | str | SecretStr) -> bytes:
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to the backoff
+
+
+class WebhookSink(BatchingSink):
+    """Delivers one team's alerts to its webhook; undeliverable ones become dead letters."""
+
+    def __init__(
+        self,
+        team_id: str,
+        url: str,
+        secret: bytes | str | SecretStr,
+        dead_letters: DeadLetterWriter,
+        *,
+        max_attempts: int = 8,
+        backoff: Backoff | None = None,
+        timeout: float = 10.0,
+        proxy: str | None = None,
+        stop: threading.Event | None = None,
+        rng: Callable[[float, float], float] = random.uniform,
+        client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__()
+        if max_attempts < 1:
+            raise ConfigError("max_attempts must be at least 1")
+        self.team_id = team_id
+        self.url = url
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
+        self.dead_letters = dead_letters
+        self.stage = f"webhook:{team_id}"
+        self.delivered = 0
+        self.failed = 0
+        self._secret = _secret_bytes(secret)
+        self._stop = stop
+        self._rng = rng
+        self._client = client or httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, proxy=proxy
+        )
+
+    @classmethod
+    def for_delivery(
+        cls,
+        team_id: str,
+        delivery: WebhookDelivery,
+        secrets: Mapping[str, bytes | str | SecretStr],
+        dead_letters: DeadLetterWriter,
+        *,
+        backoff: Backoff | None = None,
+        timeout: float = 10.0,
+        proxy: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> WebhookSink:
+        """A sink for a team's configured webhook; ``secrets`` maps variable names (the
+        team's ``secret_env``) to their values. Raise ConfigError when the key is missing."""
+        if not delivery.secret_env:
+            raise ConfigError(
+                f"team {team_id}: the webhook has no secret_env; unsigned webhooks are not sent"
+            )
+        secret = secrets.get(delivery.secret_env)
+        if not secret:
+            raise ConfigError(
+                f"team {team_id}: the webhook secret variable {delivery.secret_env} is not set"
+            )
+        return cls(
+            team_id, delivery.url, secret, dead_letters, max_attempts=delivery.max_attempts,
+            backoff=backoff, timeout=timeout, proxy=proxy, stop=stop,
+        )  # fmt: skip
+
+    # -- delivering ---------------------------------------------------------------------------
+
+    def write(self, batch: list[SinkItem]) -> None:
+        """Deliver each alert in order; dead-letter the failures (durably) at the end."""
+        dead: list[Record] = []
+        for item in batch:
+            failure = self.deliver(item.alert)
+            if failure is None:
+                self.delivered += 1
+                continue
+            self.failed += 1
+            dead.append(
+                self.dead_letters.build(
+                    item.message or self._message_for(item.alert),
+                    failure,
+                    stage=self.stage,
+                    reason="DELIVERY_FAILED",
+                    attempts=failure.attempts,
+                    event_id=item.alert.event_id,
+                    trace_id=item.alert.trace_id,
+                )
+            )
+        if dead:
+            self.dead_letters.bus.produce(dead)
+
+    def deliver(self, alert: TeamAlert) -> DeliveryFailed | None:
+        """POST one alert until it is delivered or the attempts are used up; return the
+        failure (None when delivered). Raise DeliveryInterrupted when stopping."""
+        body = alert_json(alert)
+        problem = ""
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after: float | None = None
+            headers = self._headers(alert, body)
+            try:
+                response = self._client.post(self.url, content=body, headers=headers)
+            except httpx.TransportError as exc:  # timeouts, connection and protocol errors
+                problem = type(exc).__name__
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    log.info("webhook delivered", team=self.team_id, alert_id=alert.alert_id,
+                             attempt=attempt, status=status)  # fmt: skip
+                    return None
+                problem = f"HTTP {status}"
+                if status not in _RETRY_STATUS and status < 500:
+                    log.warning("webhook refused", team=self.team_id, alert_id=alert.alert_id,
+                                attempt=attempt, status=status)  # fmt: skip
+                    return DeliveryFailed(
+                        f"webhook of team {self.team_id} refused the alert permanently:"
+                        f" {problem}", attempts=attempt, permanent=True,
+                    )  # fmt: skip
+                retry_after = _retry_after(response)
+            log.warning("webhook attempt failed", team=self.team_id, alert_id=alert.alert_id,
+                        attempt=attempt, error=problem)  # fmt: skip
+            if attempt < self.max_attempts:
+                delay = self.backoff.delay(attempt - 1, self._rng)
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, self.backoff.cap))
+                self._pause(delay)
+        return DeliveryFailed(
+            f"webhook of team {self.team_id} failed after {self.max_attempts} attempt(s):"
+            f" {problem}", attempts=self.max_attempts, permanent=False,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _headers(self, alert: TeamAlert, body: bytes) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "signalhub-webhook/1",
+            ALERT_ID_HEADER: alert.alert_id,
+            SIGNATURE_HEADER: sign(self._secret, body, int(time.time())),
+        }
+
+    def _pause(self, seconds: float) -> None:
+        if self._stop is None:
+            time.sleep(seconds)
+        elif self._stop.wait(seconds):
+            raise DeliveryInterrupted(f"stopping: webhook of team {self.team_id} not retried")
+
+    def _message_for(self, alert: TeamAlert) -> Message:
+        """An alert added without its bus message: encode it as the router would have
+        (partition and offset 0: there is no origin offset)."""
+        topic = alerts_topic(self.team_id)
+        value = self.dead_letters.serde.encode_model(topic, alert)
+        return Message(topic, 0, 0, alert.subject_ref.encode(), value)

@@ -1,0 +1,284 @@
+"""File-level input and output of the batch-file sources: encoding detection,
+content-derived event ids, publishing, the rejects file and the import ledger
+(``imports.db``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import sqlite3
+import uuid
+from collections.abc import Container, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel
+
+from connectors.sources.batch_mapping import BatchFileError
+from hub.bus.base import Record
+from hub.errors import HubError
+from hub.intake import SignalPublisher
+from hub.topics import SIGNAL_TOPICS
+
+__all__ = [
+    "IMPORTS_FILE",
+    "IMPORT_NAMESPACE",
+    "ImportLedger",
+    "ImportLedgerError",
+    "ImportPublisher",
+    "RejectsFile",
+    "canonical_content",
+    "detect_encoding",
+    "event_id_for",
+    "rejects_path_for",
+]
+
+#: file name of the import ledger inside the state directory
+IMPORTS_FILE = "imports.db"
+#: uuid5 namespace of imported signals' event ids (fixed forever: ids must not change)
+IMPORT_NAMESPACE = uuid.UUID("5f0c2b8e-3d4a-5e61-9b7c-2a1d0e4f6c38")
+_NAMESPACE = IMPORT_NAMESPACE.bytes
+
+
+class ImportLedgerError(HubError):
+    """The import ledger (``imports.db``) failed while importing."""
+
+
+def _decodes(path: Path, encoding: str) -> int | None:
+    """None when all of ``path`` decodes; else about where decoding failed (byte)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    done = 0
+    with path.open("rb") as file:
+        try:
+            while chunk := file.read(1 << 20):
+                decoder.decode(chunk)
+                done += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return done + exc.start
+    return None
+
+
+def detect_encoding(path: Path, requested: str | None = None) -> str:
+    """``requested``, or UTF-8 (BOM or not) if the whole file decodes, else cp1252."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise BatchFileError(f"{path} is UTF-16 (or UTF-32): save it as UTF-8 (CSV UTF-8"
+                                 " in Excel) or pass --encoding utf-16")
+        if requested:
+            try:
+                name = codecs.lookup(requested).name
+            except LookupError:
+                raise BatchFileError(f"unknown encoding {requested!r}: try utf-8 or"
+                                     " cp1252") from None
+            name = "utf-8-sig" if name == "utf-8" else name
+            failed = _decodes(path, name)
+            if failed is not None:
+                raise BatchFileError(f"{path} is not valid {requested} (near byte {failed}):"
+                                     " pass the right --encoding, or leave it out to detect")
+            return name
+        for name in ("utf-8-sig", "cp1252"):
+            if _decodes(path, name) is None:
+                return name
+    except OSError as exc:
+        raise BatchFileError(f"cannot read {path}: {exc.strerror}") from exc
+    raise BatchFileError(f"{path} is neither UTF-8 nor Windows-1252: pass --encoding")
+
+
+def canonical_content(content: Mapping[str, Any], exclude: Container[str] = ()) -> str:
+    """``name=value`` lines in name order, without ``exclude`` and None values (so a new
+    optional field keeps old ids); dates ISO, booleans True/False, enums their symbol,
+    lists comma-joined; a backslash or newline inside text is escaped, so different
+    content never gives the same text."""
+    parts = []
+    for name in sorted(content):
+        value = content[name]
+        if value is None or name in exclude:
+            continue
+        if isinstance(value, str):  # enums too: concatenation takes the symbol
+            if "\n" in value or "\\" in value:
+                value = value.replace("\\", "\\\\").replace("\n", "\\n")
+            parts.append(name + "=" + value)
+        elif isinstance(value, list):
+            parts.append(name + "=" + ",".join(value))
+        else:
+            parts.append(f"{name}={value}")
+    return "\n".join(parts)
+
+
+def event_id_for(source: str, event_type: str, signal: BaseModel,
+                 exclude: Container[str] = ("event_id", "source", "occurred_at",
+                                            "received_at")) -> tuple[bytes, str]:
+    """uuid5(IMPORT_NAMESPACE, ``source \\n event_type \\n`` + :func:`canonical_content`
+    of the signal's fields but ``exclude``) as 16 bytes and as text (= :func:`uuid.uuid5`)."""
+    content = canonical_content(signal.__dict__, exclude)
+    raw = bytearray(hashlib.sha1(
+        _NAMESPACE + f"{source}\n{event_type}\n{content}".encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return bytes(raw), f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# --- publishing ------------------------------------------------------------------------
+
+
+class ImportPublisher(SignalPublisher):
+    """SignalPublisher for signals whose event id is known only after validation (it is
+    derived from their content): the id is given beside the signal, so no model copy is
+    made, and no ``model_dump()`` copies either (two per signal in ``record``): a
+    signal's attributes are already what fastavro takes (enums are ``str``, no nested
+    models). ``tests/test_import.py`` checks the records equal :class:`SignalPublisher`'s
+    for the signal with that id, byte for byte."""
+
+    def record_with_id(self, event_type: str, event_id: str, signal: BaseModel) -> Record:
+        topic = SIGNAL_TOPICS[event_type]
+        data = dict(signal.__dict__, event_id=event_id)
+        value = self.serde.encode(topic, str(getattr(signal, "avro_name")), data)  # noqa: B009
+        subject = str(data["subject_ref"]).encode()
+        return Record(topic, value, subject, (
+            ("ce_specversion", b"1.0"),
+            ("ce_id", event_id.encode()),
+            ("ce_source", str(data["source"]).encode()),
+            ("ce_type", f"nl.signalhub.{event_type}.v1".encode()),
+            ("ce_time", data["occurred_at"].isoformat().encode()),
+            ("ce_subject", subject),
+            ("content-type", b"application/avro"),
+        ))
+
+    def publish_with_ids(self, event_type: str, signals: Sequence[tuple[str, BaseModel]]) -> None:
+        """Publish (event id, signal) pairs durably."""
+        if signals:
+            self.bus.produce([self.record_with_id(event_type, i, s) for i, s in signals])
+
+
+# --- the rejects file ------------------------------------------------------------------
+
+
+def rejects_path_for(path: Path) -> Path:
+    """Where the rejects of ``path`` go by default: ``<file>.rejects.csv`` beside it."""
+    return path.with_name(path.name + ".rejects.csv")
+
+
+class RejectsFile:
+    """The rejects file, opened at the first problem. A rejects file left at the same
+    path by an earlier run is overwritten even when this run has none (header only),
+    so it never describes another run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stale = path.exists()
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def _open(self) -> None:
+        try:
+            self._file = self.path.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise BatchFileError(f"cannot write the rejects file {self.path}: {exc.strerror};"
+                                 " choose another place with --rejects PATH") from exc
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer.writerow(("line", "column", "reason"))
+
+    def write(self, line: int, column: str, reason: str) -> None:
+        if self._writer is None:
+            self._open()
+        self._writer.writerow((line, column, reason))
+
+    def close(self) -> bool:
+        """Close (idempotent); True when this run wrote rejects."""
+        written = self._writer is not None
+        if not written and self._stale:
+            self._open()
+            self._writer = None
+        self._stale = False
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        return written
+
+
+# --- the import ledger -------------------------------------------------------------------
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS sources (source_id INTEGER PRIMARY KEY, urn TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY, source_id INTEGER NOT NULL, file_name TEXT NOT NULL,
+    event_type TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+    rows_read INTEGER, published INTEGER, rejected INTEGER
+);
+CREATE TABLE IF NOT EXISTS published (
+    source_id INTEGER NOT NULL, event_id BLOB NOT NULL, run_id INTEGER NOT NULL,
+    PRIMARY KEY (source_id, event_id)
+) WITHOUT ROWID;
+"""
+_CHUNK = 900  # ids per SELECT ... IN (...), under any SQLite's variable limit
+
+
+class ImportLedger:
+    """Event ids published per source (SQLite, WAL, synchronous FULL), and the runs."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_LEDGER)
+        except (OSError, sqlite3.Error) as exc:
+            raise BatchFileError(f"cannot open the import ledger {self.path}: {exc}; check"
+                                 " --state-dir / HUB_STATE_DIR") from exc
+
+    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> int | None:
+        try:
+            with self._db:  # one transaction
+                self._db.execute("BEGIN IMMEDIATE")
+                cursor = self._db.executemany(sql, rows)
+                return cursor.lastrowid
+        except sqlite3.Error as exc:
+            raise ImportLedgerError(f"import ledger {self.path}: {exc}") from exc
+
+    def source_id(self, urn: str) -> int:
+        self._write("INSERT OR IGNORE INTO sources (urn) VALUES (?)", [(urn,)])
+        return int(self._db.execute("SELECT source_id FROM sources WHERE urn = ?",
+                                    (urn,)).fetchone()[0])
+
+    def start_run(self, source_id: int, file_name: str, event_type: str) -> int:
+        now = datetime.now(UTC).isoformat()
+        self._db.execute("INSERT INTO runs (source_id, file_name, event_type, started_at)"
+                         " VALUES (?, ?, ?, ?)", (source_id, file_name, event_type, now))
+        return int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+
+    def finish_run(self, run_id: int, rows_read: int, published: int, rejected: int) -> None:
+        self._write("UPDATE runs SET finished_at = ?, rows_read = ?, published = ?,"
+                    " rejected = ? WHERE run_id = ?",
+                    [(datetime.now(UTC).isoformat(), rows_read, published, rejected, run_id)])
+
+    def known(self, source_id: int, event_ids: Sequence[bytes]) -> dict[bytes, int]:
+        """Which of ``event_ids`` were published for the source: id -> run id."""
+        found: dict[bytes, int] = {}
+        try:
+            for start in range(0, len(event_ids), _CHUNK):
+                chunk = event_ids[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._db.execute(
+                    f"SELECT event_id, run_id FROM published WHERE source_id = ?"
+                    f" AND event_id IN ({marks})", (source_id, *chunk)).fetchall())
+        except sqlite3.Error as exc:
+            raise ImportLedgerError(f"import ledger {self.path}: {exc}") from exc
+        return found
+
+    def record(self, source_id: int, run_id: int, event_ids: Sequence[bytes]) -> None:
+        """Remember ``event_ids`` as published (call after the bus has them)."""
+        if event_ids:
+            self._write("INSERT OR IGNORE INTO published VALUES (?, ?, ?)",
+                        [(source_id, e, run_id) for e in event_ids])
+
+    def close(self) -> None:
+        self._db.close()

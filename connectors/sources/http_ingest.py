@@ -1,0 +1,338 @@
+"""HTTP ingest: source systems post signals and consents over a small JSON API.
+
+:func:`create_app` builds the FastAPI app; :func:`serve` runs it with uvicorn in a
+background thread and :func:`stop` ends it; :class:`HttpIngestSource` is the same as a
+:class:`~connectors.sources.base.Source`. What each endpoint does, its status codes and
+its idempotency are in ``docs/http-api.md``; the OpenAPI document is served at
+``/openapi.json`` and kept in ``docs/openapi.json``
+(``python -m connectors.sources.http_ingest --write-openapi docs/openapi.json``).
+
+A 202 is sent only once the events are durable on the bus. Logs carry ids and counts,
+never a BSN or any value a source sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+import uvicorn
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from connectors.sources.base import Source
+from connectors.sources.http_handlers import ApiError, Ingest, Responses
+from connectors.sources.http_models import Accepted, Problem, input_schemas, safe_field
+from connectors.sources.keys import CONSENT_PERMISSION, SourceInfo, SourceRegistry
+from hub.connect import Connection, connect
+from hub.errors import HubError
+from hub.pseudonym import Pseudonymiser
+from hub.settings import Settings
+
+__all__ = ["KINDS", "HttpIngestSource", "create_app", "serve", "server_address", "stop"]
+
+log = structlog.get_logger(__name__)
+
+#: URL path part -> event type
+KINDS = {"debt": "debt-signal", "eviction": "eviction-risk", "youth-care-exit": "youth-care-exit"}
+_MODEL_NAMES = {"debt": "DebtSignal", "eviction": "EvictionRisk",
+                "youth-care-exit": "YouthCareExit"}
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer sk_...`")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: sk_...`")
+
+
+def _credentials(
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> str | None:
+    """The API key from ``Authorization: Bearer`` or ``X-API-Key``."""
+    return bearer.credentials if bearer is not None else api_key
+
+
+Key = Annotated[str | None, Depends(_credentials)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=255,
+    description="Makes a retry safe: the same key (per source) gets the first answer again"
+    " and publishes nothing more.")]
+_Authorize = Callable[[Request, str | None, str], Awaitable[SourceInfo]]
+_ACCEPTED = "Accepted: the events are durable on the bus (or were before: a replay)."
+
+
+def _problem(detail: str) -> dict[str, Any]:
+    return {"model": Problem, "description": detail}
+
+
+_COMMON: Responses = {
+    401: _problem("No API key, or an unknown, wrong or revoked one."),
+    403: _problem("The source may not send this event type."),
+    409: _problem("A request with the same key is in progress; retry later."),
+    413: _problem("The body is too large, or the batch has too many signals."),
+    422: _problem("Invalid fields (named, with the batch index); nothing published."),
+    429: _problem("The bus is busy: retry after the Retry-After seconds."),
+    503: _problem("The bus (or the schema registry) is unavailable."),
+}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def create_app(
+    conn: Connection,
+    registry: SourceRegistry,
+    pseudonymiser: Pseudonymiser | None,
+    *,
+    max_batch: int = 500,
+    max_body_bytes: int = 1_000_000,
+    idempotency_store_path: str | os.PathLike[str],
+    consent_ledger_path: str | os.PathLike[str] | None = None,
+) -> FastAPI:
+    """The ingest API over ``conn``, authenticating sources with ``registry``.
+
+    BSNs are pseudonymised with ``pseudonymiser`` (None: only ``subject_ref`` works).
+    The idempotency store (SQLite) and the consent ledger that DELETE /v1/consents
+    reads (default: ``http-ingest-consent-ledger.db`` beside the store; a file of its
+    own, followed by this app only) are opened when the app starts (lifespan) and
+    closed when it stops; the core topics are created then if missing.
+    """
+    if max_batch < 1 or max_body_bytes < 1:
+        raise ValueError("max_batch and max_body_bytes must be positive")
+    store_path = Path(idempotency_store_path)
+    ledger_path = Path(consent_ledger_path or store_path.with_name(
+        "http-ingest-consent-ledger.db"))
+    ingest = Ingest(conn, pseudonymiser, store_path, ledger_path,
+                    max_batch=max_batch, max_body_bytes=max_body_bytes)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(ingest.open)
+        except Exception as exc:
+            app.state.startup_error = exc
+            await run_in_threadpool(ingest.close)
+            raise
+        log.info("http ingest started", bus=conn.bus.kind, max_batch=max_batch,
+                 max_body_bytes=max_body_bytes)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(ingest.close)
+            log.info("http ingest stopped")
+
+    app = FastAPI(
+        title="Signalhub ingest API",
+        version=version("signalhub"),
+        description="Source systems send prevention signals and consents to Signalhub."
+        " See docs/http-api.md.",
+        lifespan=lifespan,
+    )
+    app.state.startup_error = None
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": safe_field(e.get("loc", ())), "message": str(e.get("msg", ""))}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": "invalid request", "errors": errors}, 422)
+
+    async def authorize(request: Request, key: str | None, permission: str) -> SourceInfo:
+        if not key:
+            raise ApiError(401, "missing API key: send Authorization: Bearer <key> or"
+                           " X-API-Key: <key>", headers={"WWW-Authenticate": "Bearer"})
+        source = await run_in_threadpool(registry.authenticate, key)
+        if source is None:
+            log.info("request refused", reason="bad api key", path=request.url.path)
+            raise ApiError(401, "unknown, wrong or revoked API key",
+                           headers={"WWW-Authenticate": "Bearer"})
+        if not source.may_send(permission):
+            log.info("request refused", reason="not permitted", source_id=source.source_id,
+                     permission=permission)
+            raise ApiError(403, f"source {source.source_id} may not send {permission}")
+        return source
+
+    for kind, event_type in KINDS.items():
+        _signal_routes(app, ingest, authorize, kind, event_type)
+
+    @app.post("/v1/consents", status_code=202, response_model=Accepted, tags=["consents"],
+              responses=_COMMON, openapi_extra=_body("ConsentGrant"),
+              operation_id="grant_consent", summary="Record a granted consent",
+              response_description=_ACCEPTED)
+    async def grant_consent(request: Request, key: Key,
+                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        """Publish a GRANTED consent to consent.v1 (needs the `consent` permission)."""
+        source = await authorize(request, key, CONSENT_PERMISSION)
+        body = await ingest.read_json(request)
+        return await run_in_threadpool(ingest.grant, source, body, idempotency_key)
+
+    @app.delete("/v1/consents/{consent_id}", status_code=202, response_model=Accepted,
+                tags=["consents"], operation_id="withdraw_consent",
+                responses={**{k: v for k, v in _COMMON.items() if k != 413},
+                           404: _problem("No such consent of this source.")},
+                summary="Withdraw a consent", response_description=_ACCEPTED)
+    async def withdraw_consent(request: Request, consent_id: str, key: Key,
+                               idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        """Publish a WITHDRAWN change for a consent this source recorded; it takes effect
+        at once. Withdrawing again answers with the same event id."""
+        source = await authorize(request, key, CONSENT_PERMISSION)
+        return await run_in_threadpool(ingest.withdraw, source, consent_id, idempotency_key)
+
+    @app.get("/healthz", tags=["operations"], operation_id="healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the API answers."""
+        return {"status": "ok"}
+
+    extra = input_schemas()
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(extra)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _signal_routes(app: FastAPI, ingest: Ingest, authorize: _Authorize, kind: str,
+                   event_type: str) -> None:
+    """POST /v1/signals/<kind> and /v1/signals/<kind>/batch."""
+    name = _MODEL_NAMES[kind]
+    op = kind.replace("-", "_")
+
+    async def post_one(request: Request, key: Key,
+                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        source = await authorize(request, key, event_type)
+        body = await ingest.read_json(request)
+        return await run_in_threadpool(ingest.signals, source, event_type, [body],
+                                       request.url.path, idempotency_key, False)
+
+    async def post_batch(request: Request, key: Key,
+                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        source = await authorize(request, key, event_type)
+        body = await ingest.read_json(request)
+        signals = ingest.batch_items(body)
+        return await run_in_threadpool(ingest.signals, source, event_type, signals,
+                                       request.url.path, idempotency_key, True)
+
+    post_one.__doc__ = (f"Publish one {event_type} signal to its topic; 202 once durable."
+                        " Send `bsn` + `municipality_code` or `subject_ref`.")
+    post_batch.__doc__ = (f"Publish up to max_batch {event_type} signals at once: all are"
+                          " accepted, or none (422 names each bad field and its index).")
+    app.add_api_route(f"/v1/signals/{kind}", post_one, methods=["POST"], status_code=202,
+                      response_model=Accepted, responses=_COMMON, tags=["signals"],
+                      openapi_extra=_body(f"{name}In"), operation_id=f"post_{op}",
+                      summary=f"Send one {event_type} signal", response_description=_ACCEPTED)
+    app.add_api_route(f"/v1/signals/{kind}/batch", post_batch, methods=["POST"],
+                      status_code=202, response_model=Accepted, responses=_COMMON,
+                      tags=["signals"], openapi_extra=_body(f"{name}Batch"),
+                      operation_id=f"post_{op}_batch", response_description=_ACCEPTED,
+                      summary=f"Send a batch of {event_type} signals")
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def serve(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, timeout: float = 60.0
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Start uvicorn on ``host:port`` (port 0: a free one, see :func:`server_address`)
+    in a background thread; return once it accepts connections. Raises HubError (with
+    the cause) when it cannot start. End it with :func:`stop`."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                            lifespan="on", ws="none", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"http-ingest-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            stop(server, thread)
+            cause = getattr(app.state, "startup_error", None)
+            raise HubError(f"http ingest did not start on {host}:{port}"
+                           + (f": {cause}" if cause else "")) from cause
+        time.sleep(0.01)
+    return server, thread
+
+
+def server_address(server: uvicorn.Server) -> tuple[str, int]:
+    """(host, port) the server listens on (the real port when started with port 0)."""
+    sockets = [s for srv in server.servers for s in (srv.sockets or ())]
+    host, port = sockets[0].getsockname()[:2]
+    return str(host), int(port)
+
+
+def stop(server: uvicorn.Server, thread: threading.Thread, timeout: float = 30.0) -> None:
+    """Stop accepting, finish requests in progress, close the app's resources, join."""
+    server.should_exit = True
+    thread.join(timeout)
+    if thread.is_alive():
+        server.force_exit = True
+        thread.join(timeout)
+
+
+class HttpIngestSource(Source):
+    """The ingest API as a source connector: ``setup`` starts the server, ``run``
+    waits until ``stop``."""
+
+    kind = "http"
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:
+        self.app, self.host, self.port = app, host, port
+        self._running: tuple[uvicorn.Server, threading.Thread] | None = None
+
+    def setup(self) -> None:
+        self._running = serve(self.app, self.host, self.port)
+
+    def run(self) -> None:
+        if self._running is None:
+            self.setup()
+        assert self._running is not None
+        while self._running[1].is_alive():
+            self._running[1].join(0.5)
+
+    def stop(self) -> None:
+        if self._running is not None:
+            stop(*self._running)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the app (built over a throw-away embedded hub)."""
+    with tempfile.TemporaryDirectory() as tmp, \
+            connect(Settings(bus=f"embedded:{tmp}/hub.db")) as conn, \
+            SourceRegistry(Path(tmp) / "sources.db") as registry:
+        app = create_app(conn, registry, None, idempotency_store_path=Path(tmp) / "idem.db")
+        return app.openapi()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m connectors.sources.http_ingest")
+    parser.add_argument("--write-openapi", metavar="FILE", type=Path, required=True,
+                        help="write the OpenAPI document to FILE (e.g. docs/openapi.json)")
+    args = parser.parse_args(argv)
+    args.write_openapi.write_text(json.dumps(openapi_document(), indent=2) + "\n")
+    print(f"wrote {args.write_openapi}")
+
+
+if __name__ == "__main__":
+    main()

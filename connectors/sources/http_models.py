@@ -1,0 +1,215 @@
+"""Bodies of the HTTP ingest API: what sources send, what they get back.
+
+- request bodies: the JSON schemas of signals and consent grants as a source sends them
+  (derived from the event models in :mod:`hub.events`, so they never drift), for the
+  OpenAPI document;
+- :func:`build_consent`: a grant body into a :class:`~hub.events.ConsentChange`, the
+  BSN pseudonymised at once (the counterpart of :func:`hub.intake.build_signal`);
+- response bodies (:class:`Accepted`, :class:`Problem`) and :func:`fingerprint`, which
+  identifies a request by its pseudonymised content (for ``Idempotency-Key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from hub.errors import ConfigError
+from hub.events import EVENT_TYPES, AvroModel, ConsentAction, ConsentChange
+from hub.intake import FieldError, IntakeError
+from hub.pseudonym import InvalidBsn, Pseudonymiser
+
+__all__ = [
+    "CONSENT_FIELDS",
+    "Accepted",
+    "FieldProblem",
+    "Problem",
+    "build_consent",
+    "fingerprint",
+    "input_schemas",
+    "safe_field",
+]
+
+#: what a consent grant may contain
+CONSENT_FIELDS = ("bsn", "municipality_code", "subject_ref", "purpose", "recipient_scope",
+                  "valid_from", "valid_until", "consent_id", "event_id")
+_SERVER_SET = ("source", "received_at")
+_OPTIONAL = ("event_id", "occurred_at", "subject_ref")
+_DIGITS = re.compile(r"\d{6,}")
+_BSN_DOC = (
+    "The person's BSN (nine digits), with municipality_code: pseudonymised on arrival"
+    " with that municipality's key and never stored, logged or echoed. Send either bsn"
+    " or subject_ref."
+)
+
+
+class FieldProblem(BaseModel):
+    """One invalid field: its name and the rule it breaks (never its value)."""
+
+    field: str = Field(description="dotted field name, e.g. postcode or recipient_scope.0")
+    message: str = Field(description="the rule the value breaks")
+    index: int | None = Field(None, description="position in the batch (batch requests)")
+
+
+class Problem(BaseModel):
+    """An error response."""
+
+    detail: str = Field(description="what went wrong, in words")
+    errors: list[FieldProblem] = Field(
+        default_factory=list, description="each invalid field (422)"
+    )
+
+
+class Accepted(BaseModel):
+    """The events are durable on the bus (202), or were so before (a replay)."""
+
+    event_ids: list[str] = Field(description="the event id of each event, in request order")
+    consent_id: str | None = Field(None, description="the consent (consent requests)")
+
+
+def safe_field(loc: Sequence[object]) -> str:
+    """A dotted field name with long digit runs masked (a key could hold a BSN)."""
+    name = ".".join(str(p) for p in loc) or "(body)"
+    return _DIGITS.sub("[redacted]", name)
+
+
+def _problems(exc: ValidationError) -> list[FieldError]:
+    return [FieldError(safe_field(e["loc"]), e["msg"]) for e in exc.errors()]
+
+
+def build_consent(
+    payload: Mapping[str, Any],
+    *,
+    source: str,
+    pseudonymiser: Pseudonymiser | None,
+    now: datetime | None = None,
+) -> ConsentChange:
+    """A GRANTED consent change from a grant body; raises IntakeError naming bad fields.
+
+    ``consent_id`` and ``event_id`` are made when missing, ``valid_from`` is now by
+    default; ``source`` is the source's URN, ``recorded_at`` is now.
+    """
+    errors = [FieldError(safe_field([k]), "not a field of a consent grant")
+              for k in payload if k not in CONSENT_FIELDS]
+    data = {k: v for k, v in payload.items() if k in CONSENT_FIELDS and v not in (None, "")}
+    bsn = data.pop("bsn", None)
+    if bsn is not None:
+        if "subject_ref" in data:
+            errors.append(FieldError("bsn", "send either bsn or subject_ref, not both"))
+        elif pseudonymiser is None:
+            errors.append(FieldError("bsn", "this hub has no pseudonym secrets configured"))
+        else:
+            try:
+                data["subject_ref"] = pseudonymiser.subject_ref(
+                    str(bsn), str(data.get("municipality_code", "")).upper())
+            except InvalidBsn as exc:
+                errors.append(FieldError("bsn", str(exc)))
+            except ConfigError:
+                errors.append(FieldError(
+                    "municipality_code", "no pseudonym secret for this municipality: a BSN"
+                    " needs a configured municipality_code"))
+    now = now or datetime.now(UTC)
+    data.setdefault("event_id", str(uuid.uuid4()))
+    data.setdefault("consent_id", str(uuid.uuid4()))
+    data.setdefault("valid_from", now)
+    data.update(action=ConsentAction.GRANTED, source=source, recorded_at=now)
+    if errors:  # go on with a placeholder, to report every bad field at once
+        data["subject_ref"] = "ps-placeholder"
+    try:
+        change = ConsentChange.model_validate(data)
+    except ValidationError as exc:
+        raise IntakeError(errors + _problems(exc)) from None
+    if errors:
+        raise IntakeError(errors)
+    return change
+
+
+def fingerprint(route: str, items: Sequence[tuple[Mapping[str, Any], BaseModel]]) -> str:
+    """SHA-256 of the route and of each model's fields that the source sent (the BSN
+    stands as the pseudonym it became): equal for the same request sent again, without
+    holding anything that is not on the bus anyway."""
+    parts: list[dict[str, Any]] = []
+    for payload, model in items:
+        sent = {"subject_ref" if k == "bsn" else k for k, v in payload.items()
+                if v not in (None, "")}
+        dump = model.model_dump(mode="json")
+        parts.append({k: dump[k] for k in sorted(sent) if k in dump})
+    text = json.dumps([route, parts], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- request schemas for the OpenAPI document ------------------------------------------
+
+
+def _ref_template() -> str:
+    return "#/components/schemas/{model}"
+
+
+def _signal_input(model: type[AvroModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(schema, its $defs) of a signal as a source sends it."""
+    schema = model.model_json_schema(ref_template=_ref_template())
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    props: dict[str, Any] = schema["properties"]
+    required = [r for r in schema.get("required", []) if r not in (*_SERVER_SET, *_OPTIONAL)]
+    for name in _SERVER_SET:
+        props.pop(name, None)
+    props["event_id"]["description"] = (
+        "UUID of the event; send it to make retries safe (the same id is accepted once)."
+        " Made by the hub when missing.")
+    props["occurred_at"]["description"] = "When it happened at the source (default: now)."
+    props["subject_ref"]["description"] = (
+        "The person's pseudonym, when the source pseudonymises itself (instead of bsn).")
+    props["bsn"] = {"type": "string", "writeOnly": True, "description": _BSN_DOC}
+    schema.update(title=f"{model.__name__}In", required=required,
+                  description=f"A {model.__name__} as a source sends it.")
+    return schema, defs
+
+
+def _consent_input() -> tuple[dict[str, Any], dict[str, Any]]:
+    full = ConsentChange.model_json_schema(ref_template=_ref_template())
+    defs: dict[str, Any] = full.pop("$defs", {})
+    defs.pop("ConsentAction", None)
+    props = {k: full["properties"][k] for k in CONSENT_FIELDS if k in full["properties"]}
+    props["bsn"] = {"type": "string", "writeOnly": True, "description": _BSN_DOC}
+    props["consent_id"]["description"] = "Id of the consent (default: a new UUID)."
+    props["event_id"]["description"] = "UUID of this change; the same id is accepted once."
+    props["valid_from"]["description"] = "Start of validity (default: now)."
+    props["valid_until"]["description"] = "End of validity, exclusive (default: none)."
+    props["recipient_scope"]["description"] = (
+        "Who may receive: team ids, or municipality codes for every team there.")
+    props["purpose"]["description"] = "Purpose code, e.g. youth-care-exit-handover."
+    schema = {"title": "ConsentGrant", "type": "object", "additionalProperties": False,
+              "description": "A consent granted by the person (send bsn or subject_ref).",
+              "properties": {k: props[k] for k in CONSENT_FIELDS},
+              "required": ["purpose", "recipient_scope"]}
+    return schema, defs
+
+
+def input_schemas() -> dict[str, Any]:
+    """Component schemas of every request body, by name: ``<Model>In``,
+    ``<Model>Batch`` and ``ConsentGrant`` (plus the enums they use)."""
+    out: dict[str, Any] = {}
+    for model in EVENT_TYPES.values():
+        schema, defs = _signal_input(model)
+        out.update(defs)
+        out[f"{model.__name__}In"] = schema
+        out[f"{model.__name__}Batch"] = {
+            "title": f"{model.__name__}Batch", "type": "object",
+            "additionalProperties": False, "required": ["signals"],
+            "properties": {"signals": {
+                "type": "array", "minItems": 1,
+                "items": {"$ref": _ref_template().format(model=f"{model.__name__}In")},
+                "description": "The signals; all are accepted, or none (422).",
+            }},
+        }
+    schema, defs = _consent_input()
+    out.update(defs)
+    out["ConsentGrant"] = schema
+    return out

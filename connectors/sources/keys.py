@@ -1,0 +1,267 @@
+"""The source registry: which systems may send what, and their API keys (hashed only).
+
+Each source system has an id (``woonstichting-voorbeeld``), the URN that names it on
+every event it sends (``urn:nld:oin:<OIN>``; it becomes the signal's ``source`` and the
+CloudEvents ``ce_source``), the event types it may send, and one API key. Permissions
+are event types (``debt-signal``, ``eviction-risk``, ``youth-care-exit``) plus
+``consent`` (may record and withdraw consents).
+
+A key looks like ``sk_<key id>_<secret>``: the key id (12 hex digits) is not secret and
+finds the source's row at once; the secret (32 random bytes) is stored only as
+``scrypt(secret, per-key salt)`` and compared in constant time. The plain key is
+returned once by :meth:`SourceRegistry.add` and cannot be recovered afterwards. A
+successful check is remembered in memory (as a SHA-256 of the secret) so that later
+requests skip scrypt; the row, and so revocation, is read on every call.
+
+Stored in SQLite at ``<state_dir>/sources.db``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from hub.errors import HubError
+from hub.events import EVENT_TYPES
+
+__all__ = [
+    "CONSENT_PERMISSION",
+    "PERMISSIONS",
+    "SOURCES_FILE",
+    "SourceInfo",
+    "SourceRegistry",
+    "SourceRegistryError",
+    "UnknownSource",
+]
+
+#: file name of the registry inside the state directory
+SOURCES_FILE = "sources.db"
+#: the permission to record and withdraw consents (besides the signal event types)
+CONSENT_PERMISSION = "consent"
+#: everything a source may be allowed to send
+PERMISSIONS: tuple[str, ...] = (*EVENT_TYPES, CONSENT_PERMISSION)
+
+_KEY_PREFIX = "sk_"
+_KEY_ID = re.compile(r"^[0-9a-f]{12}$")
+_SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", re.IGNORECASE)
+# scrypt: 16 MiB of memory, some tens of milliseconds per check
+_N, _R, _P, _DKLEN = 2**14, 8, 1, 32
+_KDF = f"scrypt:n={_N},r={_R},p={_P}"
+_CACHE_SIZE = 1024
+#: scrypt checks at once (each holds 16 MiB): bounds memory under a flood of bad keys
+_CONCURRENT_CHECKS = 4
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    source_id TEXT PRIMARY KEY,
+    urn TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    key_id TEXT NOT NULL UNIQUE,
+    kdf TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    key_hash BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)
+"""
+_COLUMNS = "source_id, urn, event_types, key_id, created_at, revoked_at"
+
+
+class SourceRegistryError(HubError):
+    """The registry cannot do that (invalid id or URN, duplicate source, bad file)."""
+
+
+class UnknownSource(SourceRegistryError):
+    """No source with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """One source system (never its key)."""
+
+    source_id: str
+    urn: str
+    event_types: tuple[str, ...]
+    key_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def may_send(self, event_type: str) -> bool:
+        """Whether this source may send ``event_type`` (or ``consent``)."""
+        return event_type in self.event_types
+
+
+def _hash(secret: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(secret.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN)
+
+
+def _split(plain_key: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed key, else None."""
+    if not plain_key.startswith(_KEY_PREFIX):
+        return None
+    key_id, sep, secret = plain_key[len(_KEY_PREFIX):].partition("_")
+    if not sep or not _KEY_ID.match(key_id) or not secret:
+        return None
+    return key_id, secret
+
+
+def _info(row: tuple[object, ...]) -> SourceInfo:
+    source_id, urn, event_types, key_id, created_at, revoked_at = row
+    return SourceInfo(
+        source_id=str(source_id),
+        urn=str(urn),
+        event_types=tuple(json.loads(str(event_types))),
+        key_id=str(key_id),
+        created_at=datetime.fromisoformat(str(created_at)),
+        revoked_at=datetime.fromisoformat(str(revoked_at)) if revoked_at else None,
+    )
+
+
+class SourceRegistry:
+    """The registry in the SQLite file ``path`` (created if missing); thread-safe."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._verified: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+        self._checks = threading.BoundedSemaphore(_CONCURRENT_CHECKS)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise SourceRegistryError(f"cannot open source registry {self.path}: {exc}") from exc
+
+    @classmethod
+    def in_state_dir(cls, state_dir: str | os.PathLike[str]) -> SourceRegistry:
+        """Open ``<state_dir>/sources.db``."""
+        return cls(Path(state_dir) / SOURCES_FILE)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SourceRegistry:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- changing ------------------------------------------------------------------------
+
+    def add(
+        self, source_id: str, urn: str, event_types: Iterable[str]
+    ) -> tuple[SourceInfo, str]:
+        """Register a source; return it and its plain API key (shown once, never stored)."""
+        types = tuple(dict.fromkeys(event_types))
+        if not _SOURCE_ID.match(source_id):
+            raise SourceRegistryError(
+                "source id must be lowercase letters, digits and dashes (at most 64),"
+                " e.g. woonstichting-voorbeeld"
+            )
+        if not _URN.match(urn):
+            raise SourceRegistryError("urn must be a URN, e.g. urn:nld:oin:00000001234567890000")
+        unknown = [t for t in types if t not in PERMISSIONS]
+        if unknown or not types:
+            raise SourceRegistryError(
+                f"event types must be one or more of {', '.join(PERMISSIONS)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            )
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        salt = secrets.token_bytes(16)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO sources (source_id, urn, event_types, key_id, kdf, salt,"
+                    " key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (source_id, urn, json.dumps(types), key_id, _KDF, salt,
+                     _hash(secret, salt), now),
+                )
+        except sqlite3.IntegrityError:
+            raise SourceRegistryError(f"source {source_id} already exists") from None
+        except sqlite3.Error as exc:
+            raise SourceRegistryError(f"cannot write source registry: {exc}") from exc
+        info = self.get(source_id)
+        assert info is not None
+        return info, f"{_KEY_PREFIX}{key_id}_{secret}"
+
+    def revoke(self, source_id: str) -> SourceInfo:
+        """Revoke the source's key at once (a second revoke keeps the first time)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            self._db.execute(
+                "UPDATE sources SET revoked_at = coalesce(revoked_at, ?) WHERE source_id = ?",
+                (now, source_id),
+            )
+        info = self.get(source_id)
+        if info is None:
+            raise UnknownSource(f"no source {source_id}")
+        return info
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, source_id: str) -> SourceInfo | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM sources WHERE source_id = ?", (source_id,)
+            ).fetchone()
+        return _info(row) if row else None
+
+    def list(self) -> list[SourceInfo]:
+        """Every source, revoked ones included, by id."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM sources ORDER BY source_id")
+            return [_info(r) for r in rows.fetchall()]
+
+    def authenticate(self, plain_key: str) -> SourceInfo | None:
+        """The source whose key this is, or None (malformed, unknown, wrong or revoked)."""
+        parts = _split(plain_key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS}, salt, key_hash FROM sources WHERE key_id = ?", (key_id,)
+            ).fetchone()
+        if row is None:  # key ids are not secret: no need to hide that one is unknown
+            return None
+        salt, stored = bytes(row[-2]), bytes(row[-1])
+        fingerprint = hashlib.sha256(secret.encode()).digest()
+        with self._lock:
+            seen = self._verified.get(key_id)
+        if seen is not None and seen[1] == stored:
+            ok = hmac.compare_digest(seen[0], fingerprint)
+        else:
+            with self._checks:
+                ok = hmac.compare_digest(_hash(secret, salt), stored)
+            if ok:
+                with self._lock:
+                    self._verified[key_id] = (fingerprint, stored)
+                    while len(self._verified) > _CACHE_SIZE:
+                        self._verified.popitem(last=False)
+        info = _info(row[:-2])
+        return info if ok and not info.revoked else None

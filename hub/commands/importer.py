@@ -1,0 +1,208 @@
+"""`signalhub import FILE`: import a creditor's batch file (CSV or JSON Lines) as signals.
+
+The work is done by :class:`connectors.sources.csv_batch.CsvBatchSource` and
+:class:`connectors.sources.jsonl_batch.JsonlBatchSource`; this module parses options,
+shows progress (rich, on a terminal only) and prints the summary. See docs/import.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from connectors.sources.batch_mapping import BatchFileError, ColumnMapping, load_mapping
+from connectors.sources.csv_batch import (
+    DEFAULT_BATCH,
+    BatchFileSource,
+    CsvBatchSource,
+    ImportSummary,
+    ProgressCallback,
+)
+from connectors.sources.jsonl_batch import JsonlBatchSource
+from hub.commands.common import bus_option, registry_option, settings_from
+from hub.connect import connect
+from hub.errors import HubError
+from hub.pseudonym import Pseudonymiser
+from hub.topics import SIGNAL_TOPICS
+
+__all__ = ["import_file"]
+
+_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_ENCODINGS = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252"}
+
+
+class FileProblem(click.ClickException):
+    """The file cannot be imported at all (exit code 2); nothing was published."""
+
+    exit_code = 2
+
+
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[ProgressCallback | None]:
+    """A progress bar on standard error (bytes read, rows/s, ETA), or None."""
+    console = Console(stderr=True)
+    if not enabled or total == 0 or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("importing"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[rows]:>10,} rows  {task.fields[rate]:>8} rows/s"),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("import", total=total, rows=0, rate="-")
+        started = time.perf_counter()
+
+        def update(done: int, rows: int) -> None:
+            elapsed = time.perf_counter() - started
+            rate = f"{rows / elapsed:,.0f}" if elapsed > 0 else "-"
+            bar.update(task, completed=done, rows=rows, rate=rate)
+
+        yield update
+
+
+def _summary_lines(summary: ImportSummary) -> list[str]:
+    how = f"encoding {_ENCODINGS.get(summary.encoding, summary.encoding)}"
+    if summary.delimiter is not None:
+        how += f", delimiter {summary.delimiter!r}"
+    lines = [f"{summary.path}: {summary.event_type} from {summary.source} ({how})"]
+    if summary.rows_read == 0:
+        what = ("is empty" if summary.empty else "has no rows" if summary.delimiter is None
+                else "has a header but no rows")
+        lines.append(f"  the file {what}: 0 rows, nothing published")
+    rejects = ""
+    if summary.rejects_path is not None:
+        rejects = f"  ({summary.problems:,} problem(s): see {summary.rejects_path})"
+    counts = [("rows read", summary.rows_read), ("published", summary.published),
+              ("rejected", summary.rejected), ("already imported", summary.already_imported)]
+    if summary.repeated_in_file:
+        counts.append(("repeated in the file", summary.repeated_in_file))
+    lines += [f"  {name:<22}{n:>12,}" + (rejects if name == "rejected" else "")
+              for name, n in counts]
+    lines.append(f"  {'elapsed':<22}{summary.elapsed_s:>10.1f} s  ({summary.rate:,.0f} rows/s)")
+    if summary.ignored_columns:
+        lines.append("  ignored columns (not in the mapping, never read): "
+                     + ", ".join(summary.ignored_columns))
+    if summary.absent_optional:
+        lines.append("  optional columns of the mapping not in the file: "
+                     + ", ".join(summary.absent_optional))
+    if summary.stopped:
+        lines.append("  stopped early: run the same command again to import the rest"
+                     " (what was published is skipped)")
+    return lines
+
+
+EXAMPLE = """\b
+Example (Dutch headers, ';' separated, amounts like 1.234,56):
+  export HUB_PSEUDONYM_SECRETS='{"GM0153": "..."}'
+  signalhub import schuldsignalen-2025-05.csv --type debt-signal \\
+      --source urn:nld:oin:00000001234567890000 \\
+      --mapping examples/mappings/debt-nl.yaml
+
+\b
+Exit codes: 0 the file was processed (also with rejected rows: see the
+rejects file), 2 the file could not be imported (missing column, unreadable
+file, bad mapping; nothing was published), 1 the bus or the ledger failed.
+"""
+
+
+@click.command("import", epilog=EXAMPLE)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--type", "event_type", type=click.Choice(list(SIGNAL_TOPICS)), required=True,
+              help="Event type of every row.")
+@click.option("--source", "source", required=True, metavar="URN",
+              help="Who sent the file, e.g. urn:nld:oin:<OIN> of the creditor: the signals'"
+              " source (and part of their event ids).")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML column mapping (see examples/mappings/debt-nl.yaml); default: the"
+              " columns are named as the schema fields.")
+@click.option("--format", "file_format", type=click.Choice(["auto", "csv", "jsonl"]),
+              default="auto", show_default=True,
+              help="auto = JSON Lines for .jsonl/.ndjson files, else CSV.")
+@click.option("--encoding", default=None,
+              help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, with"
+              " or without BOM, else Windows-1252).")
+@click.option("--delimiter", default=None,
+              help="CSV separator (default: ';', ',' or tab, sniffed from the header line).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Rejects file (default: <FILE>.rejects.csv beside FILE).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of the import ledger imports.db (default: $HUB_STATE_DIR, else"
+              " var/state).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
+              show_default=True, help="Signals per publish (and ledger transaction).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (none is shown when"
+              " standard error is not a terminal).")
+@bus_option
+@registry_option
+def import_file(
+    file: Path, event_type: str, source: str, mapping: Path | None, file_format: str,
+    encoding: str | None, delimiter: str | None, rejects_path: Path | None,
+    state_dir: Path | None, batch_size: int, no_progress: bool, bus_url: str | None,
+    registry_url: str | None,
+) -> None:
+    """Import a creditor's batch file (CSV or JSON Lines) as signals.
+
+    Every row becomes one signal: validated, its BSN pseudonymised at once (a BSN is
+    never published, logged or written to the rejects file) and published to the
+    event type's topic in batches. A row that cannot become a signal goes to the rejects
+    file (line, column, reason) and the import goes on. Importing the same rows again
+    (the same file, or another file with the same rows) publishes nothing twice.
+    """
+    if not source.strip() or ":" not in source or any(c.isspace() for c in source):
+        raise click.BadParameter("a URI naming the sender, e.g. urn:nld:oin:<OIN>",
+                                 param_hint="--source")
+    settings = settings_from(bus_url, registry_url)
+    jsonl = file_format == "jsonl" or (
+        file_format == "auto" and file.suffix.lower() in _JSONL_SUFFIXES)
+    try:
+        column_mapping: ColumnMapping | None = (
+            load_mapping(mapping, event_type) if mapping else None)
+        if not file.is_file():
+            raise BatchFileError(f"{file} does not exist or is not a file: check the path")
+    except BatchFileError as exc:
+        raise FileProblem(str(exc)) from exc
+    try:
+        conn = connect(settings)
+    except HubError as exc:
+        raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
+    secrets = settings.pseudonym_secrets
+    interrupted = False
+    try:
+        with conn, _progress(not no_progress, file.stat().st_size) as progress:
+            reader = _source(
+                file, jsonl, delimiter, event_type=event_type, source=source, bus=conn.bus,
+                serde=conn.serde, pseudonymiser=Pseudonymiser(secrets) if secrets else None,
+                state_dir=state_dir or settings.state_dir, mapping=column_mapping,
+                encoding=encoding, rejects_path=rejects_path, batch_size=batch_size,
+                progress=progress)
+            with reader:
+                try:
+                    reader.run()
+                except KeyboardInterrupt:
+                    reader.summary.stopped = interrupted = True
+    except BatchFileError as exc:
+        raise FileProblem(str(exc)) from exc
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in _summary_lines(reader.summary):
+        click.echo(line)
+    if interrupted:
+        raise SystemExit(130)
+
+
+def _source(file: Path, jsonl: bool, delimiter: str | None, **options: Any) -> BatchFileSource:
+    if jsonl:
+        return JsonlBatchSource(file, **options)
+    return CsvBatchSource(file, delimiter=delimiter, **options)

@@ -1,0 +1,139 @@
+"""`signalhub sources ...`: register source systems, show them, revoke their API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from connectors.sources.keys import PERMISSIONS, SourceInfo, SourceRegistry
+from hub.commands.common import settings_from, to_json
+from hub.errors import HubError
+
+__all__ = ["sources"]
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the source registry (sources.db) (default: $HUB_STATE_DIR,"
+    " else var/state).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _open(state_dir: Path | None) -> SourceRegistry:
+    try:
+        return SourceRegistry.in_state_dir(state_dir or settings_from(None).state_dir)
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _row(info: SourceInfo) -> dict[str, object]:
+    return {
+        "source_id": info.source_id,
+        "urn": info.urn,
+        "event_types": list(info.event_types),
+        "key_id": info.key_id,
+        "created_at": info.created_at,
+        "revoked_at": info.revoked_at,
+    }
+
+
+@click.group("sources")
+def sources() -> None:
+    """Source systems allowed to send signals and consents over the HTTP API.
+
+    Each source has an id, the URN that names it on every event (its `source`), the
+    event types it may send and one API key. Permissions are the event types
+    debt-signal, eviction-risk and youth-care-exit, plus `consent` (may record and
+    withdraw consents). Keys are stored only as a salted scrypt hash in
+    <state-dir>/sources.db: a key is printed once, when the source is added.
+
+    \b
+    Examples:
+      signalhub sources add woonstichting-voorbeeld \\
+          --urn urn:nld:oin:00000001234567890000 --event-type eviction-risk
+      signalhub sources list
+      signalhub sources revoke woonstichting-voorbeeld
+    """
+
+
+@sources.command("add")
+@state_dir_option
+@click.argument("source_id")
+@click.option(
+    "--urn",
+    required=True,
+    help="URN of the source system, e.g. urn:nld:oin:<OIN>; becomes the `source` of"
+    " every event it sends.",
+)
+@click.option(
+    "--event-type",
+    "event_types",
+    multiple=True,
+    required=True,
+    type=click.Choice(PERMISSIONS),
+    help="What the source may send; repeat for several. `consent` allows recording and"
+    " withdrawing consents.",
+)
+@json_option
+def add(
+    state_dir: Path | None, source_id: str, urn: str, event_types: tuple[str, ...], as_json: bool
+) -> None:
+    """Register SOURCE_ID and print its API key (once: only a hash is kept).
+
+    \b
+    Example:
+      signalhub sources add energie-voorbeeld --urn urn:nld:oin:00000001234567890000 \\
+          --event-type debt-signal
+    """
+    with _open(state_dir) as registry:
+        try:
+            info, key = registry.add(source_id, urn, event_types)
+        except HubError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(to_json({**_row(info), "api_key": key}))
+    else:
+        click.echo(f"added {info.source_id} ({info.urn}) for {', '.join(info.event_types)}")
+        click.echo(f"api key: {key}")
+    click.echo(
+        "Store this key now in the source system's secret store: it is shown only once"
+        " and cannot be recovered (revoke and add the source again to replace it).",
+        err=True,
+    )
+
+
+@sources.command("list")
+@state_dir_option
+@json_option
+def list_(state_dir: Path | None, as_json: bool) -> None:
+    """List every source: id, URN, permissions, key id and whether it is revoked."""
+    with _open(state_dir) as registry:
+        infos = registry.list()
+    for info in infos:
+        if as_json:
+            click.echo(to_json(_row(info)))
+            continue
+        state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
+        click.echo(
+            f"{info.source_id}  {info.urn}  {','.join(info.event_types)}"
+            f"  key=sk_{info.key_id}_...  {state}"
+        )
+    if not as_json:
+        click.echo(f"{len(infos)} source(s)")
+
+
+@sources.command("revoke")
+@state_dir_option
+@click.argument("source_id")
+def revoke(state_dir: Path | None, source_id: str) -> None:
+    """Revoke the API key of SOURCE_ID; it is refused (401) from the next request on."""
+    with _open(state_dir) as registry:
+        try:
+            info = registry.revoke(source_id)
+        except HubError as exc:
+            raise click.ClickException(str(exc)) from exc
+    assert info.revoked_at is not None
+    click.echo(f"revoked {info.source_id} at {info.revoked_at.isoformat()}")
