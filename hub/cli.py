@@ -10,6 +10,7 @@ from hub.commands.deadletters import deadletters
 from hub.commands.importer import import_file
 from hub.commands.inbox import inbox
 from hub.commands.router import explain, router
+from hub.commands.run import demo, run
 from hub.commands.schemas import schemas
 from hub.commands.selftest import selftest
 from hub.commands.sources import sources
@@ -37,3 +38,9 @@ main.add_command(consent)
 main.add_command(sources)
 main.add_command(inbox)
 main.add_command(import_file)
+main.add_command(run)
+main.add_command(demo)
+
+
+if __name__ == "__main__":
+    main()

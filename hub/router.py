@@ -274,7 +274,7 @@ class Router:
         self, events: list[Event]
     ) -> tuple[list[Record], list[tuple[str, str | None, datetime]]]:
         """Outputs and the (event id, subject, time) list to remember, for one batch."""
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC)
         ids = [_text(e.record.get("event_id")) or "" for e in events]
         seen = self.state.handled(i for i in ids if i)
         records: list[Record] = []

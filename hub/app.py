@@ -1,0 +1,126 @@
+"""The main job: one process with the ingest API, the router(s) and the sinks.
+
+``HubProcess.start()`` opens one bus connection per component (each thread owns its
+consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group)
+and the sink runner; ``stop()`` asks every loop to finish its batch, commit and close,
+then stops the API (in-flight requests complete first).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from connectors.sinks.inbox import InboxStore
+from connectors.sinks.runner import SinkRunner, webhook_secrets
+from connectors.sources.http_ingest import create_app, serve, server_address, stop
+from connectors.sources.keys import SourceRegistry
+from hub.config import HubConfig
+from hub.connect import Connection, connect
+from hub.pseudonym import Pseudonymiser
+from hub.router import Router
+from hub.settings import Settings
+
+__all__ = ["HubProcess"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class HubProcess:
+    settings: Settings
+    config: HubConfig
+    host: str = "127.0.0.1"
+    port: int = 8080
+    routers: int = 1
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _conns: list[Connection] = field(default_factory=list)
+    _routers: list[Router] = field(default_factory=list)
+    _sinks: SinkRunner | None = None
+    _server: tuple[uvicorn.Server, threading.Thread] | None = None
+    inbox: InboxStore | None = None
+    sources: SourceRegistry | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
+
+    def _connect(self) -> Connection:
+        conn = connect(self.settings)
+        self._conns.append(conn)
+        return conn
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = server_address(self._server[0])
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(self.routers):
+            state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
+            router = Router(self._connect(), self.config, state)
+            router.ensure_topics()
+            self._routers.append(router)
+            self._spawn(f"router-{i}", lambda r=router: r.run(self.stop_event))
+        self.inbox = InboxStore(self.state_dir / "inbox.db")
+        self._sinks = SinkRunner(self._connect(), self.config, self.inbox,
+                                 webhook_secrets(self.config, os.environ))
+        self._sinks.ensure_topics()
+        sinks = self._sinks
+        self._spawn("sinks", lambda: sinks.run(self.stop_event))
+        self.sources = SourceRegistry(self.state_dir / "sources.db")
+        secrets = self.settings.pseudonym_secrets
+        app = create_app(
+            self._connect(), self.sources, Pseudonymiser(secrets) if secrets else None,
+            idempotency_store_path=self.state_dir / "http-idempotency.db",
+            consent_ledger_path=self.state_dir / "http-consent-ledger.db",
+        )
+        self._server = serve(app, self.host, self.port)
+        log.info("hub started", url=self.url, routers=self.routers, bus=self.settings.bus)
+
+    def _spawn(self, name: str, target: object) -> None:
+        def guarded() -> None:
+            try:
+                target()  # type: ignore[operator]
+            except Exception:
+                log.exception("component stopped with an error", component=name)
+                self.stop_event.set()
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def counts(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for router in self._routers:
+            for key, value in router.counts.items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def stop(self) -> None:
+        """Finish the current batches, commit, close (graceful shutdown)."""
+        self.stop_event.set()
+        if self._server is not None:
+            stop(*self._server)
+            self._server = None
+        for thread in self._threads:
+            thread.join(timeout=60)
+        for router in self._routers:
+            router.close()
+        if self._sinks is not None:
+            self._sinks.close()
+        if self.inbox is not None:
+            self.inbox.close()
+        if self.sources is not None:
+            self.sources.close()
+        for conn in self._conns:
+            conn.close()
+        log.info("hub stopped")
