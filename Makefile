@@ -18,11 +18,8 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed  ## create .venv and install signalhub with its test tools
 
-run: install  ## install and run the hub on the embedded bus (the README's run command)
-	$(BIN)/signalhub --help
-	$(BIN)/signalhub selftest
-	$(BIN)/signalhub router --config examples/hub.yaml --idle-exit 3
-	$(BIN)/signalhub topics lag router signals.debt.v1
+run: install  ## install and run the whole hub with synthetic traffic (the README's run command)
+	$(BIN)/signalhub demo
 
 test: install  ## install everything and run the whole test suite (Kafka and registry included)
 	$(BIN)/signalhub schemas check
