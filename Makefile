@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test test-fast lint bench kafka registry schemas-check clean
+.PHONY: help install run test browser-deps test-fast lint bench kafka registry schemas-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,7 +21,10 @@ install: $(BIN)/.installed  ## create .venv and install signalhub with its test 
 run: install  ## install and run the whole hub with synthetic traffic (the README's run command)
 	$(BIN)/signalhub demo
 
-test: install  ## install everything and run the whole test suite (Kafka and registry included)
+browser-deps:  ## Debian's chromium for the browser tests (no browser download by a test tool)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: install browser-deps  ## install everything and run the whole test suite (Kafka, registry, browser)
 	$(BIN)/signalhub schemas check
 	$(BIN)/python -m pytest
 
