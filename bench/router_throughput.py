@@ -88,7 +88,7 @@ from bench.harness import (
 from hub.bus.base import Message, Record, TopicPartition, TopicSpec
 from hub.config import HubConfig, load_config
 from hub.connect import Connection, connect
-from hub.consent import publish_consent
+from hub.consent import ConsentLedgerError, publish_consent
 from hub.consume import AvroConsumer
 from hub.deadletters import DeadLetterWriter
 from hub.errors import HubError
@@ -399,6 +399,8 @@ class Suite:
         self.router_counts: list[dict[str, int]] = []
         #: CPU microseconds per signal of each timed run, per side
         self.cpu_us: dict[str, list[float]] = {"router": [], "pass-through": []}
+        #: things that went wrong once and were retried (printed under the table)
+        self.warnings: list[str] = []
         self.mix: Counter[str] = Counter()
         self._kafka_conns: dict[str, Connection] = {}
 
@@ -477,6 +479,7 @@ class Suite:
     def _drain(self, rnd: Round, which: str) -> float:
         side = self._side(rnd, which)
         try:
+            self._warm(side)
             clock = CpuClock(side.step)
             rate = drain(clock, len(rnd.workload.signals), DRAIN_LIMIT_S)
             self.cpu_us[which].append(clock.us_per_event())
@@ -485,6 +488,20 @@ class Suite:
             return rate
         finally:
             side.close()
+
+    def _warm(self, side: Side) -> None:
+        """``side.warm()`` (untimed: drain does not time the first batch either); once
+        more after a ConsentLedgerError, which is reported, not hidden."""
+        try:
+            side.warm()
+        except ConsentLedgerError as exc:
+            warning = (f"{self.backend}: the router's consent catch-up failed and was retried"
+                       f" once with a new follower consumer: {exc}")
+            print(f"warning: {warning}", file=sys.stderr)
+            self.warnings.append(warning)
+            if isinstance(side, RouterSide):
+                side.router.follower.close()
+            side.warm()
 
     def pair(self) -> Pair[Round]:
         return Pair(
@@ -527,7 +544,7 @@ class Suite:
         feeder.start()
         give_up = time.monotonic() + 120
         try:
-            side.warm()
+            self._warm(side)
             while not (side.joined() and ready.is_set()):  # join the group, warm the feeder
                 side.step(0.1)
                 if not feeder.is_alive():
@@ -574,6 +591,7 @@ class Suite:
         try:
             side = self._side(rnd, "router")
             try:
+                self._warm(side)
                 give_up = time.monotonic() + DRAIN_LIMIT_S
                 while side.step() == 0:  # join and the first batch, outside the profile
                     if time.monotonic() > give_up:
@@ -687,6 +705,7 @@ def _run_suite(suite: Suite, events: int, args: argparse.Namespace, out: Outcome
     if args.profile:
         print(f"profiling {suite.backend} router ...", file=sys.stderr, flush=True)
         out.profiles.append(suite.profile(events, args.profile_top))
+    out.notes += suite.warnings
     return str(pinning)
 
 

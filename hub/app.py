@@ -1,9 +1,10 @@
-"""The main job: one process with the ingest API, the router(s) and the sinks.
+"""The main job: one process with the ingest API, the router(s), the sinks and the web app.
 
 ``HubProcess.start()`` opens one bus connection per component (each thread owns its
-consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group)
-and the sink runner; ``stop()`` asks every loop to finish its batch, commit and close,
-then stops the API (in-flight requests complete first).
+consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group),
+the sink runner and the web app (team inbox; ``web_port``, None: none); ``stop()`` asks
+every loop to finish its batch, commit and close, then stops the servers (in-flight
+requests complete first).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 
 from connectors.sinks.inbox import InboxStore
 from connectors.sinks.runner import SinkRunner, webhook_secrets
@@ -25,6 +27,10 @@ from hub.connect import Connection, connect
 from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
+from hub.web.accounts import UserStore
+from hub.web.app import create_web_app, serve_web, stop_web
+from hub.web.auth import load_or_create_secret
+from hub.web.deps import WebDeps
 
 __all__ = ["HubProcess"]
 
@@ -38,13 +44,17 @@ class HubProcess:
     host: str = "127.0.0.1"
     port: int = 8080
     routers: int = 1
+    #: port of the web app (team inbox); 0: any free port, None: no web app
+    web_port: int | None = 8081
     stop_event: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _conns: list[Connection] = field(default_factory=list)
     _routers: list[Router] = field(default_factory=list)
     _sinks: SinkRunner | None = None
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
+    _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
     inbox: InboxStore | None = None
+    users: UserStore | None = None
     sources: SourceRegistry | None = None
 
     @property
@@ -60,6 +70,13 @@ class HubProcess:
     def url(self) -> str:
         assert self._server is not None
         host, port = server_address(self._server[0])
+        return f"http://{host}:{port}"
+
+    @property
+    def web_url(self) -> str | None:
+        if self._web is None:
+            return None
+        host, port = server_address(self._web[1])
         return f"http://{host}:{port}"
 
     def start(self) -> None:
@@ -84,7 +101,16 @@ class HubProcess:
             consent_ledger_path=self.state_dir / "http-consent-ledger.db",
         )
         self._server = serve(app, self.host, self.port)
-        log.info("hub started", url=self.url, routers=self.routers, bus=self.settings.bus)
+        self.users = UserStore(self.state_dir / "users.db")
+        if self.web_port is not None:
+            web = create_web_app(WebDeps(
+                conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
+                secret_key=load_or_create_secret(self.state_dir), state_dir=self.state_dir,
+                counts=self.counts,
+            ))  # fmt: skip
+            self._web = (web, *serve_web(web, self.host, self.web_port))
+        log.info("hub started", url=self.url, web=self.web_url, routers=self.routers,
+                 bus=self.settings.bus)
 
     def _spawn(self, name: str, target: object) -> None:
         def guarded() -> None:
@@ -111,6 +137,9 @@ class HubProcess:
         if self._server is not None:
             stop(*self._server)
             self._server = None
+        if self._web is not None:
+            stop_web(*self._web)
+            self._web = None
         for thread in self._threads:
             thread.join(timeout=60)
         for router in self._routers:
@@ -121,6 +150,8 @@ class HubProcess:
             self.inbox.close()
         if self.sources is not None:
             self.sources.close()
+        if self.users is not None:
+            self.users.close()
         for conn in self._conns:
             conn.close()
         log.info("hub stopped")

@@ -14,6 +14,7 @@ from hub.commands.run import demo, run
 from hub.commands.schemas import schemas
 from hub.commands.selftest import selftest
 from hub.commands.sources import sources
+from hub.commands.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +41,7 @@ main.add_command(inbox)
 main.add_command(import_file)
 main.add_command(run)
 main.add_command(demo)
+main.add_command(users)
 
 
 if __name__ == "__main__":

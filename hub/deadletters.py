@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hub import metrics
 from hub.bus.base import Bus, Message, Record
 from hub.errors import DecodeError, NotWireFormat, SchemaNotFound, SignalRejected
 from hub.serde import AvroSerde
@@ -78,6 +79,7 @@ class DeadLetterWriter:
     def build(self, message: Message, exc: BaseException, *, stage: str, **extra: Any) -> Record:
         """The dead-letter record for ``message``, to produce along with other output."""
         dl = self.record_for(message, exc, stage=stage, **extra)
+        metrics.dead_letter(dl["reason_code"], stage)
         headers = (
             ("dl_reason", dl["reason_code"].encode()),
             ("dl_error_class", dl["error_class"].encode()),

@@ -63,6 +63,7 @@ __all__ = [
     "YouthSupportNeed",
     "decode_avro",
     "encode_avro",
+    "utc_millis",
 ]
 
 #: Avro namespace of every record and enum
@@ -96,6 +97,12 @@ def _utc_millis(value: datetime) -> datetime:
         raise ValueError("must be timezone-aware (UTC)")
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def utc_millis(value: datetime) -> datetime:
+    """``value`` as the models keep it (UTC, millisecond precision); for outputs built
+    with ``model_construct`` from known-valid values."""
+    return _utc_millis(value)
 
 
 def _not_a_bsn(value: str) -> str:
@@ -253,8 +260,19 @@ class AvroModel(BaseModel):
     #: the Avro record name (also the schema file name, without ``.avsc``)
     avro_name: ClassVar[str]
 
+    #: True for a model whose fields are all scalars or ``dict[str, str]`` (no nested
+    #: models, no lists): ``to_avro`` then reads the field values directly
+    _flat_avro: ClassVar[bool] = False
+
     def to_avro(self) -> dict[str, Any]:
         """This model as a dict ready for fastavro (enums as their symbols)."""
+        if self._flat_avro:
+            # same dict as the model_dump walk below: the field values in field order,
+            # enums as their symbols (a dict[str, str] value is copied like model_dump does)
+            return {
+                k: v.value if isinstance(v, enum.Enum) else dict(v) if isinstance(v, dict) else v
+                for k, v in self.__dict__.items()
+            }
         result: dict[str, Any] = _plain(self.model_dump())
         return result
 
@@ -361,6 +379,7 @@ class TeamAlert(AvroModel):
     """What a team receives after a forward (schema ``TeamAlert``)."""
 
     avro_name: ClassVar[str] = "TeamAlert"
+    _flat_avro: ClassVar[bool] = True
 
     alert_id: EventId
     event_id: EventId
@@ -382,6 +401,7 @@ class ProcessingRecord(AvroModel):
     """One Logboek Dataverwerkingen entry (schema ``ProcessingRecord``)."""
 
     avro_name: ClassVar[str] = "ProcessingRecord"
+    _flat_avro: ClassVar[bool] = True
 
     trace_id: TraceId
     span_id: SpanId

@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from hub import metrics
 from hub.audit import INTAKE_ACTIVITY, new_trace_id, processing_record
 from hub.bus.base import Record, TopicSpec
 from hub.config import HubConfig
@@ -269,6 +270,7 @@ class Router:
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
+        metrics.router_decision(key)
 
     def process(
         self, events: list[Event]
@@ -303,12 +305,14 @@ class Router:
         reader = self.reader
         before = reader.dead_lettered
         events = reader.poll(self.batch_size, timeout)
+        metrics.consumed("router", events)
         if not events and reader.dead_lettered == before:
             return 0
         self.follower.catch_up()
         records, done = self.process(events)
         if records:
             self.conn.bus.produce(records)
+            metrics.produced("router", records)
         self.state.remember(done)
         try:
             reader.commit()

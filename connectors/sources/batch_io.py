@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import hashlib
+import os
 import sqlite3
 import uuid
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +36,7 @@ __all__ = [
     "canonical_content",
     "detect_encoding",
     "event_id_for",
+    "fewer_collections",
     "rejects_path_for",
 ]
 
@@ -125,6 +129,20 @@ def event_id_for(source: str, event_type: str, signal: BaseModel,
     return bytes(raw), f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+@contextmanager
+def fewer_collections(young: int = 50_000) -> Iterator[None]:
+    """Run the cyclic garbage collector less often inside (``young`` allocations between
+    passes instead of 700). An import allocates millions of short-lived objects without
+    reference cycles (freed by reference counting), and each pass scans the pending
+    batch: about a tenth of an import's CPU time. The thresholds are restored after."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(young, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 # --- publishing ------------------------------------------------------------------------
 
 
@@ -173,6 +191,9 @@ class RejectsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._stale = path.exists()
+        if not os.access(path if self._stale else path.parent, os.W_OK):
+            raise BatchFileError(f"cannot write the rejects file {path}: choose a place you"
+                                 " may write to with --rejects PATH")
         self._file: IO[str] | None = None
         self._writer: Any = None
 
@@ -220,6 +241,10 @@ CREATE TABLE IF NOT EXISTS published (
 _CHUNK = 900  # ids per SELECT ... IN (...), under any SQLite's variable limit
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
 class ImportLedger:
     """Event ids published per source (SQLite, WAL, synchronous FULL), and the runs."""
 
@@ -230,35 +255,41 @@ class ImportLedger:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: ids are random keys
             self._db.executescript(_LEDGER)
         except (OSError, sqlite3.Error) as exc:
             raise BatchFileError(f"cannot open the import ledger {self.path}: {exc}; check"
                                  " --state-dir / HUB_STATE_DIR") from exc
 
-    def _write(self, sql: str, rows: Sequence[Sequence[Any]]) -> int | None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
-            with self._db:  # one transaction
+            with self._db:  # commits at the end, rolls back on an error
                 self._db.execute("BEGIN IMMEDIATE")
-                cursor = self._db.executemany(sql, rows)
-                return cursor.lastrowid
+                yield self._db
         except sqlite3.Error as exc:
             raise ImportLedgerError(f"import ledger {self.path}: {exc}") from exc
 
     def source_id(self, urn: str) -> int:
-        self._write("INSERT OR IGNORE INTO sources (urn) VALUES (?)", [(urn,)])
-        return int(self._db.execute("SELECT source_id FROM sources WHERE urn = ?",
-                                    (urn,)).fetchone()[0])
+        """The ledger's number for the source ``urn`` (added when new)."""
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO sources (urn) VALUES (?)", (urn,))
+            return int(db.execute("SELECT source_id FROM sources WHERE urn = ?",
+                                  (urn,)).fetchone()[0])
 
     def start_run(self, source_id: int, file_name: str, event_type: str) -> int:
-        now = datetime.now(UTC).isoformat()
-        self._db.execute("INSERT INTO runs (source_id, file_name, event_type, started_at)"
-                         " VALUES (?, ?, ?, ?)", (source_id, file_name, event_type, now))
-        return int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+        """Record the start of an import; its run id."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (source_id, file_name, event_type, started_at)"
+                " VALUES (?, ?, ?, ?)", (source_id, file_name, event_type, _now()))
+        return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, rows_read: int, published: int, rejected: int) -> None:
-        self._write("UPDATE runs SET finished_at = ?, rows_read = ?, published = ?,"
-                    " rejected = ? WHERE run_id = ?",
-                    [(datetime.now(UTC).isoformat(), rows_read, published, rejected, run_id)])
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET finished_at = ?, rows_read = ?, published = ?,"
+                       " rejected = ? WHERE run_id = ?",
+                       (_now(), rows_read, published, rejected, run_id))
 
     def known(self, source_id: int, event_ids: Sequence[bytes]) -> dict[bytes, int]:
         """Which of ``event_ids`` were published for the source: id -> run id."""
@@ -277,8 +308,9 @@ class ImportLedger:
     def record(self, source_id: int, run_id: int, event_ids: Sequence[bytes]) -> None:
         """Remember ``event_ids`` as published (call after the bus has them)."""
         if event_ids:
-            self._write("INSERT OR IGNORE INTO published VALUES (?, ?, ?)",
-                        [(source_id, e, run_id) for e in event_ids])
+            with self._transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO published VALUES (?, ?, ?)",
+                               [(source_id, e, run_id) for e in event_ids])
 
     def close(self) -> None:
         self._db.close()

@@ -41,6 +41,7 @@ from connectors.sources.batch_io import (
     RejectsFile,
     detect_encoding,
     event_id_for,
+    fewer_collections,
     rejects_path_for,
 )
 from connectors.sources.batch_mapping import (
@@ -119,8 +120,6 @@ class BatchFileSource(Source):
     After :meth:`run`, :attr:`summary` says what happened.
     """
 
-    kind = "batch"
-
     def __init__(
         self,
         path: str | Path,
@@ -162,6 +161,7 @@ class BatchFileSource(Source):
         self._ledger: ImportLedger | None = None
         self._convert: list[tuple[str, Converter]] = []
         self._columns: dict[str, str] = {}  # field -> column, for the rejects file
+        self._header: list[str] | None = None
         self._ready = False
 
     # -- what a format provides ---------------------------------------------------------
@@ -233,29 +233,9 @@ class BatchFileSource(Source):
         started = time.perf_counter()
         source_id = ledger.source_id(self.source)
         run_id = ledger.start_run(source_id, self.path.name, self.event_type)
-        pending: list[_Built] = []
-        now = datetime.now(UTC)
         try:
-            if self._header != []:
-                for line, row in self._rows(self._columns):
-                    summary.rows_read += 1
-                    if isinstance(row, RowProblem):
-                        self._reject(line, [FieldError(row.column, row.reason)], raw=True)
-                    else:
-                        built = self._build(line, row, now)
-                        if built is not None:
-                            pending.append(built)
-                    if len(pending) >= self.batch_size:
-                        self._flush(pending, source_id, run_id)
-                        pending = []
-                        now = datetime.now(UTC)
-                    if summary.rows_read % self.batch_size == 0:
-                        self._report()
-                        if self._stop.is_set():
-                            summary.stopped = True
-                            break
-            self._flush(pending, source_id, run_id)
-            self._report()
+            with fewer_collections():
+                self._import(source_id, run_id)
         finally:
             summary.elapsed_s = time.perf_counter() - started
             if self._rejects.close():
@@ -265,6 +245,27 @@ class BatchFileSource(Source):
                      event_type=self.event_type, rows_read=summary.rows_read,
                      published=summary.published, rejected=summary.rejected,
                      already_imported=summary.already_imported, stopped=summary.stopped)
+
+    def _import(self, source_id: int, run_id: int) -> None:
+        summary, now = self.summary, datetime.now(UTC)
+        pending: list[_Built] = []
+        rows = self._rows(self._columns) if self._header != [] else iter(())
+        for line, row in rows:
+            summary.rows_read += 1
+            if isinstance(row, RowProblem):
+                self._reject(line, [FieldError(row.column, row.reason)], raw=True)
+            elif (built := self._build(line, row, now)) is not None:
+                pending.append(built)
+            if len(pending) >= self.batch_size:
+                self._flush(pending, source_id, run_id)
+                pending, now = [], datetime.now(UTC)
+            if summary.rows_read % self.batch_size == 0:
+                self._report()
+                if self._stop.is_set():
+                    summary.stopped = True
+                    break
+        self._flush(pending, source_id, run_id)
+        self._report()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the current batch (published and recorded)."""

@@ -40,6 +40,7 @@ from connectors.sources.http_models import Accepted, Problem, input_schemas, saf
 from connectors.sources.keys import CONSENT_PERMISSION, SourceInfo, SourceRegistry
 from hub.connect import Connection, connect
 from hub.errors import HubError
+from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
 
@@ -118,6 +119,7 @@ def create_app(
         "http-ingest-consent-ledger.db"))
     ingest = Ingest(conn, pseudonymiser, store_path, ledger_path,
                     max_batch=max_batch, max_body_bytes=max_body_bytes)
+    instrument_publisher(ingest.publisher, "ingest")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +145,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.startup_error = None
+    app.add_middleware(HttpMetricsMiddleware, app_name="ingest")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

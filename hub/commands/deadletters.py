@@ -75,6 +75,60 @@ def list_deadletters(bus_url: str | None, registry_url: str | None, reason: str 
         click.echo(f"{shown} dead letter(s)")
 
 
+def _replay_record(dl: dict[str, Any], dl_offset: int) -> Record:
+    """The original message of a dead letter, as it goes back to its topic."""
+    headers = tuple(
+        (h["key"], h["value"]) for h in dl["original_headers"] if h["key"] != "dl_replayed_from"
+    )
+    headers += (("dl_replayed_from", f"{DEADLETTER}/{dl_offset}".encode()),)
+    return Record(dl["topic"], dl["original_value"], dl["original_key"], headers)
+
+
+def replay_deadletters(conn: Connection, reason: str | None = None) -> tuple[int, int]:
+    """Replay every dead letter not replayed yet (only ``reason``'s, when given); return
+    (replayed, skipped). Progress is committed in the group signalhub-deadletter-replay."""
+    messages, consumer = _read_all(conn, _REPLAY_GROUP)
+    assert consumer is not None
+    try:
+        records, skipped = [], 0
+        for m in messages:
+            dl = conn.serde.decode(m.value).record
+            if (
+                not _replayable(dl)
+                or dl["original_value"] is None
+                or (reason and dl["reason_code"] != reason)
+            ):
+                skipped += 1
+                continue
+            records.append(_replay_record(dl, m.offset))
+        if records:
+            conn.bus.produce(records)
+        consumer.commit()
+    finally:
+        consumer.close()
+    return len(records), skipped
+
+
+def replay_one(conn: Connection, offset: int) -> str:
+    """Replay the dead letter at ``offset`` of deadletter.v1 (whether or not it was
+    replayed before: the router and the sinks drop what they handled already by its
+    id); return the outcome in words. Raises LookupError when there is no such dead
+    letter and ValueError when it cannot be replayed."""
+    messages, _ = _read_all(conn, None)
+    for m in messages:
+        if m.offset != offset:
+            continue
+        dl = conn.serde.decode(m.value).record
+        if not _replayable(dl) or dl["original_value"] is None:
+            raise ValueError(
+                f"dead letter {offset} ({dl['reason_code']} from {dl['topic']}) cannot be "
+                "replayed: only signals, and alerts a sink could not deliver, go back"
+            )
+        conn.bus.produce([_replay_record(dl, offset)])
+        return f"replayed dead letter {offset} ({dl['reason_code']}) to {dl['topic']}"
+    raise LookupError(f"no dead letter at offset {offset}")
+
+
 @deadletters.command("replay")
 @bus_option
 @registry_option
@@ -90,34 +144,8 @@ def replay(bus_url: str | None, registry_url: str | None, reason: str | None) ->
     forwards a signal twice; sinks and webhook receivers drop alerts by alert_id.
     """
     with open_connection(bus_url, registry_url) as conn:
-        messages, consumer = _read_all(conn, _REPLAY_GROUP)
-        assert consumer is not None
-        try:
-            records, skipped = [], 0
-            for m in messages:
-                dl = conn.serde.decode(m.value).record
-                if (
-                    not _replayable(dl)
-                    or dl["original_value"] is None
-                    or (reason and dl["reason_code"] != reason)
-                ):
-                    skipped += 1
-                    continue
-                headers = tuple(
-                    (h["key"], h["value"])
-                    for h in dl["original_headers"]
-                    if h["key"] != "dl_replayed_from"
-                )
-                headers += (("dl_replayed_from", f"{DEADLETTER}/{m.offset}".encode()),)
-                records.append(
-                    Record(dl["topic"], dl["original_value"], dl["original_key"], headers)
-                )
-            if records:
-                conn.bus.produce(records)
-            consumer.commit()
-        finally:
-            consumer.close()
+        replayed, skipped = replay_deadletters(conn, reason)
         click.echo(
-            f"replayed {len(records)} dead letter(s) to their signal or alert topics; "
+            f"replayed {replayed} dead letter(s) to their signal or alert topics; "
             f"skipped {skipped} (not replayable, or another reason)"
         )

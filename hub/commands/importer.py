@@ -72,7 +72,7 @@ def _progress(enabled: bool, total: int) -> Iterator[ProgressCallback | None]:
         yield update
 
 
-def _summary_lines(summary: ImportSummary) -> list[str]:
+def _summary_lines(summary: ImportSummary, mapped: bool) -> list[str]:
     how = f"encoding {_ENCODINGS.get(summary.encoding, summary.encoding)}"
     if summary.delimiter is not None:
         how += f", delimiter {summary.delimiter!r}"
@@ -94,7 +94,7 @@ def _summary_lines(summary: ImportSummary) -> list[str]:
     if summary.ignored_columns:
         lines.append("  ignored columns (not in the mapping, never read): "
                      + ", ".join(summary.ignored_columns))
-    if summary.absent_optional:
+    if summary.absent_optional and mapped:
         lines.append("  optional columns of the mapping not in the file: "
                      + ", ".join(summary.absent_optional))
     if summary.stopped:
@@ -113,7 +113,8 @@ Example (Dutch headers, ';' separated, amounts like 1.234,56):
 \b
 Exit codes: 0 the file was processed (also with rejected rows: see the
 rejects file), 2 the file could not be imported (missing column, unreadable
-file, bad mapping; nothing was published), 1 the bus or the ledger failed.
+file, bad mapping; nothing was published), 1 the bus or the ledger failed,
+130 interrupted (run it again: what was published is skipped).
 """
 
 
@@ -196,7 +197,7 @@ def import_file(
         raise FileProblem(str(exc)) from exc
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
-    for line in _summary_lines(reader.summary):
+    for line in _summary_lines(reader.summary, mapped=mapping is not None):
         click.echo(line)
     if interrupted:
         raise SystemExit(130)

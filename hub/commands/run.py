@@ -59,11 +59,13 @@ def _wait(process: HubProcess, duration: float | None, tick: float,
               help="Local state (ledger, inbox, keys); default $HUB_STATE_DIR or var/state.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Ingest API address.")
 @click.option("--port", default=8080, show_default=True, help="Ingest API port (0: any).")
+@click.option("--web-port", default=8081, show_default=True,
+              help="Web app (team inbox) port on --host (0: any).")
 @click.option("--routers", default=1, show_default=True,
               help="Router threads (one consumer group; on Kafka also run more processes).")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
-        state_dir: Path | None, host: str, port: int, routers: int,
+        state_dir: Path | None, host: str, port: int, web_port: int, routers: int,
         duration: float | None) -> None:
     """Run the hub: ingest API, router(s) and sinks in one process, until SIGTERM.
 
@@ -75,12 +77,14 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
         settings = settings.model_copy(update={"state_dir": state_dir})
     try:
         config = load_config(config_path or settings.config)
-        process = HubProcess(settings, config, host=host, port=port, routers=routers)
+        process = HubProcess(settings, config, host=host, port=port, routers=routers,
+                             web_port=web_port)
         _on_signals(process)
         process.start()
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"signalhub running: ingest API {process.url} (OpenAPI {process.url}/openapi.json)"
+               f", web app {process.web_url} (accounts: signalhub users add)"
                f", bus {settings.bus}; Ctrl-C or SIGTERM stops it")
     try:
         _wait(process, duration, 1.0)
@@ -94,10 +98,13 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
               default=Path("var/demo"), show_default=True,
               help="Where the demo keeps its bus file and state (wiped at start).")
 @click.option("--port", default=8080, show_default=True, help="Ingest API port (0: any).")
+@click.option("--web-port", default=8081, show_default=True,
+              help="Web app (team inbox) port (0: any).")
 @click.option("--rate", default=5.0, show_default=True, help="Signals per second.")
 @click.option("--duration", type=float, default=None,
               help="Stop after this many seconds (default: until Ctrl-C).")
-def demo(demo_dir: Path, port: int, rate: float, duration: float | None) -> None:
+def demo(demo_dir: Path, port: int, web_port: int, rate: float,
+         duration: float | None) -> None:
     """Run the whole hub on the embedded bus with a fictional municipality, three kinds
     of teams and synthetic signals, and print where to look.
 
@@ -111,13 +118,18 @@ def demo(demo_dir: Path, port: int, rate: float, duration: float | None) -> None
         "pseudonym_secrets": {"GM9999": SecretStr(secrets.token_hex(16))},
     })
     config = load_config(examples_dir() / "hub.yaml")
-    process = HubProcess(settings, config, port=port)
+    process = HubProcess(settings, config, port=port, web_port=web_port)
     _on_signals(process)
     try:
         process.start()
     except HubError as exc:
-        raise click.ClickException(f"{exc}\nIs port {port} in use? Try --port 0.") from exc
+        raise click.ClickException(f"{exc}\nIs port {port} or {web_port} in use? Try --port 0"
+                                   " --web-port 0.") from exc
     assert process.sources is not None and process.inbox is not None
+    assert process.users is not None
+    member_password, operator_password = secrets.token_urlsafe(9), secrets.token_urlsafe(9)
+    process.users.add("demo", member_password, "member", ["schuldhulp-centrum"])
+    process.users.add("operator", operator_password, "operator")
     _, key = process.sources.add("demo-partner", "urn:nld:oin:00000009999999999000", _TYPES)
     traffic = DemoTraffic(process.url, key, rate=rate)
     feeder = threading.Thread(target=traffic.run, name="demo-traffic", daemon=True)
@@ -128,6 +140,8 @@ def demo(demo_dir: Path, port: int, rate: float, duration: float | None) -> None
         t.id for t in config.teams)}
   ingest API   {process.url}/v1/signals/debt  (OpenAPI: {process.url}/openapi.json,
                health: {process.url}/healthz)
+  web inbox    {process.web_url}/inbox  sign in as demo / {member_password}
+               (team schuldhulp-centrum); operator / {operator_password} (no alert contents)
   traffic      {rate:g} signals/s over HTTP with a demo key; fictional BSNs, pseudonymised
   look at      signalhub inbox list --team schuldhulp-centrum --state-dir {state}
                signalhub consume alerts.jeugd-18plus.v1 --bus {bus}

@@ -39,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 _RECORD = f"{NAMESPACE}.ConsentChange"
 _POLL_S = 0.5
+_REJOIN_AFTER_S = 12.0
 _JOIN_POLL_S = 0.2
 
 
@@ -260,12 +261,22 @@ class LedgerFollower:
         """Wait until every partition is assigned (on Kafka the assignment arrives with
         a poll), then seek each to the ledger's offset if anything may have moved."""
         want = {TopicPartition(self.topic, p) for p in partitions}
+        joining_since = time.monotonic()
         while not want <= tap.assignment():
             if time.monotonic() >= deadline:
                 raise ConsentLedgerError(
                     f"consumer group {self.group} was not given every partition of"
-                    f" {self.topic} in time; is another process following this ledger file?"
+                    f" {self.topic} in time (the broker may be slow, or another process"
+                    " follows this ledger file)"
                 )
+            if time.monotonic() - joining_since > _REJOIN_AFTER_S:
+                # kafka-python can miss an assignment it was sent; a new member joins
+                # afresh (the follower commits nothing, so nothing is lost)
+                log.warning("consent follower rejoins its group", group=self.group)
+                tap.inner.close()
+                tap.inner = self.bus.consumer(self.group, [self.topic],
+                                              auto_offset_reset="earliest")
+                joining_since = time.monotonic()
             # joins the group; what it returns is read again after the seek below
             tap.inner.poll(1, min(_JOIN_POLL_S, max(0.0, deadline - time.monotonic())))
             force_seek = True

@@ -1,0 +1,1 @@
+"""The browser front end: the team inbox (and the operator dashboard), server-rendered."""

@@ -1,0 +1,471 @@
+"""The web app: sign-in, the team inbox (HTML and JSON), live updates, security headers.
+
+:func:`create_web_app` builds it from :class:`~hub.web.deps.WebDeps`; :func:`serve_web`
+runs it with uvicorn in a thread and :func:`stop_web` ends it (live-update streams
+first). Pages are rendered on the server (Jinja2); the only script is
+``static/inbox.js`` (live rows), so the Content-Security-Policy allows no inline script.
+
+Access is checked on the server for every page and API call: a member or admin sees
+only alerts of their own teams (403 for another team's alert, by page or API);
+operators see no alert at all. Every view of an alert's detail, claim, note and close,
+and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+import structlog
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from connectors.sinks.inbox import (
+    AlertNotFound,
+    CloseOutcome,
+    InboxError,
+    InboxItem,
+    InboxStatus,
+)
+from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
+from connectors.sources.http_ingest import serve, stop
+from hub.events import AlertUrgency
+from hub.topics import ensure_topics
+from hub.web.accounts import User
+from hub.web.auth import (
+    LoginLimiter,
+    LoginRequired,
+    check_csrf,
+    csrf_token,
+    current_user,
+    end_session,
+    record_access,
+    require_role,
+    start_session,
+)
+from hub.web.deps import WebDeps
+
+__all__ = ["SECURITY_HEADERS", "create_web_app", "serve_web", "stop_web"]
+
+log = structlog.get_logger(__name__)
+
+_HERE = Path(__file__).parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none';"
+        " frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+#: closing outcomes as offered in the form
+_OUTCOME_LABELS = {
+    CloseOutcome.PICKED_UP: "Picked up (told to the source)",
+    CloseOutcome.NOT_PICKED_UP: "Not picked up (told to the source)",
+    CloseOutcome.CLOSED: "Closed for another reason (nothing is told)",
+}
+_DONE = {"claimed": "You claimed this alert.", "noted": "Note added.",
+         "closed": "Alert closed.", "published": "Alert closed; the source was told the outcome."}
+_TEAM_ROLES = ("member", "admin")
+#: how long one live-update stream lasts before the browser reconnects
+_STREAM_SECONDS = 300.0
+
+TeamUser = Annotated[User, Depends(require_role(*_TEAM_ROLES))]
+
+
+class _SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` (and no-store for everything but static files)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not static:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _row(item: InboxItem) -> dict[str, Any]:
+    """An alert as listed (no fields, no pseudonym)."""
+    a = item.alert
+    return {
+        "alert_id": a.alert_id, "team_id": a.team_id, "event_type": a.event_type,
+        "urgency": a.urgency.value, "due_date": a.due_date.isoformat() if a.due_date else None,
+        "created_at": a.created_at.isoformat(), "status": item.status.value,
+        "claimed_by": item.claimed_by, "outcome": item.outcome.value if item.outcome else None,
+        "received_ms": _ms(item.received_at), "url": f"/inbox/alerts/{a.alert_id}",
+        "created": a.created_at.strftime("%Y-%m-%d %H:%M"),
+    }  # fmt: skip
+
+
+def _detail(item: InboxItem) -> dict[str, Any]:
+    a = item.alert
+    return {
+        **_row(item),
+        "subject_ref": a.subject_ref, "municipality_code": a.municipality_code,
+        "fields": dict(a.fields), "prior_signals_180d": a.prior_signals_180d,
+        "legal_basis": a.legal_basis, "closed_by": item.closed_by,
+        "closed_at": item.closed_at.isoformat() if item.closed_at else None,
+        "notes": [{"author": n.author, "text": n.text, "at": n.at.isoformat()}
+                  for n in item.notes],
+    }  # fmt: skip
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A url-encoded form body (small), first value per field."""
+    body = await request.body()
+    if len(body) > 32_000:
+        raise HTTPException(413, "form too large")
+    if body and not request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        raise HTTPException(415, "expected a form")
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+class _Filters:
+    """The inbox filters from the query string (unknown values are ignored)."""
+
+    def __init__(self, request: Request, user: User) -> None:
+        q = request.query_params
+        self.team = q.get("team") or ""
+        if self.team and self.team not in user.teams:
+            raise HTTPException(403, "You are not a member of this team.")
+        self.event_type = q.get("event_type") or ""
+        urgency = (q.get("urgency") or "").upper()
+        self.urgency = urgency if urgency in AlertUrgency.__members__ else ""
+        status = q.get("status") or ""
+        self.status = status if status in {s.value for s in InboxStatus} else ""
+        self.since_text = q.get("since") or ""
+        try:
+            self.since: date | None = (date.fromisoformat(self.since_text)
+                                       if self.since_text else None)
+        except ValueError:
+            self.since, self.since_text = None, ""
+        self.teams = sorted([self.team] if self.team else user.teams)
+
+    def query(self) -> str:
+        pairs = {"team": self.team, "event_type": self.event_type, "urgency": self.urgency,
+                 "status": self.status, "since": self.since_text}
+        return "&".join(f"{k}={quote(v)}" for k, v in pairs.items() if v)
+
+    def items(self, deps: WebDeps, limit: int = 200) -> list[InboxItem]:
+        found: list[InboxItem] = []
+        for team in self.teams:
+            found += deps.inbox.list_alerts(
+                team, event_type=self.event_type or None, urgency=self.urgency or None,
+                status=self.status or None, since=self.since, limit=limit,
+            )  # fmt: skip
+        found.sort(key=lambda i: (i.alert.urgency is not AlertUrgency.URGENT,
+                                  -_ms(i.alert.created_at), i.alert.alert_id))
+        return found[:limit]
+
+
+def create_web_app(deps: WebDeps) -> FastAPI:
+    """The browser app over ``deps`` (see the module docstring)."""
+    app = FastAPI(title="Signalhub web", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.deps = deps
+    app.state.stopping = threading.Event()
+    app.state.login_limiter = LoginLimiter()
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    app.add_middleware(_SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    ensure_topics(deps.conn.bus)
+    ensure_outcomes_topic(deps.conn.bus)
+    limiter: LoginLimiter = app.state.login_limiter
+    team_names = {t.id: t.name for t in deps.config.teams}
+    event_types = sorted({e for t in deps.config.teams for e in t.event_types})
+    has_operator = _include_operator(app)
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        user = current_user(request)
+        return templates.TemplateResponse(request, name, {
+            "user": user, "csrf_token": csrf_token(request), "team_names": team_names,
+            "has_operator": has_operator, "today": datetime.now(UTC).date(), **context,
+        }, status_code=status)  # fmt: skip
+
+    def own_item(user: User, alert_id: str) -> InboxItem:
+        """The alert if it is one of the user's teams': 404 when unknown, 403 otherwise."""
+        try:
+            item = deps.inbox.get(alert_id)
+        except AlertNotFound:
+            raise HTTPException(404, "No such alert.") from None
+        if item.alert.team_id not in user.teams:
+            raise HTTPException(403, "This alert belongs to a team you are not a member of.")
+        return item
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        response = await run_in_threadpool(
+            render, request, "error.html", exc.status_code, message=exc.detail,
+            status_code=exc.status_code,
+        )  # fmt: skip
+        response.headers.update(headers)
+        return response
+
+    # -- signing in ---------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        user = current_user(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        if user.role == "operator":
+            if has_operator:
+                return RedirectResponse("/operator", status_code=303)
+            return render(request, "error.html", message="Operators have no inbox; the"
+                          " operator dashboard is not installed.", status_code=200)
+        return RedirectResponse("/inbox", status_code=303)
+
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/") -> Response:
+        if current_user(request) is not None:
+            return RedirectResponse(_safe_next(next), status_code=303)
+        cookie = Response()
+        fresh = csrf_token(request) is None
+        if fresh:  # an anonymous session carries the login form's CSRF token
+            start_session(request, cookie, None)
+        response = render(request, "login.html", next=_safe_next(next), error=None)
+        if fresh:
+            response.raw_headers.extend(h for h in cookie.raw_headers if h[0] == b"set-cookie")
+        return response
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        check_csrf(request, form)
+        username = form.get("username", "").strip().lower()[:64]
+        password = form.get("password", "")
+        target = _safe_next(form.get("next"))
+        client = request.client.host if request.client else "-"
+        if limiter.blocked(username, client):
+            await run_in_threadpool(record_access, deps, name="sign-in", username=username,
+                                    reason_code="SIGN_IN_RATE_LIMITED", error=True)
+            return await run_in_threadpool(
+                render, request, "error.html", 429, status_code=429,
+                message="Too many failed sign-ins. Wait five minutes and try again.",
+            )  # fmt: skip
+        user = await run_in_threadpool(deps.users.authenticate, username, password)
+        if user is None:
+            limiter.failed(username, client)
+            await run_in_threadpool(record_access, deps, name="sign-in", username=username,
+                                    reason_code="SIGN_IN_FAILED", error=True)
+            return await run_in_threadpool(
+                render, request, "login.html", 401, next=target,
+                error="Unknown username or wrong password.", username=username,
+            )  # fmt: skip
+        limiter.succeeded(username, client)
+        await run_in_threadpool(record_access, deps, name="sign-in", username=username,
+                                reason_code="SIGNED_IN")
+        redirect = RedirectResponse(target, status_code=303)
+        start_session(request, redirect, user)
+        log.info("web sign-in", role=user.role)
+        return redirect
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        form = await _form(request)
+        check_csrf(request, form)
+        response = RedirectResponse("/login", status_code=303)
+        end_session(request, response)
+        return response
+
+    # -- the team inbox -----------------------------------------------------------------
+
+    @app.get("/inbox")
+    def inbox_page(request: Request, user: TeamUser) -> Response:
+        filters = _Filters(request, user)
+        after = _ms(datetime.now(UTC))
+        items = filters.items(deps)
+        return render(request, "inbox.html", items=items, filters=filters, after=after,
+                      event_types=event_types, statuses=[s.value for s in InboxStatus])
+
+    @app.get("/inbox/alerts/{alert_id}")
+    def alert_page(request: Request, alert_id: str, user: TeamUser) -> Response:
+        item = own_item(user, alert_id)
+        record_access(deps, name="view-alert", reason_code="ALERT_VIEWED",
+                      username=user.username, alert=item.alert)
+        done = _DONE.get(request.query_params.get("done", ""))
+        return render(request, "alert.html", item=item, outcomes=_OUTCOME_LABELS, done=done)
+
+    def _action(name: str, run: Callable[[User, InboxItem, dict[str, str]], str]) -> Callable[
+            [Request, str, User], Awaitable[Response]]:
+        async def handler(request: Request, alert_id: str, user: TeamUser) -> Response:
+            form = await _form(request)
+            check_csrf(request, form)
+
+            def work() -> str:
+                item = own_item(user, alert_id)
+                try:
+                    done = run(user, item, form)
+                except InboxError as exc:
+                    raise HTTPException(409, str(exc)) from None
+                return done
+
+            done = await run_in_threadpool(work)
+            return RedirectResponse(f"/inbox/alerts/{alert_id}?done={done}", status_code=303)
+
+        handler.__name__ = name
+        return handler
+
+    def claim(user: User, item: InboxItem, form: dict[str, str]) -> str:
+        deps.inbox.claim(item.alert.alert_id, user.username, team_id=item.alert.team_id)
+        record_access(deps, name="claim-alert", reason_code="ALERT_CLAIMED",
+                      username=user.username, alert=item.alert)
+        return "claimed"
+
+    def note(user: User, item: InboxItem, form: dict[str, str]) -> str:
+        text = form.get("text", "").strip()[:4000]
+        deps.inbox.add_note(item.alert.alert_id, user.username, text,
+                            team_id=item.alert.team_id)
+        record_access(deps, name="note-alert", reason_code="ALERT_NOTE_ADDED",
+                      username=user.username, alert=item.alert)
+        return "noted"
+
+    def close(user: User, item: InboxItem, form: dict[str, str]) -> str:
+        try:
+            outcome = CloseOutcome(form.get("outcome", ""))
+        except ValueError:
+            raise HTTPException(400, "Choose an outcome.") from None
+        closure = deps.inbox.close_alert(
+            item.alert.alert_id, outcome, by=user.username,
+            note=form.get("note", "").strip()[:4000] or None, team_id=item.alert.team_id,
+        )  # fmt: skip
+        record_access(deps, name="close-alert", reason_code=f"ALERT_CLOSED_{outcome.value}",
+                      username=user.username, alert=item.alert)
+        if closure.pick_up is not None and closure.source:
+            publish_outcome(deps.conn.bus, deps.conn.serde, closure.alert, closure.pick_up,
+                            closure.source)
+            return "published"
+        return "closed"
+
+    for verb, fn in (("claim", claim), ("note", note), ("close", close)):
+        app.post(f"/inbox/alerts/{{alert_id}}/{verb}")(_action(verb, fn))
+
+    @app.get("/inbox/events")
+    async def inbox_events(request: Request, user: TeamUser) -> StreamingResponse:
+        """Server-sent events: each alert received after ``after`` (ms), once."""
+        filters = _Filters(request, user)
+        try:
+            after = int(request.query_params.get("after", ""))
+        except ValueError:
+            after = _ms(datetime.now(UTC))
+        stopping: threading.Event = app.state.stopping
+
+        def newer(last: int) -> list[InboxItem]:
+            found = [i for i in filters.items(deps) if _ms(i.received_at) > last]
+            return sorted(found, key=lambda i: i.received_at)
+
+        async def stream() -> AsyncIterator[str]:
+            last, started = after, time.monotonic()
+            yield "retry: 3000\n\n"
+            while not stopping.is_set() and time.monotonic() - started < _STREAM_SECONDS:
+                for item in await run_in_threadpool(newer, last):
+                    last = max(last, _ms(item.received_at))
+                    row = {**_row(item), "team_name": team_names.get(item.alert.team_id)}
+                    yield f"event: alert\ndata: {json.dumps(row)}\n\n"
+                for _ in range(10):
+                    if stopping.is_set() or await request.is_disconnected():
+                        return
+                    await asyncio.sleep(0.1)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"X-Accel-Buffering": "no"})
+
+    # -- the JSON API (the same checks) ----------------------------------------------------
+
+    @app.get("/api/alerts")
+    def api_alerts(request: Request, user: TeamUser) -> dict[str, Any]:
+        filters = _Filters(request, user)
+        return {"alerts": [_row(i) for i in filters.items(deps)]}
+
+    @app.get("/api/alerts/{alert_id}")
+    def api_alert(alert_id: str, user: TeamUser) -> dict[str, Any]:
+        item = own_item(user, alert_id)
+        record_access(deps, name="view-alert", reason_code="ALERT_VIEWED",
+                      username=user.username, alert=item.alert)
+        return _detail(item)
+
+    @app.get("/api/me")
+    def api_me(user: Annotated[User, Depends(require_role("member", "operator", "admin"))]
+               ) -> dict[str, Any]:
+        return {"username": user.username, "role": user.role, "teams": sorted(user.teams)}
+
+    return app
+
+
+def _include_operator(app: FastAPI) -> bool:
+    """Include ``hub.web.operator.router`` when that module exists."""
+    try:
+        module = importlib.import_module("hub.web.operator")
+    except ModuleNotFoundError as exc:
+        if exc.name != "hub.web.operator":
+            raise
+        return False
+    router = getattr(module, "router", None)
+    if router is None:
+        return False
+    app.include_router(router)
+    return True
+
+
+def serve_web(app: FastAPI, host: str = "127.0.0.1", port: int = 8081
+              ) -> tuple[uvicorn.Server, threading.Thread]:
+    """Run the web app with uvicorn in a thread (port 0: any free port)."""
+    return serve(app, host, port)
+
+
+def stop_web(app: FastAPI, server: uvicorn.Server, thread: threading.Thread) -> None:
+    """End the live-update streams, then stop the server."""
+    app.state.stopping.set()
+    stop(server, thread)

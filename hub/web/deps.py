@@ -1,0 +1,28 @@
+"""What the web app needs from the running hub, handed over in one object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.sinks.inbox import InboxStore
+from hub.config import HubConfig
+from hub.connect import Connection
+from hub.web.accounts import UserStore
+
+__all__ = ["WebDeps"]
+
+
+@dataclass
+class WebDeps:
+    #: the bus (audit records, outcomes) and its serde; the web app's own connection
+    conn: Connection
+    config: HubConfig
+    inbox: InboxStore
+    users: UserStore
+    #: signs the session cookies
+    secret_key: str
+    state_dir: Path
+    #: the routers' decision counts (for the operator dashboard)
+    counts: Callable[[], dict[str, int]]

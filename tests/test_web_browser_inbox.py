@@ -1,0 +1,109 @@
+"""The team inbox in a real headless Chromium (Debian's package, driven by Playwright):
+sign in, watch a new alert arrive without a reload, claim and close it; another team's
+alert is a 403 page. Screenshots go to test-artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.sinks.inbox import CloseOutcome, InboxStatus
+from tests.test_web_inbox import PASSWORD, SUBJECT_B, WebServer, make_alert, start_web
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[WebServer]:
+    server, stop = start_web(tmp_path)
+    try:
+        yield server
+    finally:
+        stop()
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian's chromium package")
+def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    existing = make_alert("team-a", minutes=30)
+    theirs = make_alert("team-b", subject=SUBJECT_B)
+    web.inbox.add_many([existing, theirs])
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            page.goto(f"{web.url}/inbox")
+            expect(page).to_have_url(re.compile(r"/login\?next=/inbox$"))
+            page.get_by_label("Username").fill("alice")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page).to_have_url(f"{web.url}/inbox")
+            expect(page.locator(f'tr[data-id="{existing.alert_id}"]')).to_be_visible()
+            expect(page.locator(f'tr[data-id="{theirs.alert_id}"]')).to_have_count(0)
+            expect(page.locator("#live-status")).to_have_text("Live updates: on")
+
+            # a new urgent alert arrives while the page is open: a row, no reload
+            marker = page.evaluate("() => (window.__loaded = performance.timeOrigin)")
+            fresh = make_alert("team-a", urgent=True)
+            web.inbox.add(fresh)
+            row = page.locator(f'tr[data-id="{fresh.alert_id}"]')
+            expect(row).to_be_visible(timeout=10_000)
+            expect(row).to_contain_text("URGENT")
+            expect(row).to_contain_text(fresh.due_date.isoformat())  # type: ignore[union-attr]
+            assert page.evaluate("() => window.__loaded") == marker  # the same page
+            first = page.locator("#alerts tbody tr").first
+            expect(first).to_have_attribute("data-id", fresh.alert_id)  # urgent on top
+            page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+
+            # open, claim and close it
+            row.get_by_role("link").click()
+            expect(page).to_have_url(f"{web.url}/inbox/alerts/{fresh.alert_id}")
+            expect(page.locator("dl.facts")).to_contain_text("ENERGY")
+            page.get_by_role("button", name="Claim").click()
+            expect(page.get_by_role("status")).to_have_text("You claimed this alert.")
+            expect(page.locator("#status")).to_contain_text("claimed by alice")
+            page.screenshot(path=str(ARTIFACTS / "inbox-detail.png"), full_page=True)
+            page.get_by_label("Picked up (told to the source)", exact=True).check()
+            page.get_by_label("Note (stays in the inbox)").fill("Appointment on Monday")
+            page.get_by_role("button", name="Close alert").click()
+            expect(page.get_by_role("status")).to_contain_text("the source was told")
+            expect(page.locator("#status")).to_contain_text("PICKED_UP")
+            expect(page.locator(".note")).to_contain_text("Appointment on Monday")
+            page.screenshot(path=str(ARTIFACTS / "inbox-closed.png"), full_page=True)
+            item = web.inbox.get(fresh.alert_id)
+            assert item.status is InboxStatus.CLOSED
+            assert item.outcome is CloseOutcome.PICKED_UP
+
+            # another team's alert by URL: a 403 page without its contents
+            response = page.goto(f"{web.url}/inbox/alerts/{theirs.alert_id}")
+            assert response is not None and response.status == 403
+            expect(page.get_by_role("heading", name="No access")).to_be_visible()
+            assert SUBJECT_B not in page.content()
+            page.screenshot(path=str(ARTIFACTS / "inbox-403.png"))
+
+            # signing out ends the session
+            page.goto(f"{web.url}/inbox")
+            page.get_by_role("button", name="Sign out").click()
+            expect(page).to_have_url(f"{web.url}/login")
+            page.goto(f"{web.url}/inbox")
+            expect(page).to_have_url(re.compile(r"/login\?next=/inbox$"))
+            # no CSP violation, no script error (only the expected 403 page load)
+            errors = [e for e in errors if "status of 403" not in e]
+            assert errors == [], errors
+        finally:
+            browser.close()
