@@ -46,6 +46,7 @@ from connectors.sinks.inbox import (
 from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
 from connectors.sources.http_ingest import serve, stop
 from hub.events import AlertUrgency
+from hub.metrics import HttpMetricsMiddleware
 from hub.topics import ensure_topics
 from hub.web.accounts import User
 from hub.web.auth import (
@@ -212,6 +213,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     app.state.login_limiter = LoginLimiter()
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(HttpMetricsMiddleware, app_name="web")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     ensure_topics(deps.conn.bus)
     ensure_outcomes_topic(deps.conn.bus)
