@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
-from hub.events import DecisionOutcome, ProcessingRecord, ProcessingStatus
+from hub.events import DecisionOutcome, ProcessingRecord, ProcessingStatus, utc_millis
 
 __all__ = ["INTAKE_ACTIVITY", "new_span_id", "new_trace_id", "processing_record"]
 
@@ -39,14 +40,22 @@ def processing_record(
     alert_id: str | None = None,
     parent_span_id: str | None = None,
     error: bool = False,
+    validate: bool = True,
 ) -> ProcessingRecord:
-    return ProcessingRecord(
+    """A processing record; ``validate=False`` skips pydantic validation and is only for
+    callers whose values are known-valid (e.g. taken from a validated signal and a
+    configuration whose values were validated into a record before): the result is the
+    same record, built with ``model_construct``."""
+    end = max(started, datetime.now(UTC))
+    if not validate:
+        started, end = utc_millis(started), utc_millis(end)
+    fields: dict[str, Any] = dict(
         trace_id=trace_id,
         span_id=new_span_id(),
         parent_span_id=parent_span_id,
         name=name,
         start_time=started,
-        end_time=max(started, datetime.now(UTC)),
+        end_time=end,
         status=ProcessingStatus.ERROR if error else ProcessingStatus.OK,
         processing_activity_id=activity,
         data_subject_id=subject_ref,
@@ -61,3 +70,6 @@ def processing_record(
         event_type=event_type,
         alert_id=alert_id,
     )
+    if validate:
+        return ProcessingRecord(**fields)
+    return ProcessingRecord.model_construct(**fields)

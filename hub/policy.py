@@ -72,13 +72,27 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+#: per Condition (by identity; the condition is kept so its id stays its own): its
+#: values as text, and whether "*" is one of them
+_WANTED: dict[int, tuple[Condition, frozenset[str], bool]] = {}
+
+
+def _wanted(condition: Condition) -> tuple[frozenset[str], bool]:
+    entry = _WANTED.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        wanted = frozenset(_as_text(v) for v in condition.values)
+        entry = (condition, wanted, "*" in wanted)
+        _WANTED[id(condition)] = entry
+    return entry[1], entry[2]
+
+
 def matches(condition: Condition, record: dict[str, Any]) -> bool:
     """Whether ``record`` meets ``condition`` ("*" matches any present value)."""
     value = record.get(condition.field)
     if value is None:
         return False
-    wanted = {_as_text(v) for v in condition.values}
-    return "*" in wanted or _as_text(value) in wanted
+    wanted, anything = _wanted(condition)
+    return anything or _as_text(value) in wanted
 
 
 def _minimise(
@@ -102,27 +116,34 @@ def _legal_basis(
     team: Team,
     consent: ConsentLookup,
     event_type: str,
-    trace: list[str],
+    trace: list[str] | None,
 ) -> tuple[str | None, str, str | None]:
-    """(basis, reason code, consent id); basis None means refused."""
+    """(basis, reason code, consent id); basis None means refused. ``trace`` None: no
+    trace lines are built."""
     if rule.legal_basis == "statutory":
-        trace.append("legal basis: statutory (no consent needed)")
+        if trace is not None:
+            trace.append("legal basis: statutory (no consent needed)")
         return "statutory", "FORWARDED", None
     source = str(record.get("source", ""))
     if source in rule.covenant_sources:
-        trace.append(f"legal basis: covenant with source {source}")
+        if trace is not None:
+            trace.append(f"legal basis: covenant with source {source}")
         return "covenant", "FORWARDED", None
     if rule.legal_basis == "covenant":
-        trace.append(f"no covenant with source {source}: refused")
+        if trace is not None:
+            trace.append(f"no covenant with source {source}: refused")
         return None, "NO_COVENANT", None
     purpose = rule.consent_purpose or event_type
     check = consent(purpose, team)
     if check.status == "VALID":
-        trace.append(f"consent {check.consent_id} for purpose {purpose!r} covers {team.id}")
+        if trace is not None:
+            trace.append(f"consent {check.consent_id} for purpose {purpose!r} covers {team.id}")
         return "consent", "FORWARDED", check.consent_id
-    trace.append(
-        f"consent for purpose {purpose!r} and {team.id}: {check.status} ({check.detail}): refused"
-    )
+    if trace is not None:
+        trace.append(
+            f"consent for purpose {purpose!r} and {team.id}: {check.status} ({check.detail}):"
+            " refused"
+        )
     return None, f"CONSENT_{check.status}", check.consent_id
 
 
@@ -133,10 +154,17 @@ def decide(
     team: Team,
     consent: ConsentLookup,
     today: date,
+    *,
+    explain: bool = True,
 ) -> Decision:
-    """Apply ``policy`` to ``record`` for ``team``."""
+    """Apply ``policy`` to ``record`` for ``team``. ``explain=False``: the decision is the
+    same but its trace is empty (the routing path does not use it)."""
     rule, rule_name = policy.rule_for(record)
-    trace = [f"rule {event_type}/{rule_name} applies to team {team.id} (role {team.role})"]
+    trace = (
+        [f"rule {event_type}/{rule_name} applies to team {team.id} (role {team.role})"]
+        if explain
+        else None
+    )
 
     def refuse(code: str, basis: str | None = None, consent_id: str | None = None) -> Decision:
         return Decision(
@@ -147,21 +175,25 @@ def decide(
             rule.processing_activity,
             basis,
             consent_id=consent_id,
-            trace=tuple(trace),
+            trace=tuple(trace or ()),
         )
 
     if team.role not in rule.roles:
-        trace.append(f"role {team.role} may not receive it (roles: {', '.join(rule.roles)})")
+        if trace is not None:
+            trace.append(f"role {team.role} may not receive it (roles: {', '.join(rule.roles)})")
         return refuse("ROLE_NOT_ALLOWED")
     if rule.teams is not None and team.id not in rule.teams:
-        trace.append(f"rule names only teams {', '.join(rule.teams)}")
+        if trace is not None:
+            trace.append(f"rule names only teams {', '.join(rule.teams)}")
         return refuse("TEAM_NOT_ALLOWED")
     if not rule.forward:
-        trace.append("policy records this case but forwards nothing")
+        if trace is not None:
+            trace.append("policy records this case but forwards nothing")
         return refuse("NOT_FORWARDED_BY_POLICY")
     for condition in rule.block_when:
         if matches(condition, record):
-            trace.append(f"blocked: {condition.field} is {_as_text(record[condition.field])}")
+            if trace is not None:
+                trace.append(f"blocked: {condition.field} is {_as_text(record[condition.field])}")
             code = (
                 "OBJECTION_RECORDED"
                 if condition.field == "objection_recorded"
@@ -172,11 +204,12 @@ def decide(
     if basis is None:
         return refuse(code, consent_id=consent_id)
     kept, dropped = _minimise(rule, team.role, record)
-    trace.append(f"fields kept for role {team.role}: {', '.join(kept) or '(none)'}")
-    trace.append(f"fields dropped: {', '.join(dropped) or '(none)'}")
+    if trace is not None:
+        trace.append(f"fields kept for role {team.role}: {', '.join(kept) or '(none)'}")
+        trace.append(f"fields dropped: {', '.join(dropped) or '(none)'}")
     urgent = any(matches(c, record) for c in rule.urgent_when)
     due = add_working_days(today, rule.due_working_days) if urgent else None
-    if urgent:
+    if urgent and trace is not None:
         trace.append(f"urgent: due within {rule.due_working_days} working days ({due})")
     return Decision(
         team,
@@ -190,5 +223,5 @@ def decide(
         urgent,
         due,
         consent_id,
-        tuple(trace),
+        tuple(trace or ()),
     )

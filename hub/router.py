@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -36,11 +36,13 @@ from hub.consume import AvroConsumer, Event
 from hub.deadletters import DeadLetterWriter
 from hub.directory import Resolution, TeamDirectory
 from hub.errors import CommitFailed, SignalRejected
-from hub.events import AlertUrgency, DecisionOutcome, TeamAlert
+from hub.events import AlertUrgency, AvroModel, DecisionOutcome, TeamAlert, utc_millis
 from hub.policy import Decision, decide
 from hub.router_state import RouterState
 from hub.topics import AUDIT, SIGNAL_RECORDS, SIGNAL_TOPICS, alerts_topic, ensure_topics
 from hub.validation import validate_signal
+
+_M = TypeVar("_M", bound=AvroModel)
 
 __all__ = ["ALERT_NAMESPACE", "Evaluation", "Router", "alert_id_for"]
 
@@ -68,6 +70,8 @@ class Evaluation:
     decisions: list[Decision] = field(default_factory=list)
     rejected: SignalRejected | None = None
     trace: list[str] = field(default_factory=list)
+    #: the validated signal (``model_dump()``), when it validated
+    data: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class Router:
@@ -93,6 +97,9 @@ class Router:
         self.dead_letters = DeadLetterWriter(conn.bus, conn.serde)
         self._reader: AvroConsumer | None = None
         self.counts: dict[str, int] = {}
+        #: configuration-derived output values that validated unchanged before: outputs
+        #: with them are built without validating again (see _checked)
+        self._valid_config: set[tuple[tuple[str, Any], ...]] = set()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -114,8 +121,14 @@ class Router:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    def evaluate(self, event_type: str, record: dict[str, Any], now: datetime) -> Evaluation:
-        """Validate, resolve and decide for every team; produce nothing."""
+    def evaluate(
+        self, event_type: str, record: dict[str, Any], now: datetime, *, explain: bool = True
+    ) -> Evaluation:
+        """Validate, resolve and decide for every team; produce nothing.
+
+        ``explain=False`` (the routing path): the same evaluation without the trace lines
+        of the signal and the decisions (only ``signalhub explain`` prints them).
+        """
         ev = Evaluation(event_type, _text(record.get("event_id")), record.get("subject_ref"))
         try:
             signal = validate_signal(event_type, record)
@@ -123,8 +136,9 @@ class Router:
             ev.rejected = exc
             ev.trace.append(f"rejected: {exc}")
             return ev
-        data = signal.model_dump()
-        ev.trace.append(f"valid {event_type} {ev.event_id}")
+        data = ev.data = signal.model_dump()
+        if explain:
+            ev.trace.append(f"valid {event_type} {ev.event_id}")
         postcode = data.get("postcode")
         municipality = data.get("municipality_code")
         if postcode is None:
@@ -135,7 +149,8 @@ class Router:
             postcode, int(data.get("house_number") or 0), event_type, municipality
         )
         ev.resolution = resolution
-        ev.trace.extend(resolution.trace)
+        if explain:
+            ev.trace.extend(resolution.trace)
         if resolution.reason is not None:
             where = f"postcode area {str(postcode)[:4]}"
             ev.rejected = SignalRejected(
@@ -146,7 +161,7 @@ class Router:
             )
             return ev
         policy = self.config.policies.get(event_type)  # type: ignore[call-overload]
-        if policy is None:
+        if policy is None and explain:
             ev.trace.append(f"no policy for {event_type}: nothing is forwarded")
         subject = str(data["subject_ref"])
 
@@ -156,15 +171,32 @@ class Router:
         for team in resolution.teams:
             if policy is None:
                 continue
-            decision = decide(policy, event_type, data, team, consent, now.date())
+            decision = decide(policy, event_type, data, team, consent, now.date(), explain=explain)
             ev.decisions.append(decision)
-            ev.trace.extend(decision.trace)
-            ev.trace.append(f"=> {team.id}: {decision.reason_code}")
+            if explain:
+                ev.trace.extend(decision.trace)
+                ev.trace.append(f"=> {team.id}: {decision.reason_code}")
         return ev
 
     # -- producing ------------------------------------------------------------------------
 
-    def _outputs(self, event: Event, ev: Evaluation, now: datetime) -> list[Record]:
+    def _checked(self, model: _M, **config: Any) -> _M:
+        """``model``, built with validation, after noting whether validation left the
+        ``config``-derived values (team, municipality, rule, ...) unchanged: outputs with
+        the same values are then built with ``model_construct`` (their other values come
+        from a validated signal or are generated valid)."""
+        if all(getattr(model, k) == v for k, v in config.items()):
+            self._valid_config.add(tuple(config.items()))
+        return model
+
+    def _trusted(self, **config: Any) -> bool:
+        return tuple(config.items()) in self._valid_config
+
+    def _outputs(
+        self, event: Event, ev: Evaluation, now: datetime, prior: int = 0
+    ) -> list[Record]:
+        """The alerts, processing records and dead letters for one evaluated signal;
+        ``prior`` is its count of earlier signals (RouterState.earlier_signals)."""
         trace_id = new_trace_id()
         started = now
         out: list[Record] = []
@@ -203,9 +235,23 @@ class Router:
             out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
             self._count(f"dead_lettered:{ev.rejected.reason_code}")
             return out
-        assert ev.event_id is not None and ev.subject_ref is not None
-        prior = self.state.earlier_signals(ev.subject_ref, now, ev.event_id)
+        assert ev.event_id is not None and ev.subject_ref is not None and ev.data is not None
+        # the validated (normalised) values: what TeamAlert/ProcessingRecord validation
+        # would make of the raw ones
+        event_id = str(ev.data["event_id"])
+        subject_ref = str(ev.data["subject_ref"])
+        source = ev.data.get("source")
+        created_at = utc_millis(now)
+        key = _key(subject_ref)
         if not ev.decisions:
+            config: dict[str, Any] = {
+                "name": "route-signal",
+                "reason_code": "NO_POLICY",
+                "processing_activity_id": INTAKE_ACTIVITY,
+                "municipality_code": municipality,
+                "event_type": ev.event_type,
+            }
+            trusted = self._trusted(**config)
             rec = processing_record(
                 trace_id=trace_id,
                 name="route-signal",
@@ -213,58 +259,86 @@ class Router:
                 outcome=DecisionOutcome.REFUSED,
                 reason_code="NO_POLICY",
                 activity=INTAKE_ACTIVITY,
-                subject_ref=ev.subject_ref,
+                subject_ref=subject_ref,
                 municipality_code=municipality,
-                event_id=ev.event_id,
+                event_id=event_id,
                 event_type=ev.event_type,
+                validate=not trusted,
             )
-            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), _key(ev.subject_ref)))
+            if not trusted:
+                self._checked(rec, **config)
+            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
             self._count("refused:NO_POLICY")
         for d in ev.decisions:
             alert_id = alert_id_for(ev.event_id, d.team.id) if d.forwarded else None
             if alert_id is not None:
-                alert = TeamAlert(
-                    alert_id=alert_id,
-                    event_id=ev.event_id,
-                    event_type=ev.event_type,
-                    team_id=d.team.id,
-                    municipality_code=d.team.municipality,
-                    subject_ref=ev.subject_ref,
-                    urgency=AlertUrgency.URGENT if d.urgent else AlertUrgency.NORMAL,
-                    due_date=d.due_date,
-                    fields=d.fields,
-                    prior_signals_180d=prior,
-                    legal_basis=d.legal_basis or "",
-                    created_at=now,
-                    trace_id=trace_id,
-                    source=_text(event.record.get("source")),
-                )
+                alert_values: dict[str, Any] = {
+                    "alert_id": alert_id,
+                    "event_id": event_id,
+                    "event_type": ev.event_type,
+                    "team_id": d.team.id,
+                    "municipality_code": d.team.municipality,
+                    "subject_ref": subject_ref,
+                    "urgency": AlertUrgency.URGENT if d.urgent else AlertUrgency.NORMAL,
+                    "due_date": d.due_date,
+                    "fields": d.fields,
+                    "prior_signals_180d": prior,
+                    "legal_basis": d.legal_basis or "",
+                    "created_at": created_at,
+                    "trace_id": trace_id,
+                    "source": source,
+                }
+                config = {
+                    "event_type": ev.event_type,
+                    "team_id": d.team.id,
+                    "municipality_code": d.team.municipality,
+                    "legal_basis": d.legal_basis or "",
+                }
+                if self._trusted(**config):
+                    alert = TeamAlert.model_construct(**alert_values)
+                else:
+                    alert = self._checked(TeamAlert(**alert_values), **config)
                 topic = alerts_topic(d.team.id)
                 out.append(
                     Record(
                         topic,
                         serde.encode_model(topic, alert),
-                        _key(ev.subject_ref),
+                        key,
                         _alert_headers(alert),
                     )
                 )
+            name = f"route-signal:{d.team.id}"
+            outcome = DecisionOutcome.FORWARDED if d.forwarded else DecisionOutcome.REFUSED
+            config = {
+                "name": name,
+                "reason_code": d.reason_code,
+                "processing_activity_id": d.processing_activity,
+                "legal_basis": d.legal_basis,
+                "team_id": d.team.id,
+                "municipality_code": d.team.municipality,
+                "event_type": ev.event_type,
+            }
+            trusted = self._trusted(**config)
             rec = processing_record(
                 trace_id=trace_id,
-                name=f"route-signal:{d.team.id}",
+                name=name,
                 started=started,
-                outcome=DecisionOutcome.FORWARDED if d.forwarded else DecisionOutcome.REFUSED,
+                outcome=outcome,
                 reason_code=d.reason_code,
                 activity=d.processing_activity,
-                subject_ref=ev.subject_ref,
+                subject_ref=subject_ref,
                 legal_basis=d.legal_basis,
                 team_id=d.team.id,
                 municipality_code=d.team.municipality,
-                event_id=ev.event_id,
+                event_id=event_id,
                 event_type=ev.event_type,
                 alert_id=alert_id,
                 reason_detail=f"rule {d.rule_name}",
+                validate=not trusted,
             )
-            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), _key(ev.subject_ref)))
+            if not trusted:
+                self._checked(rec, **config)
+            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
             self._count(("forwarded:" if d.forwarded else "refused:") + d.reason_code)
         return out
 
@@ -281,6 +355,10 @@ class Router:
         seen = self.state.handled(i for i in ids if i)
         records: list[Record] = []
         done: list[tuple[str, str | None, datetime]] = []
+        # evaluate the batch first, then look up the earlier signals of all its routed
+        # subjects at once (the state changes only after the batch: same counts as one
+        # lookup per signal), then build the outputs in input order
+        evaluated: list[tuple[Event, str, Evaluation | Record]] = []
         for event, event_id in zip(events, ids, strict=True):
             if event_id and event_id in seen:
                 self._count("duplicate_ignored")
@@ -292,12 +370,26 @@ class Router:
                 exc = SignalRejected(
                     f"{event.record_name} is not a signal type", "UNKNOWN_EVENT_TYPE"
                 )
-                records.append(self.dead_letters.build(event.message, exc, stage="router"))
+                evaluated.append(
+                    (event, event_id, self.dead_letters.build(event.message, exc, stage="router"))
+                )
                 continue
-            ev = self.evaluate(event_type, event.record, now)
-            records.extend(self._outputs(event, ev, now))
-            if event_id and ev.rejected is None:
-                done.append((event_id, ev.subject_ref, now))
+            ev = self.evaluate(event_type, event.record, now, explain=False)
+            evaluated.append((event, event_id, ev))
+        routed = [
+            (str(ev.subject_ref), str(ev.event_id))
+            for _, _, ev in evaluated
+            if isinstance(ev, Evaluation) and ev.rejected is None
+        ]
+        priors = iter(self.state.earlier_signals_many(routed, now))
+        for event, event_id, out in evaluated:
+            if not isinstance(out, Evaluation):
+                records.append(out)
+                continue
+            prior = next(priors) if out.rejected is None else 0
+            records.extend(self._outputs(event, out, now, prior))
+            if event_id and out.rejected is None:
+                done.append((event_id, out.subject_ref, now))
         return records, done
 
     def step(self, timeout: float = 1.0) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -61,6 +61,31 @@ class RouterState:
                 (subject_ref, since, event_id),
             ).fetchone()
         return int(count)
+
+    def earlier_signals_many(
+        self, signals: Sequence[tuple[str, str]], now: datetime
+    ) -> list[int]:
+        """:meth:`earlier_signals` for each (subject_ref, event_id) of ``signals``, in one
+        query per 500 subjects. Counts what is remembered, like :meth:`earlier_signals`:
+        signals of the same batch are remembered only after it, so they do not count."""
+        since = (now - timedelta(days=self.history_days)).timestamp()
+        subjects = list(dict.fromkeys(s for s, _ in signals))
+        seen: dict[str, set[str]] = {}
+        with self._lock:
+            for start in range(0, len(subjects), 500):
+                chunk = subjects[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for subject, event_id in self._db.execute(
+                    "SELECT subject_ref, event_id FROM history"
+                    f" WHERE subject_ref IN ({marks}) AND at >= ?",
+                    (*chunk, since),
+                ):
+                    seen.setdefault(subject, set()).add(event_id)
+        counts = []
+        for subject, event_id in signals:
+            ids = seen.get(subject)
+            counts.append(0 if not ids else len(ids) - (event_id in ids))
+        return counts
 
     def remember(self, done: list[tuple[str, str | None, datetime]]) -> None:
         """Mark (event_id, subject_ref, at) as handled, in one transaction."""
