@@ -30,7 +30,14 @@ from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
 
-__all__ = ["FieldError", "IntakeError", "SignalPublisher", "build_signal", "cloudevent_headers"]
+__all__ = [
+    "FieldError",
+    "IntakeError",
+    "SignalPublisher",
+    "build_signal",
+    "cloudevent_headers",
+    "pseudonymise_in_place",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,28 @@ class IntakeError(HubError):
         self.errors = list(errors)
 
 
+def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: Pseudonymiser | None
+                          ) -> list[FieldError]:
+    """Replace ``data["bsn"]`` by ``data["subject_ref"]`` (the municipality's pseudonym);
+    return the problems, naming fields only. The BSN is gone from ``data`` either way."""
+    bsn = data.pop("bsn", None)
+    if bsn is None:
+        return []
+    if "subject_ref" in data:
+        return [FieldError("bsn", "send either bsn or subject_ref, not both")]
+    if pseudonymiser is None:
+        return [FieldError("bsn", "this hub has no pseudonym secrets configured")]
+    try:
+        data["subject_ref"] = pseudonymiser.subject_ref(
+            str(bsn), str(data.get("municipality_code", "")).upper())
+    except InvalidBsn as exc:
+        return [FieldError("bsn", str(exc))]
+    except ConfigError:
+        return [FieldError("municipality_code", "no pseudonym secret for this municipality:"
+                           " a BSN needs a configured municipality_code")]
+    return []
+
+
 def build_signal(
     event_type: str,
     payload: Mapping[str, Any],
@@ -60,23 +89,7 @@ def build_signal(
     if model is None:
         raise IntakeError([FieldError("event_type", f"unknown event type {event_type!r}")])
     data = {k: v for k, v in payload.items() if v is not None and v != ""}
-    bsn = data.pop("bsn", None)
-    errors: list[FieldError] = []
-    if bsn is not None:
-        if "subject_ref" in data:
-            errors.append(FieldError("bsn", "send either bsn or subject_ref, not both"))
-        elif pseudonymiser is None:
-            errors.append(FieldError("bsn", "this hub has no pseudonym secrets configured"))
-        else:
-            try:
-                data["subject_ref"] = pseudonymiser.subject_ref(
-                    str(bsn), str(data.get("municipality_code", "")).upper())
-            except InvalidBsn as exc:
-                errors.append(FieldError("bsn", str(exc)))
-            except ConfigError:
-                errors.append(FieldError(
-                    "municipality_code", "no pseudonym secret for this municipality: a BSN"
-                    " needs a configured municipality_code"))
+    errors = pseudonymise_in_place(data, pseudonymiser)
     now = now or datetime.now(UTC)
     data.setdefault("event_id", str(uuid.uuid4()))
     data.setdefault("occurred_at", now)

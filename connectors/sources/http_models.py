@@ -21,10 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from hub.errors import ConfigError
 from hub.events import EVENT_TYPES, AvroModel, ConsentAction, ConsentChange
-from hub.intake import FieldError, IntakeError
-from hub.pseudonym import InvalidBsn, Pseudonymiser
+from hub.intake import FieldError, IntakeError, pseudonymise_in_place
+from hub.pseudonym import Pseudonymiser
 
 __all__ = [
     "CONSENT_FIELDS",
@@ -99,22 +98,7 @@ def build_consent(
     errors = [FieldError(safe_field([k]), "not a field of a consent grant")
               for k in payload if k not in CONSENT_FIELDS]
     data = {k: v for k, v in payload.items() if k in CONSENT_FIELDS and v not in (None, "")}
-    bsn = data.pop("bsn", None)
-    if bsn is not None:
-        if "subject_ref" in data:
-            errors.append(FieldError("bsn", "send either bsn or subject_ref, not both"))
-        elif pseudonymiser is None:
-            errors.append(FieldError("bsn", "this hub has no pseudonym secrets configured"))
-        else:
-            try:
-                data["subject_ref"] = pseudonymiser.subject_ref(
-                    str(bsn), str(data.get("municipality_code", "")).upper())
-            except InvalidBsn as exc:
-                errors.append(FieldError("bsn", str(exc)))
-            except ConfigError:
-                errors.append(FieldError(
-                    "municipality_code", "no pseudonym secret for this municipality: a BSN"
-                    " needs a configured municipality_code"))
+    errors += pseudonymise_in_place(data, pseudonymiser)
     now = now or datetime.now(UTC)
     data.setdefault("event_id", str(uuid.uuid4()))
     data.setdefault("consent_id", str(uuid.uuid4()))
