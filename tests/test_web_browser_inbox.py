@@ -5,7 +5,6 @@ alert is a 403 page. Screenshots go to test-artifacts/ (git-ignored)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +30,6 @@ def web(tmp_path: Path) -> Iterator[WebServer]:
         stop()
 
 
-@pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian's chromium package")
 def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -22,7 +22,7 @@ from hub.web.deps import WebDeps
 from hub.web.operator import safe_text
 from tests.test_metrics import EXAMPLE, route_signals
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
