@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from hub.errors import HubError
+from hub.sqlite import write_transaction
 
 __all__ = ["IdempotencyError", "IdempotencyStore", "InFlight", "KeyReused"]
 
@@ -110,18 +111,9 @@ class IdempotencyStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise IdempotencyError(f"idempotency store unavailable: {exc}") from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+        with write_transaction(self._db, self._lock, lambda why: IdempotencyError(
+                f"idempotency store unavailable: {why}")) as db:
+            yield db
 
     def begin(
         self, source_id: str, keys: Sequence[str], fingerprint: str | None = None

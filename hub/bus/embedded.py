@@ -35,6 +35,7 @@ from kafka.partitioner.default import murmur2
 
 from hub.bus.base import Bus, Consumer, Headers, Message, Record, TopicPartition, TopicSpec
 from hub.errors import BusError, BusUnavailable, TopicNotFound
+from hub.sqlite import write_transaction
 
 __all__ = ["EmbeddedBus", "EmbeddedConsumer", "partition_for_key"]
 
@@ -175,18 +176,9 @@ class EmbeddedBus(Bus):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding SQLite's write lock."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise BusError(f"embedded bus is locked or unavailable: {exc}") from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+        with write_transaction(self._db, self._lock, lambda why: BusError(
+                f"embedded bus is locked or unavailable: {why}")) as db:
+            yield db
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

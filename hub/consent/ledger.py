@@ -38,6 +38,7 @@ from hub.consent.model import (
     to_ms,
 )
 from hub.events import ConsentAction, ConsentChange
+from hub.sqlite import write_transaction
 
 __all__ = ["ConsentLedger"]
 
@@ -170,15 +171,8 @@ class ConsentLedger:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+        with write_transaction(self._db, self._lock) as db:
+            yield db
 
     def close(self) -> None:
         with self._lock:

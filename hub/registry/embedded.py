@@ -11,6 +11,7 @@ from pathlib import Path
 from hub.compat import Compatibility, check
 from hub.errors import IncompatibleSchema, RegistryError, SchemaNotFound
 from hub.registry.base import RegisteredSchema, SchemaRegistry, canonical
+from hub.sqlite import write_transaction
 
 __all__ = ["EmbeddedRegistry"]
 
@@ -54,15 +55,8 @@ class EmbeddedRegistry(SchemaRegistry):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+        with write_transaction(self._db, self._lock) as db:
+            yield db
 
     def _versions(self, db: sqlite3.Connection, subject: str) -> list[RegisteredSchema]:
         rows = db.execute(
