@@ -33,7 +33,8 @@ def umask_022() -> Iterator[None]:
 def modes(root: Path) -> tuple[dict[str, int], dict[str, int]]:
     """Permission bits of the folders (``root`` included) and of the files under
     ``root``, by path relative to ``root``'s parent."""
-    folders, files = {}, {}
+    folders: dict[str, int] = {}
+    files: dict[str, int] = {}
     for path in (root, *root.rglob("*")):
         try:
             info = path.stat()
