@@ -27,6 +27,7 @@ from hub.connect import Connection, connect
 from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
+from hub.sqlite import private_dir
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
@@ -80,7 +81,7 @@ class HubProcess:
         return f"http://{host}:{port}"
 
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)
         for i in range(self.routers):
             state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
             router = Router(self._connect(), self.config, state)

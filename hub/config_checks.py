@@ -311,7 +311,7 @@ def _policy(config: HubConfig, event_type: str, policy: EventPolicy, problems: l
             path = f"{base}.cases.{key}"
             _rule(config, model, override, path, problems)
             try:
-                rule = policy.rule_for({policy.cases_by: key})[0]
+                rule = policy.merge_case(key)
             except ValidationError as exc:
                 for error in exc.errors():
                     where = ".".join(str(part) for part in error["loc"])

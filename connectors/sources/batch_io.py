@@ -11,6 +11,7 @@ import gc
 import hashlib
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from connectors.sources.batch_mapping import BatchFileError
 from hub.bus.base import Record
 from hub.errors import HubError
 from hub.intake import SignalPublisher
+from hub.sqlite import open_database, write_transaction
 from hub.topics import SIGNAL_TOPICS
 
 __all__ = [
@@ -250,23 +252,22 @@ class ImportLedger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: ids are random keys
-            self._db.executescript(_LEDGER)
-        except (OSError, sqlite3.Error) as exc:
+            # 64 MiB cache: ids are random keys
+            self._db = open_database(self.path, synchronous="FULL", cache_mb=64)
+            with write_transaction(self._db, self._lock) as db:
+                for stmt in filter(None, (s.strip() for s in _LEDGER.split(";"))):
+                    db.execute(stmt)
+        except sqlite3.Error as exc:
             raise BatchFileError(f"cannot open the import ledger {self.path}: {exc}; check"
                                  " --state-dir / HUB_STATE_DIR") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
-            with self._db:  # commits at the end, rolls back on an error
-                self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
+            with write_transaction(self._db, self._lock) as db:
+                yield db
         except sqlite3.Error as exc:
             raise ImportLedgerError(f"import ledger {self.path}: {exc}") from exc
 

@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from hub.errors import HubError
-from hub.sqlite import write_transaction
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["IdempotencyError", "IdempotencyStore", "InFlight", "KeyReused"]
 
@@ -86,13 +86,9 @@ class IdempotencyStore:
         self._lock = threading.Lock()
         self._writes = 0
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute(_SCHEMA)
+            self._db = open_database(self.path)
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(_SCHEMA)
         except sqlite3.Error as exc:
             raise IdempotencyError(f"cannot open idempotency store {self.path}: {exc}") from exc
         self.prune()

@@ -35,6 +35,7 @@ from types import TracebackType
 
 from hub.errors import HubError
 from hub.events import EVENT_TYPES
+from hub.sqlite import open_database, write_transaction
 
 __all__ = [
     "CONSENT_PERMISSION",
@@ -143,13 +144,9 @@ class SourceRegistry:
         self._verified: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
         self._checks = threading.BoundedSemaphore(_CONCURRENT_CHECKS)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute(_SCHEMA)
+            self._db = open_database(self.path)
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(_SCHEMA)
         except sqlite3.Error as exc:
             raise SourceRegistryError(f"cannot open source registry {self.path}: {exc}") from exc
 
@@ -194,8 +191,8 @@ class SourceRegistry:
         salt = secrets.token_bytes(16)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            with self._lock:
-                self._db.execute(
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(
                     "INSERT INTO sources (source_id, urn, event_types, key_id, kdf, salt,"
                     " key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (source_id, urn, json.dumps(types), key_id, _KDF, salt,
@@ -212,8 +209,8 @@ class SourceRegistry:
     def revoke(self, source_id: str) -> SourceInfo:
         """Revoke the source's key at once (a second revoke keeps the first time)."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._lock:
-            self._db.execute(
+        with write_transaction(self._db, self._lock) as db:
+            db.execute(
                 "UPDATE sources SET revoked_at = coalesce(revoked_at, ?) WHERE source_id = ?",
                 (now, source_id),
             )

@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub.errors import HubError
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["ROLES", "AccountError", "User", "UserStore"]
 
@@ -50,16 +51,13 @@ class UserStore:
     """Users and their teams in one SQLite file; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._hasher = PasswordHasher()
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        for stmt in _TABLES:
-            self._db.execute(stmt)
+        self._db = open_database(path)
+        with write_transaction(self._db, self._lock) as db:
+            for stmt in _TABLES:
+                db.execute(stmt)
         self._dummy: str | None = None
 
     def add(self, username: str, password: str, role: str = "member",
@@ -75,24 +73,18 @@ class UserStore:
         if role == "operator" and team_set:
             raise AccountError("operators are no team members")
         hashed = self._hasher.hash(password)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
+        try:
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(
                     "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?)",
                     (username, hashed, role),
                 )
-                self._db.executemany(
+                db.executemany(
                     "INSERT INTO memberships (username, team_id) VALUES (?, ?)",
                     [(username, t) for t in sorted(team_set)],
                 )
-            except sqlite3.IntegrityError as exc:
-                self._db.execute("ROLLBACK")
-                raise AccountError(f"user {username!r} exists") from exc
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            raise AccountError(f"user {username!r} exists") from exc
         return User(username, role, team_set)
 
     def _dummy_hash(self) -> str:
@@ -126,9 +118,10 @@ class UserStore:
         if row is None or row[1]:
             return None
         if self._hasher.check_needs_rehash(hashed):
-            with self._lock:
-                self._db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                                 (self._hasher.hash(password), username))
+            rehashed = self._hasher.hash(password)
+            with write_transaction(self._db, self._lock) as db:
+                db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                           (rehashed, username))
         return self.get(username)
 
     def list(self) -> list[User]:
@@ -137,9 +130,8 @@ class UserStore:
         return [u for u in map(self.get, names) if u is not None]
 
     def disable(self, username: str) -> None:
-        with self._lock:
-            cur = self._db.execute("UPDATE users SET disabled = 1 WHERE username = ?",
-                                   (username,))
+        with write_transaction(self._db, self._lock) as db:
+            cur = db.execute("UPDATE users SET disabled = 1 WHERE username = ?", (username,))
         if cur.rowcount == 0:
             raise AccountError(f"no user {username!r}")
 
@@ -150,12 +142,10 @@ class UserStore:
         team_set = frozenset(teams)
         if user.role == "operator" and team_set:
             raise AccountError("operators are no team members")
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM memberships WHERE username = ?", (username,))
-            self._db.executemany("INSERT INTO memberships (username, team_id) VALUES (?, ?)",
-                                 [(username, t) for t in sorted(team_set)])
-            self._db.execute("COMMIT")
+        with write_transaction(self._db, self._lock) as db:
+            db.execute("DELETE FROM memberships WHERE username = ?", (username,))
+            db.executemany("INSERT INTO memberships (username, team_id) VALUES (?, ?)",
+                           [(username, t) for t in sorted(team_set)])
         return User(username, user.role, team_set, user.disabled)
 
     def close(self) -> None:
