@@ -68,6 +68,7 @@ def config_with_webhook(tmp_path: Path, url: str) -> Path:
     text = text.replace(marker, marker + "    deliveries:\n      inbox: true\n      webhook:\n"
                         f"        url: {url}\n        secret_env: TEST_WEBHOOK_SECRET\n"
                         "        max_attempts: 3\n")
+    text += "webhooks:\n  allow_private: [127.0.0.1]   # the test receiver, over http\n"
     path = tmp_path / "hub.yaml"
     path.write_text(text)
     return path
