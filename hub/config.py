@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from hub.errors import ConfigError
+from hub.webhook_targets import TargetPolicy
 
 __all__ = [
     "Condition",
@@ -32,6 +41,7 @@ __all__ = [
     "RuleOverride",
     "Team",
     "WebhookDelivery",
+    "WebhookTargets",
     "load_config",
     "parse_config",
 ]
@@ -77,6 +87,24 @@ class WebhookDelivery(_Strict):
     url: str
     secret_env: str | None = Field(None, description="environment variable with the HMAC key")
     max_attempts: int = Field(8, ge=1)
+
+
+def _allow_entry(entry: str) -> str:
+    TargetPolicy.from_entries([entry])  # ValueError names what is wrong
+    return entry
+
+
+class WebhookTargets(_Strict):
+    """Internal systems a webhook may reach (``webhooks:``; see ``hub.webhook_targets``)."""
+
+    allow_private: list[Annotated[str, AfterValidator(_allow_entry)]] = Field(
+        default_factory=list,
+        description="addresses, networks (10.1.2.0/24) and host names that webhooks may"
+        " reach although they are private, loopback or link-local",
+    )
+
+    def policy(self) -> TargetPolicy:
+        return TargetPolicy.from_entries(self.allow_private)
 
 
 class Deliveries(_Strict):
@@ -220,6 +248,7 @@ class HubConfig(_Strict):
     policies: dict[EventType, EventPolicy]
     overlaps: list[OverlapRule] = Field(default_factory=list)
     history_days: int = Field(180, ge=1, description="window for 'earlier signals' counts")
+    webhooks: WebhookTargets = Field(default_factory=WebhookTargets)
 
     def team(self, team_id: str) -> Team:
         for team in self.teams:

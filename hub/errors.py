@@ -6,6 +6,7 @@ kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
 
     HubError
     ├── ConfigError                 settings or configuration files are invalid
+    │   └── WebhookTargetRefused    a webhook's host resolves to an address it may not reach
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
@@ -41,6 +42,7 @@ __all__ = [
     "SerdeError",
     "SignalRejected",
     "TopicNotFound",
+    "WebhookTargetRefused",
 ]
 
 
@@ -50,6 +52,11 @@ class HubError(Exception):
 
 class ConfigError(HubError):
     """Settings or a configuration file are invalid; the message says where and why."""
+
+
+class WebhookTargetRefused(ConfigError):
+    """A webhook's host resolves (at delivery time) to an address the ``webhooks``
+    allow-list does not open, or plain http would leave the machine: never retried."""
 
 
 class BusError(HubError):

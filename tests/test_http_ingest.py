@@ -122,13 +122,15 @@ class Api:
 @contextmanager
 def running(conn: Connection, tmp_path: Path, **options: Any) -> Iterator[Api]:
     """The app over ``conn``, served on a free port, with four sources."""
+    consents = {"consent_purposes": ["handover", "youth-care-exit-handover"],
+                "consent_scopes": ["team-utrecht-west", GM]}  # what the tests grant
     with SourceRegistry(tmp_path / "sources.db") as registry:
         keys = {
-            "energie": registry.add("energie", URN, ["debt-signal", "consent"])[1],
+            "energie": registry.add("energie", URN, ["debt-signal", "consent"], **consents)[1],
             "woon": registry.add("woon", URN, ["eviction-risk"])[1],
             "alles": registry.add("alles", URN, ["debt-signal", "eviction-risk",
-                                                 "youth-care-exit", "consent"])[1],
-            "ander": registry.add("ander", OTHER_URN, ["consent"])[1],
+                                                 "youth-care-exit", "consent"], **consents)[1],
+            "ander": registry.add("ander", OTHER_URN, ["consent"], **consents)[1],
             "weg": registry.add("weg", URN, ["debt-signal"])[1],
         }
         registry.revoke("weg")

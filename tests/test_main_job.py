@@ -68,6 +68,7 @@ def config_with_webhook(tmp_path: Path, url: str) -> Path:
     text = text.replace(marker, marker + "    deliveries:\n      inbox: true\n      webhook:\n"
                         f"        url: {url}\n        secret_env: TEST_WEBHOOK_SECRET\n"
                         "        max_attempts: 3\n")
+    text += "webhooks:\n  allow_private: [127.0.0.1]   # the test receiver, over http\n"
     path = tmp_path / "hub.yaml"
     path.write_text(text)
     return path
@@ -101,7 +102,9 @@ def test_signals_in_alerts_out(hub_settings: Settings, tmp_path: Path, receiver:
     try:
         assert process.sources is not None and process.inbox is not None
         _, key = process.sources.add("e2e-partner", SOURCE_URN,
-                                     ["debt-signal", "youth-care-exit", "consent"])
+                                     ["debt-signal", "youth-care-exit", "consent"],
+                                     consent_purposes=["youth-care-exit-support"],
+                                     consent_scopes=["jeugd-18plus"])
         http = httpx.Client(base_url=process.url, timeout=30, trust_env=False,
                             headers={"Authorization": f"Bearer {key}"})
         closing.append(http)

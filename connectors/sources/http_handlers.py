@@ -196,13 +196,20 @@ class Ingest:
                           publish, {}, what=event_type)
 
     def grant(self, source: SourceInfo, body: Any, request_key: str | None) -> JSONResponse:
-        """Publish a GRANTED consent (409 if its consent id is another source's)."""
+        """Publish a GRANTED consent (403 for a purpose or scope the source may not
+        record, 409 if its consent id is another source's)."""
         if not isinstance(body, dict):
             raise _invalid([_field("(body)", "must be a JSON object")])
         try:
             change = build_consent(body, source=source.urn, pseudonymiser=self.pseudonymiser)
         except IntakeError as exc:
             raise _invalid([_field(e.field, e.message) for e in exc.errors]) from None
+        refused = source.consent_refusals(change.purpose, change.recipient_scope)
+        if refused:  # the purposes and recipient scopes of `signalhub sources add`
+            log.info("consent refused", source_id=source.source_id, fields=len(refused))
+            raise ApiError(403, f"source {source.source_id} may not record this consent",
+                           errors=[_field(f, "not among what this source may record")
+                                   for f in refused])
         if body.get("consent_id"):
             record = self._consent(change.consent_id)
             if record is not None and record.source != source.urn:

@@ -130,7 +130,9 @@ def demo(demo_dir: Path, port: int, web_port: int, rate: float,
     member_password, operator_password = secrets.token_urlsafe(9), secrets.token_urlsafe(9)
     process.users.add("demo", member_password, "member", ["schuldhulp-centrum"])
     process.users.add("operator", operator_password, "operator")
-    _, key = process.sources.add("demo-partner", "urn:nld:oin:00000009999999999000", _TYPES)
+    _, key = process.sources.add("demo-partner", "urn:nld:oin:00000009999999999000", _TYPES,
+                                 consent_purposes=["youth-care-exit-support"],
+                                 consent_scopes=["jeugd-18plus"])  # as DemoTraffic grants
     traffic = DemoTraffic(process.url, key, rate=rate)
     feeder = threading.Thread(target=traffic.run, name="demo-traffic", daemon=True)
     feeder.start()
