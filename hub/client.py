@@ -9,7 +9,7 @@ headers, retrying with exponential backoff while the bus pushes back::
 
     with HubClient("kafka://kafka:9092", registry_url="http://registry:8080/apis/ccompat/v7",
                    source="urn:nld:oin:00000001234567890000") as client:
-        event_id = client.publish("debt-signal", {"subject_ref": "ps-...", "postcode": "7512AB",
+        event_id = client.publish("debt-signal", {"subject_ref": "ps1-...", "postcode": "7512AB",
                                                   ...})
 """
 

@@ -2,17 +2,36 @@
 
 Every error the hub raises on purpose derives from :class:`HubError`. Errors from
 kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
-(``raise ... from exc``) into the most specific class below::
+(``raise ... from exc``) into the most specific class below. The branch an error sits
+on says what its caller should do, and the HTTP API answers by branch
+(``connectors/sources/http_errors.py``)::
 
-    HubError
+    HubError                        (any other: a fault of the hub itself, HTTP 500)
     ├── ConfigError                 settings or configuration files are invalid
     │   └── WebhookTargetRefused    a webhook's host resolves to an address it may not reach
+    ├── InvalidInput                what a caller sent is invalid; do not retry as is (422)
+    │   ├── IntakeError             a payload is no valid signal or consent; ``errors``
+    │   │                           name each field (never its value)
+    │   └── KeyReused               an Idempotency-Key came back with another request
+    ├── Conflict                    the request clashes with an earlier one (409)
+    │   ├── InFlight                a request with the same key is being processed now
+    │   └── EventIdReused           an event id came back with different content
+    ├── Unavailable                 a part the hub needs cannot be reached now; retry (503)
+    │   ├── BusUnavailable          (also a BusError)
+    │   ├── RegistryUnavailable     (also a RegistryError)
+    │   ├── IdempotencyError        (also a StoreError)
+    │   └── ConsentLedgerError      (also a StoreError)
+    ├── StoreError                  an application store (SQLite) failed
+    │   ├── IdempotencyError        the idempotency store cannot be used
+    │   └── ConsentLedgerError      the consent ledger cannot be used or is out of step
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
     │   ├── CommitFailed            the group rebalanced; uncommitted work is redelivered
-    │   └── Backpressure            the bus is full for now; carries ``retry_after`` seconds
+    │   └── Backpressure            the bus is full for now; carries ``retry_after``
+    │                               seconds (429)
     ├── RegistryError               the schema registry failed
+    │   ├── RegistryUnavailable     the registry cannot be reached or answers 5xx
     │   ├── SchemaNotFound          unknown schema id or subject/version
     │   └── IncompatibleSchema      a schema change breaks the compatibility rule
     ├── SignalRejected              a signal cannot be routed (carries a dead-letter
@@ -21,14 +40,30 @@ kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
         ├── NotWireFormat           bytes do not start with magic byte 0 and a schema id
         └── DecodeError             the Avro body does not decode with its writer schema
 
-Control signals are not failures: a refusal by the router is a decision with a
-reason code, not an exception.
+``Unavailable`` is a second base of the errors listed under it: they keep their place
+in their own branch too. Control signals are not failures: a refusal by the router is a
+decision with a reason code, not an exception.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 __all__ = [
     "Backpressure",
+    "Conflict",
+    "ConsentLedgerError",
+    "EventIdReused",
+    "FieldError",
+    "IdempotencyError",
+    "InFlight",
+    "IntakeError",
+    "InvalidInput",
+    "KeyReused",
+    "RegistryUnavailable",
+    "StoreError",
+    "Unavailable",
     "BusError",
     "BusUnavailable",
     "CommitFailed",
@@ -57,6 +92,70 @@ class ConfigError(HubError):
 class WebhookTargetRefused(ConfigError):
     """A webhook's host resolves (at delivery time) to an address the ``webhooks``
     allow-list does not open, or plain http would leave the machine: never retried."""
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid field: its dotted name and the rule it breaks (never its value)."""
+
+    field: str
+    message: str
+
+
+class InvalidInput(HubError):
+    """What the caller sent is invalid; sending it again will not help."""
+
+
+class IntakeError(InvalidInput):
+    """A payload is not a valid signal or consent; ``errors`` name each field."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+
+class KeyReused(InvalidInput):
+    """A request's Idempotency-Key came back with a different request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("Idempotency-Key was used before for a different request")
+        self.key = key
+
+
+class Conflict(HubError):
+    """The request clashes with an earlier one."""
+
+
+class InFlight(Conflict):
+    """Another request with the same key is being processed right now."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a request with the same {key.split(':', 1)[0]} key is in progress")
+        self.key = key
+
+
+class EventIdReused(Conflict):
+    """An event id this source sent before (or earlier in the same request) came back
+    with different content; ``index`` is its position in a batch."""
+
+    def __init__(self, event_id: str, index: int | None = None) -> None:
+        super().__init__(f"event_id {event_id} was sent before with different content;"
+                         " send new events with new ids")
+        self.event_id, self.index = event_id, index
+
+
+class Unavailable(HubError):
+    """A part the hub needs (bus, registry, a store) cannot be reached now; retry later."""
+
+
+class StoreError(HubError):
+    """An application store (SQLite) failed."""
+
+
+class IdempotencyError(StoreError, Unavailable):
+    """The idempotency store cannot be used."""
+
+
+class ConsentLedgerError(StoreError, Unavailable):
+    """The consent ledger cannot be used (unreadable, another version, out of step)."""
 
 
 class BusError(HubError):
@@ -67,7 +166,7 @@ class TopicNotFound(BusError):
     """The topic does not exist; create it first (``Bus.create_topic``)."""
 
 
-class BusUnavailable(BusError):
+class BusUnavailable(BusError, Unavailable):
     """The broker or the database cannot be reached."""
 
 
@@ -86,6 +185,10 @@ class Backpressure(BusError):
 
 class RegistryError(HubError):
     """The schema registry failed."""
+
+
+class RegistryUnavailable(RegistryError, Unavailable):
+    """The registry cannot be reached, or answers with a server error."""
 
 
 class SchemaNotFound(RegistryError):

@@ -17,7 +17,7 @@ from hub.errors import ConfigError, HubError
 
 __all__ = ["InvalidBsn", "Pseudonymiser", "is_valid_bsn"]
 
-PREFIX = "ps-"
+PREFIX = "ps1-"
 
 
 class InvalidBsn(HubError):

@@ -34,7 +34,7 @@ def _now() -> datetime:
 
 
 def _subject(rng: random.Random) -> str:
-    return "ps-" + "".join(rng.choice("0123456789abcdef") for _ in range(24))
+    return "ps1-" + "".join(rng.choice("0123456789abcdef") for _ in range(40))
 
 
 def _postcode(rng: random.Random) -> str:

@@ -32,7 +32,7 @@ from hub.topics import DEADLETTER, ensure_topics
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 PURPOSE = "youth-care-exit-handover"
-SUBJECT = "ps-" + "ab" * 20
+SUBJECT = "ps1-" + "ab" * 20
 TEAM = "team-utrecht-west"
 GM = "GM0344"
 
@@ -350,7 +350,7 @@ def test_cli_grant_show_check_withdraw(hub_settings: Settings, tmp_path: Path) -
         "--recipient",
         "GM9999",
         "--valid-until",
-        "2999-01-01",
+        "2199-01-01",
     ).strip()
     assert str(uuid.UUID(consent_id)) == consent_id
     shown = run("show", *person)

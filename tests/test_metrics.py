@@ -119,7 +119,7 @@ def test_metrics_after_routing(hub: tuple[Connection, Router, list[DebtSignal], 
         forbidden |= {s.subject_ref, s.postcode, str(s.event_id)}
     for value in labels:
         assert value not in forbidden
-        assert not value.startswith("ps-")
+        assert not value.startswith("ps1-")
         assert not re.fullmatch(r"\d{4}\s?[A-Z]{2}", value)
         assert not re.fullmatch(r"[0-9a-f-]{36}", value)
     assert not any(s.subject_ref in response.text or s.postcode in response.text

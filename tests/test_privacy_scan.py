@@ -253,7 +253,7 @@ def test_no_bsn_or_name_leaves_the_router(
                 leaks += [f"alert {team} {m.partition}/{m.offset}: {w}"
                           for w in find_personal_data(_text(rec), patterns)]
                 assert not _field_names(rec) & FORBIDDEN_FIELDS, rec
-                assert rec["subject_ref"].startswith("ps-")
+                assert rec["subject_ref"].startswith("ps1-")
         assert alerts > len(people) / 3
 
         # -- dead letters: metadata only ---------------------------------------------------
@@ -286,5 +286,5 @@ def test_no_bsn_or_name_leaves_the_router(
             assert audit_keys[event_id] is None, "keyed by the BSN-shaped value"
             assert "subject_ref" in dead[event_id][0]["error_message"]
         else:
-            assert record["data_subject_id"].startswith("ps-")
+            assert record["data_subject_id"].startswith("ps1-")
             assert audit_keys[event_id] == record["data_subject_id"].encode()

@@ -62,7 +62,7 @@ from hub.events import (
 
 REPO_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 NAMES = store.schema_names(REPO_SCHEMAS)
-SUBJECT = "3f6c1e0b9a7d4c2e8f5b1a0d9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"
+SUBJECT = "ps1-3f6c1e0b9a7d4c2e8f5b1a0d9c8e7f6a5b4c3d2e"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 NOW = datetime(2024, 5, 14, 9, 30, 12, 345000, tzinfo=UTC)
 

@@ -46,7 +46,7 @@ from hub.webhook_targets import TargetPolicy
 
 SECRET = b"whsec-test-key"
 SOURCE = "urn:nld:oin:00000009999999999000"
-SUBJECT = "ps-3f6c1e0b9a7d4c2e8f5b1a0d"
+SUBJECT = "ps1-" + "3f6c1e0b9a" * 4
 NOW = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)
 FAST = Backoff(base=0.01, cap=0.05)
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"

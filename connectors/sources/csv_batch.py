@@ -291,9 +291,12 @@ class BatchFileSource(Source):
             value = row.get(name)
             if value is not None:
                 try:
-                    payload[name] = convert(value)
+                    converted = convert(value)
                 except ValueError as exc:
                     errors.append(FieldError(name, str(exc)))
+                    continue
+                if converted is not None:  # an empty cell is an absent field
+                    payload[name] = converted
         try:
             signal = build_signal(self.event_type, payload, source=self.source,
                                   pseudonymiser=self.pseudonymiser, now=now)

@@ -280,8 +280,8 @@ class SourceRegistry:
             raise UnknownSource(f"no source {source_id}")
         checked = _consent_lists(info.event_types, purposes, scopes)
         try:
-            with self._lock:
-                self._db.execute(
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(
                     "UPDATE sources SET consent_purposes = ?, consent_scopes = ?"
                     " WHERE source_id = ?",
                     (json.dumps(checked[0]), json.dumps(checked[1]), source_id),
