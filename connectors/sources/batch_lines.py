@@ -106,14 +106,34 @@ class _Lines:
         self.over_long = False
         #: the start of the last over-long line, to find which cell made it long
         self.last_long = ""
+        #: the last line passed on
+        self.last = ""
+        #: lines read past the reader (see :meth:`skip_quoted`)
+        self.skipped = 0
+        self._lines = self._iterate()
 
     def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+    def _iterate(self) -> Iterator[str]:
         read = self._read
         while line := read(CSV_LINE_MAX):
             if len(line) == CSV_LINE_MAX and not line.endswith(_BREAKS):
                 skip_rest_of_line(read, CSV_LINE_MAX, _BREAKS)
                 self.over_long, self.last_long = True, line
+            self.last = line
             yield line
+
+    def skip_quoted(self) -> None:
+        """After csv failed inside a quoted cell spanning lines: skip to the end of that
+        cell. Inside quotes a quote is doubled, so the line with an odd number of quotes
+        holds the closing one (the rest of that line belongs to the failed record too)."""
+        if self.last.count('"') % 2:
+            return
+        for line in self._lines:
+            self.skipped += 1
+            if line.count('"') % 2:
+                return
 
 
 class CsvText:
@@ -158,11 +178,13 @@ class CsvText:
             except StopIteration:
                 return
             except csv.Error:  # a quoted cell over csv's field limit, on many lines
-                line, previous, lines.over_long = first + previous + 1, reader.line_num, False
+                line = first + previous + 1
+                lines.skip_quoted()
+                previous, lines.over_long = reader.line_num + lines.skipped, False
                 yield line, RowProblem("(row)", f"a quoted cell longer than {CSV_LINE_MAX:,}"
                                        " characters: check for a quote that is not closed")
                 continue
-            line, previous = first + previous + 1, reader.line_num
+            line, previous = first + previous + 1, reader.line_num + lines.skipped
             if lines.over_long:
                 lines.over_long = False
                 yield line, self._over_long(lines.last_long, header)
