@@ -138,8 +138,8 @@ file, bad mapping; nothing was published), 1 the bus or the ledger failed,
               default="auto", show_default=True,
               help="auto = JSON Lines for .jsonl/.ndjson files, else CSV.")
 @click.option("--encoding", default=None,
-              help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, with"
-              " or without BOM, else Windows-1252).")
+              help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, else"
+              " Windows-1252). A byte-order mark is always removed, and its encoding wins.")
 @click.option("--delimiter", default=None,
               help="CSV separator (default: ';', ',' or tab, sniffed from the header line).")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
