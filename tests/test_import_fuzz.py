@@ -64,7 +64,8 @@ ODD: dict[str, list[str]] = {
     "objection_recorded": ["true", "0"],
     "creditor_reference": ["x" * 5_000, "x" * 140_000, "z\n" * 70_000, "\x00\u202e"],
     "municipality_code": ["153", "GM99999"],
-    "occurred_at": ["yesterday", "2025-03-01T09:30:00.123456+14:00"],
+    "occurred_at": ["yesterday", "2025-03-01T09:30:00.123456+14:00",
+                    "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"],
 }
 HEADER = ",".join(COLUMNS)
 FUZZ = settings(max_examples=100, deadline=5_000, database=None,
@@ -200,7 +201,8 @@ _OBJECT = st.builds(
 
 
 @FUZZ
-@given(values=st.lists(st.one_of(_OBJECT, _OBJECT, _JSON), min_size=1, max_size=12))
+@given(values=st.lists(st.one_of(_OBJECT, _ROW.map(lambda r: _object(r, {}, [])), _JSON),
+                       min_size=1, max_size=12))
 def test_jsonl_arbitrary_values_every_line_is_counted(hub: tuple[Connection, Path],
                                                       values: list[Any]) -> None:
     data = "\n".join(json.dumps(v) for v in values).encode()

@@ -146,6 +146,17 @@ def test_unmapped_columns_are_named_in_the_summary_and_the_rejects(tmp_path: Pat
     assert "did you mean 'creditor_reference'" in notes[0][2]
 
 
+def test_a_file_without_a_header_line_never_shows_its_first_row(tmp_path: Path) -> None:
+    path = tmp_path / "headerless.csv"
+    path.write_text("123456782;GM0153;7511AB;12\n123.456.782;GM0153;7511AB;13\n",
+                    encoding="utf-8")
+    result = run(tmp_path, path)
+    assert result.exit_code == 2 and "required column(s) missing" in result.output
+    assert "the header has: (a name with eight or more digits, not shown), GM0153" in (
+        result.output)
+    assert "123456782" not in result.output
+
+
 def test_unmapped_json_keys_are_named_in_the_summary_and_the_rejects(tmp_path: Path) -> None:
     path = tmp_path / "extra.jsonl"
     path.write_text("\n".join([item(1), item(2, naam="Jansen"), item(3, naam="De Vries")])

@@ -5,8 +5,8 @@ a problem of its row (line, column where known, and a reason), never an exceptio
 of the import: ``csv.reader`` is fed physical lines of at most
 :data:`CSV_LINE_MAX` characters (:class:`CsvText`); :func:`json_line` parses one
 JSON Lines line (at most :data:`JSONL_LINE_MAX` bytes) of at most :data:`JSON_DEPTH_MAX`
-levels. :class:`UnmappedColumns` names the columns (or JSON keys) no field reads, shown
-by :func:`column_label`, in the summary and the rejects file.
+levels. :class:`UnmappedColumns` names the columns (or JSON keys) no field reads in the
+summary and the rejects file.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
-from connectors.sources.batch_mapping import BatchFileError, RowProblem
+from connectors.sources.batch_mapping import BatchFileError, RowProblem, column_label
 
 __all__ = [
     "CELL_MAX",
@@ -27,7 +27,6 @@ __all__ = [
     "JSON_DEPTH_MAX",
     "CsvText",
     "UnmappedColumns",
-    "column_label",
     "json_line",
     "long_cell",
     "skip_rest_of_line",
@@ -43,24 +42,10 @@ CSV_LINE_MAX = 131_072
 JSONL_LINE_MAX = 65_536
 #: nesting of arrays and objects in one JSON Lines line (a signal needs 2)
 JSON_DEPTH_MAX = 32
-_LABEL_MAX = 60
-_DIGITS = re.compile(r"\d{8}")
 _BREAKS = ("\n", "\r")
 _DELIMITERS = (";", ",", "\t")
 #: distinct unmapped columns or keys named at most per file
 _UNMAPPED_MAX = 50
-
-
-def column_label(name: str) -> str:
-    """``name`` as the summary and the rejects file show it: control, format and other
-    unprintable characters as ``?``, at most 60 characters; a name with eight digits in a row
-    (it might be a BSN, e.g. a header line that is really a row) is not shown."""
-    if _DIGITS.search(name):
-        return "(a name with eight or more digits, not shown)"
-    if not name.strip():
-        return "(a column without a name)"
-    shown = "".join(c if c.isprintable() else "?" for c in name.strip())
-    return shown if len(shown) <= _LABEL_MAX else shown[:_LABEL_MAX - 1] + "…"
 
 
 class UnmappedColumns:

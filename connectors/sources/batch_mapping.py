@@ -36,6 +36,7 @@ __all__ = [
     "Converter",
     "FieldMapping",
     "RowProblem",
+    "column_label",
     "default_mapping",
     "load_mapping",
     "plain_reason",
@@ -59,6 +60,8 @@ _REASONS = {
 _WHOLE = re.compile(r"^[+-]?\d{1,18}$", re.ASCII)
 _DMY = re.compile(r"^(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>\d{4})$", re.ASCII)
 _YMD = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$", re.ASCII)
+_LABEL_MAX = 60
+_DIGITS = re.compile(r"\d(?:[ .\-]?\d){7}")  # eight digits, perhaps with . or - between
 _AMOUNT = {
     ",": re.compile(r"^([+-]?)(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$", re.ASCII),
     ".": re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$", re.ASCII),
@@ -76,6 +79,19 @@ class RowProblem:
 
     column: str
     reason: str
+
+
+def column_label(name: str) -> str:
+    """``name`` as the summary and the rejects file show it: control, format and other
+    unprintable characters as ``?``, at most 60 characters; a name with eight digits in a
+    row, perhaps with dots (it might be a BSN: a header line that is really a row), is
+    not shown."""
+    if _DIGITS.search(name):
+        return "(a name with eight or more digits, not shown)"
+    if not name.strip():
+        return "(a column without a name)"
+    shown = "".join(c if c.isprintable() else "?" for c in name.strip())
+    return shown if len(shown) <= _LABEL_MAX else shown[:_LABEL_MAX - 1] + "…"
 
 
 def plain_reason(name: str, message: str) -> str:
@@ -295,7 +311,8 @@ class ColumnMapping:
                 lines.append(f"    (or {columns['subject_ref']!r}: pseudonyms instead of BSNs)")
             raise BatchFileError("\n".join([
                 f"cannot import {where}: required column(s) missing from its header:", *lines,
-                f"The mapping is {self.origin}; the header has: {', '.join(header) or '-'}.",
+                f"The mapping is {self.origin}; the header has:"
+                f" {', '.join(map(column_label, header)) or '-'}.",
                 "Fix the export, or pass --mapping with a mapping that names the file's"
                 " columns. Nothing was published."]))
         return present

@@ -6,14 +6,12 @@ One file, read once: every row becomes a signal through :func:`hub.intake.build_
 mapping and conversion live in ``batch_mapping``, the rest of the file I/O (encoding,
 event ids, publishing, rejects file, ledger) in ``batch_io``. See docs/import.md.
 
-- Encoding: a byte-order mark is detected on the raw bytes and never read as text;
-  without ``encoding``, UTF-8 if the whole file decodes strictly, else Windows-1252.
-- Delimiter: ``;``, ``,`` or tab, whichever the header line has most.
-- A row that cannot become a signal is written to the rejects file (``line,column,
-  reason``, never a value) and skipped, also when the parser cannot read it (a line,
-  cell or JSON value over the limits of ``batch_lines``); a missing required column
-  stops the import before any row is read (:class:`BatchFileError`). A column (or JSON
-  key) the mapping does not read is named in the summary and the rejects file.
+- Encoding: a byte-order mark is never read as text; without ``encoding``, UTF-8 if
+  the whole file decodes strictly, else Windows-1252. Delimiter: ``;``, ``,`` or tab.
+- A row that cannot become a signal or be read at all (over the limits of
+  ``batch_lines``) is written to the rejects file (``line,column,reason``, never a
+  value) and skipped; so is a note per column no field reads. A missing required
+  column stops the import before any row is read (:class:`BatchFileError`).
 - Event ids are uuid5 of source, event type and the signal's normalised content; the
   ledger (``<state_dir>/imports.db``) skips what was published before. A batch enters
   the ledger only once the bus has it durably: a crash in between republishes that
@@ -87,16 +85,14 @@ _Built = tuple[bytes, str, BaseModel]
 
 @dataclass
 class ImportSummary:
-    """What one run did; counts are rows (``problems`` counts rejects-file lines)."""
+    """What one run did; counts are rows (``problems``: the rejects file's lines on rows)."""
 
     path: Path
     event_type: str
     source: str
     encoding: str = ""
-    #: the file starts with a byte-order mark (not read as text)
-    bom: bool = False
-    #: why --encoding was not followed (a byte-order mark said otherwise), or ""
-    encoding_note: str = ""
+    bom: bool = False  #: the file starts with a byte-order mark (not read as text)
+    encoding_note: str = ""  #: why --encoding was not followed (a byte-order mark), or ""
     delimiter: str | None = None
     rows_read: int = 0
     published: int = 0
@@ -107,8 +103,7 @@ class ImportSummary:
     elapsed_s: float = 0.0
     rejects_path: Path | None = None
     stopped: bool = False
-    #: the file had nothing at all (not even a header)
-    empty: bool = False
+    empty: bool = False  #: the file had nothing at all (not even a header)
     #: columns (JSON Lines: keys) no field reads, as shown; their values were not imported
     ignored_columns: list[str] = field(default_factory=list)
     absent_optional: list[str] = field(default_factory=list)
@@ -171,7 +166,7 @@ class BatchFileSource(Source):
         self._columns: dict[str, str] = {}  # field -> column, for the rejects file
         self._header: list[str] | None = None
         self._header_line = 1
-        self._unmapped: list[str] = []
+        self._unmapped: list[str] = []  # header columns no field reads
         self._unmapped_notes = UnmappedColumns(())
         self._ready = False
 
@@ -224,7 +219,7 @@ class BatchFileSource(Source):
             self._unmapped = self.mapping.unmapped(header)
             self.summary.absent_optional = [m.column for m in self.mapping.fields
                                             if m.field not in present]
-            self._unmapped_notes = UnmappedColumns(self.summary.absent_optional)
+        self._unmapped_notes = UnmappedColumns(self.summary.absent_optional)
         self._columns = present
         if header and "bsn" in present and self.pseudonymiser is None:
             raise BatchFileError(
