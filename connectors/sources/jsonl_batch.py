@@ -35,7 +35,7 @@ class JsonlBatchSource(BatchFileSource):
     def _open(self, encoding: FileEncoding) -> list[str] | None:
         if encoding.name.startswith(("utf-16", "utf-32")):
             raise BatchFileError(f"{self.path} is {encoding.name.upper()}: JSON Lines files"
-                                 " are UTF-8 (or pass --encoding for an 8-bit one)")
+                                 " are UTF-8; save it as UTF-8")
         self._file = self.path.open("rb")
         self._file.seek(encoding.skip)
         self._encoding, self._done = encoding.name, encoding.skip
@@ -70,6 +70,7 @@ class JsonlBatchSource(BatchFileSource):
                 for key in sorted(item.keys() - known):
                     self._ignore(number, key)
             yield number, {name: item[key] for name, key in keys if key in item}
+
     def _bytes_read(self) -> int:
         return self._done
 
