@@ -12,10 +12,16 @@ on says what its caller should do, and the HTTP API answers by branch
     ├── InvalidInput                what a caller sent is invalid; do not retry as is (422)
     │   ├── IntakeError             a payload is no valid signal or consent; ``errors``
     │   │                           name each field (never its value)
-    │   └── KeyReused               an Idempotency-Key came back with another request
+    │   ├── KeyReused               an Idempotency-Key came back with another request
+    │   └── BatchFileError          a batch file cannot be imported at all
     ├── Conflict                    the request clashes with an earlier one (409)
     │   ├── InFlight                a request with the same key is being processed now
-    │   └── EventIdReused           an event id came back with different content
+    │   ├── EventIdReused           an event id came back with different content
+    │   └── InboxError              an inbox action that is not allowed now
+    │       └── AlertNotFound       no such alert for this team (also a NotFound)
+    ├── NotFound                    what was asked for does not exist (404)
+    │   ├── AlertNotFound           (also an InboxError)
+    │   └── UnknownSource           (also a SourceRegistryError)
     ├── Unavailable                 a part the hub needs cannot be reached now; retry (503)
     │   ├── BusUnavailable          (also a BusError)
     │   ├── RegistryUnavailable     (also a RegistryError)
@@ -23,7 +29,15 @@ on says what its caller should do, and the HTTP API answers by branch
     │   └── ConsentLedgerError      (also a StoreError)
     ├── StoreError                  an application store (SQLite) failed
     │   ├── IdempotencyError        the idempotency store cannot be used
-    │   └── ConsentLedgerError      the consent ledger cannot be used or is out of step
+    │   ├── ConsentLedgerError      the consent ledger cannot be used or is out of step
+    │   ├── ImportLedgerError       the import ledger failed while importing
+    │   └── SourceRegistryError     the source registry cannot do that
+    │       └── UnknownSource       no source with that id (also a NotFound)
+    ├── DeliveryError               a sink could not hand an alert over
+    │   ├── DeliveryFailed          a webhook delivery did not succeed
+    │   └── DeliveryInterrupted     stopping while waiting to retry
+    ├── LocalKafkaError             the local broker of the dev tooling failed
+    │   └── ToolMissing             java or mvn is missing or too old
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
@@ -51,6 +65,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AlertNotFound",
+    "BatchFileError",
+    "DeliveryError",
+    "DeliveryFailed",
+    "DeliveryInterrupted",
+    "ImportLedgerError",
+    "InboxError",
+    "LocalKafkaError",
+    "NotFound",
+    "SourceRegistryError",
+    "ToolMissing",
+    "UnknownSource",
     "Backpressure",
     "Conflict",
     "ConsentLedgerError",
@@ -92,6 +118,8 @@ class ConfigError(HubError):
 class WebhookTargetRefused(ConfigError):
     """A webhook's host resolves (at delivery time) to an address the ``webhooks``
     allow-list does not open, or plain http would leave the machine: never retried."""
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One invalid field: its dotted name and the rule it breaks (never its value)."""
@@ -102,6 +130,11 @@ class FieldError:
 
 class InvalidInput(HubError):
     """What the caller sent is invalid; sending it again will not help."""
+
+
+class BatchFileError(InvalidInput):
+    """A batch file cannot be imported at all (unreadable, wrong encoding, a required
+    column missing, a bad mapping); the message says what to do; nothing was published."""
 
 
 class IntakeError(InvalidInput):
@@ -122,6 +155,18 @@ class KeyReused(InvalidInput):
 
 class Conflict(HubError):
     """The request clashes with an earlier one."""
+
+
+class NotFound(HubError):
+    """What was asked for does not exist (or is not the caller's to see)."""
+
+
+class InboxError(Conflict):
+    """An inbox action that is not allowed now (e.g. claiming a closed alert)."""
+
+
+class AlertNotFound(InboxError, NotFound):
+    """No such alert (for this team)."""
 
 
 class InFlight(Conflict):
@@ -156,6 +201,44 @@ class IdempotencyError(StoreError, Unavailable):
 
 class ConsentLedgerError(StoreError, Unavailable):
     """The consent ledger cannot be used (unreadable, another version, out of step)."""
+
+
+class ImportLedgerError(StoreError):
+    """The import ledger (``imports.db``) failed while importing."""
+
+
+class SourceRegistryError(StoreError):
+    """The source registry cannot do that (invalid id or URN, duplicate source, bad file)."""
+
+
+class UnknownSource(SourceRegistryError, NotFound):
+    """No source with that id."""
+
+
+class DeliveryError(HubError):
+    """A sink could not hand an alert over."""
+
+
+class DeliveryFailed(DeliveryError):
+    """A webhook delivery did not succeed (the dead letter's error class)."""
+
+    def __init__(self, message: str, *, attempts: int, permanent: bool) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.permanent = permanent
+
+
+class DeliveryInterrupted(DeliveryError):
+    """Stopping while waiting to retry; the runner leaves the batch uncommitted."""
+
+
+class LocalKafkaError(HubError):
+    """The project's local broker (test and development tooling) could not be prepared,
+    started or reached."""
+
+
+class ToolMissing(LocalKafkaError):
+    """A required tool (java, mvn) is missing or too old; the message says what to install."""
 
 
 class BusError(HubError):

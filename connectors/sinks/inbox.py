@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sinks.base import BatchingSink, SinkItem
-from hub.errors import HubError
+from hub.errors import AlertNotFound, InboxError
 from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
 from hub.sqlite import open_database, write_transaction
 
@@ -61,14 +61,6 @@ _TABLES = (
 _COLUMNS = (
     "alert, status, received_ms, claimed_by, claimed_ms, outcome, closed_by, closed_ms"
 )
-
-
-class InboxError(HubError):
-    """An inbox action that is not allowed (e.g. claiming a closed alert)."""
-
-
-class AlertNotFound(InboxError):
-    """No such alert (for this team)."""
 
 
 class InboxStatus(enum.StrEnum):

@@ -59,7 +59,7 @@ from connectors.sinks.guarded_transport import GuardedTransport
 from hub.bus.base import Message, Record
 from hub.config import WebhookDelivery
 from hub.deadletters import DeadLetterWriter
-from hub.errors import ConfigError, HubError, WebhookTargetRefused
+from hub.errors import ConfigError, DeliveryFailed, DeliveryInterrupted, WebhookTargetRefused
 from hub.events import TeamAlert
 from hub.topics import alerts_topic
 from hub.webhook_targets import Resolver, TargetPolicy, system_resolver
@@ -81,19 +81,6 @@ log = structlog.get_logger(__name__)
 SIGNATURE_HEADER = "Signalhub-Signature"
 ALERT_ID_HEADER = "Signalhub-Alert-Id"
 _RETRY_STATUS = frozenset({408, 429})
-
-
-class DeliveryFailed(HubError):
-    """A webhook delivery did not succeed (the dead letter's error class)."""
-
-    def __init__(self, message: str, *, attempts: int, permanent: bool) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-        self.permanent = permanent
-
-
-class DeliveryInterrupted(HubError):
-    """Stopping while waiting to retry; the runner leaves the batch uncommitted."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from connectors.sources.batch_mapping import BatchFileError
 from hub.bus.base import Record
-from hub.errors import HubError
+from hub.errors import ImportLedgerError
 from hub.intake import SignalPublisher
 from hub.sqlite import open_database, write_transaction
 from hub.topics import SIGNAL_TOPICS
@@ -49,10 +49,6 @@ IMPORTS_FILE = "imports.db"
 #: uuid5 namespace of imported signals' event ids (fixed forever: ids must not change)
 IMPORT_NAMESPACE = uuid.UUID("5f0c2b8e-3d4a-5e61-9b7c-2a1d0e4f6c38")
 _NAMESPACE = IMPORT_NAMESPACE.bytes
-
-
-class ImportLedgerError(HubError):
-    """The import ledger (``imports.db``) failed while importing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from hub.errors import HubError
+from hub.errors import BatchFileError
 from hub.events import EVENT_TYPES
 
 __all__ = [
@@ -66,11 +66,6 @@ _AMOUNT = {
     ",": re.compile(r"^([+-]?)(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$", re.ASCII),
     ".": re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$", re.ASCII),
 }
-
-
-class BatchFileError(HubError):
-    """A batch file cannot be imported at all (unreadable, wrong encoding, a required
-    column missing, a bad mapping); the message says what to do; nothing was published."""
 
 
 @dataclass(frozen=True, slots=True)

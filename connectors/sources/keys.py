@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from hub.errors import HubError
+from hub.errors import SourceRegistryError, UnknownSource
 from hub.events import EVENT_TYPES
 from hub.sqlite import open_database, write_transaction
 
@@ -96,14 +96,6 @@ _ADDED_COLUMNS = {
 }
 _COLUMNS = ("source_id, urn, event_types, key_id, created_at, revoked_at, consent_purposes,"
             " consent_scopes")
-
-
-class SourceRegistryError(HubError):
-    """The registry cannot do that (invalid id or URN, duplicate source, bad file)."""
-
-
-class UnknownSource(SourceRegistryError):
-    """No source with that id."""
 
 
 @dataclass(frozen=True, slots=True)
