@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -130,7 +131,8 @@ def _session(request: Request) -> _Session:
     raw = request.cookies.get(session_cookie_name(deps.web))
     if raw:
         try:
-            loaded = _serializer(request).loads(raw, max_age=int(deps.web.session_max_age) + 1)
+            loaded = _serializer(request).loads(raw,
+                                                max_age=math.ceil(deps.web.session_max_age))
         except BadSignature:
             loaded = None
         if isinstance(loaded, dict):
@@ -147,7 +149,7 @@ def _set_cookie(request: Request, response: Response, session: _Session) -> None
         "a": session.anonymous_csrf}
     response.set_cookie(
         session_cookie_name(settings), _serializer(request).dumps(payload),
-        max_age=int(settings.session_max_age), httponly=True, samesite="lax",
+        max_age=math.ceil(settings.session_max_age), httponly=True, samesite="lax",
         secure=settings.secure_cookies or request.url.scheme == "https", path="/",
     )  # fmt: skip
     request.state.session = session
