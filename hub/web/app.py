@@ -10,7 +10,7 @@ only alerts of their own teams (403 for another team's alert, by page or API);
 operators see no alert at all. Every view of an alert's detail, claim, note and close,
 and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
 
-Sign-in attempts pass :mod:`hub.web.limits` before a password is hashed (429 with
+Sign-in (:mod:`hub.web.signin`) is limited before a password is hashed (429 with
 ``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.web.sessions`),
 and a live-update stream ends within seconds of its session's end. Over TLS (the
 connection's own, or a trusted proxy's ``X-Forwarded-Proto``) every response carries
@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -54,7 +53,6 @@ from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
 from connectors.sources.http_ingest import serve, stop
 from hub.events import AlertUrgency
 from hub.metrics import HttpMetricsMiddleware
-from hub.settings import WebSettings
 from hub.topics import ensure_topics
 from hub.web.accounts import User
 from hub.web.auth import (
@@ -62,19 +60,15 @@ from hub.web.auth import (
     check_csrf,
     csrf_token,
     current_user,
-    end_session,
     live_user,
     record_access,
     require_role,
-    start_session,
 )
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
-from hub.web.limits import CheckGate, LimitRule, LoginLimiter
+from hub.web.signin import add_sign_in_routes
 
 __all__ = ["SECURITY_HEADERS", "create_web_app", "serve_web", "stop_web"]
-
-log = structlog.get_logger(__name__)
 
 _HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -166,28 +160,6 @@ def _detail(item: InboxItem) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
-
-
-def _login_limiter(settings: WebSettings) -> LoginLimiter:
-    window = settings.login_window
-    return LoginLimiter(
-        pair=LimitRule(settings.login_failures_per_account_and_address, window),
-        account=LimitRule(settings.login_failures_per_account, window),
-        address=LimitRule(settings.login_failures_per_address, window),
-        everyone=LimitRule(settings.login_checks_per_minute, 60.0),
-    )
-
-
-def _wait_text(seconds: float) -> str:
-    if seconds <= 90:
-        return f"{int(seconds)} seconds"
-    return f"{int(-(-seconds // 60))} minutes"
-
-
 class _Filters:
     """The inbox filters from the query string (unknown values are ignored)."""
 
@@ -233,17 +205,14 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                   openapi_url="/openapi.json" if settings.openapi else None)
     app.state.deps = deps
     app.state.stopping = threading.Event()
-    app.state.login_limiter = _login_limiter(settings)
     app.state.sessions = deps.users.sessions(idle_timeout=settings.session_idle_timeout,
                                              max_age=settings.session_max_age)
-    gate = CheckGate(settings.login_concurrency)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     ensure_topics(deps.conn.bus)
     ensure_outcomes_topic(deps.conn.bus)
-    limiter: LoginLimiter = app.state.login_limiter
     team_names = {t.id: t.name for t in deps.config.teams}
     event_types = sorted({e for t in deps.config.teams for e in t.event_types})
     has_operator = _include_operator(app)
@@ -281,7 +250,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         response.headers.update(headers)
         return response
 
-    # -- signing in ---------------------------------------------------------------------
+    # -- home and signing in (hub.web.signin) ----------------------------------------------
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
@@ -295,68 +264,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                           " operator dashboard is not installed.", status_code=200)
         return RedirectResponse("/inbox", status_code=303)
 
-    @app.get("/login")
-    def login_form(request: Request, next: str = "/") -> Response:
-        if current_user(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
-        cookie = Response()
-        fresh = csrf_token(request) is None
-        if fresh:  # an anonymous session carries the login form's CSRF token
-            start_session(request, cookie, None)
-        response = render(request, "login.html", next=_safe_next(next), error=None)
-        if fresh:
-            response.raw_headers.extend(h for h in cookie.raw_headers if h[0] == b"set-cookie")
-        return response
-
-    async def too_many(request: Request, username: str, target: str,
-                       retry_after: float) -> Response:
-        await run_in_threadpool(record_access, deps, name="sign-in", username=username,
-                                reason_code="SIGN_IN_RATE_LIMITED", error=True)
-        response = await run_in_threadpool(
-            render, request, "login.html", 429, next=target, username=username,
-            error="Too many sign-in attempts. Wait"
-                  f" {_wait_text(retry_after)} and try again.",
-        )  # fmt: skip
-        response.headers["Retry-After"] = str(int(retry_after))
-        return response
-
-    @app.post("/login")
-    async def login(request: Request) -> Response:
-        form = await read_form(request)
-        check_csrf(request, form)
-        username = form.get("username", "").strip().lower()[:64]
-        password = form.get("password", "")
-        target = _safe_next(form.get("next"))
-        client = request.client.host if request.client else "-"
-        retry_after, ticket = limiter.admit(username, client)
-        if retry_after is not None:  # refused before any hashing
-            return await too_many(request, username, target, retry_after)
-        async with gate.slot() as admitted:
-            if not admitted:
-                return await too_many(request, username, target, gate.wait)
-            user = await run_in_threadpool(deps.users.authenticate, username, password)
-        if user is None:
-            await run_in_threadpool(record_access, deps, name="sign-in", username=username,
-                                    reason_code="SIGN_IN_FAILED", error=True)
-            return await run_in_threadpool(
-                render, request, "login.html", 401, next=target,
-                error="Unknown username or wrong password.", username=username,
-            )  # fmt: skip
-        limiter.succeeded(username, client, ticket)
-        await run_in_threadpool(record_access, deps, name="sign-in", username=username,
-                                reason_code="SIGNED_IN")
-        redirect = RedirectResponse(target, status_code=303)
-        await run_in_threadpool(start_session, request, redirect, user)
-        log.info("web sign-in", role=user.role)
-        return redirect
-
-    @app.post("/logout")
-    async def logout(request: Request) -> Response:
-        form = await read_form(request)
-        check_csrf(request, form)
-        response = RedirectResponse("/login", status_code=303)
-        await run_in_threadpool(end_session, request, response)
-        return response
+    add_sign_in_routes(app, render)
 
     # -- the team inbox -----------------------------------------------------------------
 
