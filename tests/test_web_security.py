@@ -289,6 +289,9 @@ def test_the_session_cookie_is_secure_and_host_only_by_default(make_web: Any) ->
     assert "domain" not in attributes and "path=/" in cookie.lower().replace(" ", "")
     assert "samesite=lax" in cookie.lower()
     assert "strict-transport-security" not in r.headers  # not over TLS
+    assert 'id="plain-http"' not in r.text  # browsers keep it on 127.0.0.1
+    elsewhere = client(web).get("/login", headers={"Host": "hub.example.org"})
+    assert 'id="plain-http"' in elsewhere.text  # they refuse it there: the page says so
 
     dev = make_web(DEV)
     cookie = client(dev).get("/login").headers["set-cookie"]

@@ -140,6 +140,13 @@ class LoginLimiter:
         self.store.discard(keys["account"], ticket)
         self.store.discard(keys["address"], ticket)
 
+    def withdrawn(self, username: str, client: str, ticket: float) -> None:
+        """No password was checked after all (the gate was full): take the attempt back
+        from the pair, username and address counts (the global count keeps it)."""
+        keys = self._keys(username, client)
+        for name in ("pair", "account", "address"):
+            self.store.discard(keys[name], ticket)
+
 
 class CheckGate:
     """At most ``concurrency`` password checks at once; a caller waits up to ``wait``

@@ -34,6 +34,7 @@ __all__ = ["add_sign_in_routes", "login_limiter", "safe_next"]
 
 log = structlog.get_logger(__name__)
 
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 #: renders a template with the app's common context: (request, name, status, **context)
 Render = Callable[..., HTMLResponse]
 
@@ -56,6 +57,12 @@ def login_limiter(settings: WebSettings) -> LoginLimiter:
     )
 
 
+def _cookie_refused(request: Request, settings: WebSettings) -> bool:
+    """Plain http to a host other than localhost: browsers refuse the Secure cookie."""
+    return (settings.secure_cookies and request.url.scheme != "https"
+            and request.url.hostname not in _LOOPBACK)
+
+
 def _wait_text(seconds: float) -> str:
     """``12 seconds`` or ``4 minutes`` (rounded up)."""
     n, unit = (int(seconds), "second") if seconds <= 90 else (int(-(-seconds // 60)), "minute")
@@ -76,7 +83,8 @@ def add_sign_in_routes(app: FastAPI, render: Render) -> None:
         fresh = csrf_token(request) is None
         if fresh:  # an anonymous session carries the login form's CSRF token
             start_session(request, cookie, None)
-        response = render(request, "login.html", next=safe_next(next), error=None)
+        response = render(request, "login.html", next=safe_next(next), error=None,
+                          cookie_refused=_cookie_refused(request, deps.web))
         if fresh:
             response.raw_headers.extend(h for h in cookie.raw_headers if h[0] == b"set-cookie")
         return response
@@ -106,6 +114,7 @@ def add_sign_in_routes(app: FastAPI, render: Render) -> None:
             return await too_many(request, username, target, retry_after)
         async with gate.slot() as admitted:
             if not admitted:
+                limiter.withdrawn(username, client, ticket)
                 return await too_many(request, username, target, gate.wait)
             user = await run_in_threadpool(deps.users.authenticate, username, password)
         if user is None:
