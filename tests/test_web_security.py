@@ -30,6 +30,7 @@ from hub.settings import MetricsSettings, Settings, WebSettings
 from hub.web.app import create_web_app
 from hub.web.auth import DEV_SESSION_COOKIE, SESSION_COOKIE
 from hub.web.limits import LimitRule, MemoryAttemptStore
+from hub.web.operator import safe_text
 from tests.test_web_inbox import PASSWORD, WebServer, client, csrf, sign_in, start_web
 
 DEV = WebSettings(secure_cookies=False)  # httpx sends no Secure cookie over plain http
@@ -420,3 +421,9 @@ def test_no_api_docs_unless_enabled(make_web: Any) -> None:
     enabled = client(make_web(DEV.model_copy(update={"openapi": True})))
     assert enabled.get("/openapi.json").status_code == 200
     assert enabled.get("/docs").status_code == 404 and enabled.get("/redoc").status_code == 404
+
+
+def test_operators_see_no_versioned_pseudonym() -> None:
+    subject = "ps1-" + "ab" * 20
+    masked = safe_text(f"no team for {subject} in GM9999")
+    assert subject not in masked and "ab" * 20 not in masked and "GM9999" in masked
