@@ -2,7 +2,8 @@
 
 ``HubProcess.start()`` opens one bus connection per component (each thread owns its
 consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group),
-the sink runner and the web app (team inbox; ``web_port``, None: none); ``stop()`` asks
+the sink runner, the web app (team inbox; ``web_port``, None: none) and the Prometheus
+listener (``HUB_METRICS__ADDRESS``; empty: none); ``stop()`` asks
 every loop to finish its batch, commit and close, then stops the servers (in-flight
 requests complete first).
 """
@@ -32,6 +33,7 @@ from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
 from hub.web.deps import WebDeps
+from hub.web.metrics import create_metrics_app
 
 __all__ = ["HubProcess"]
 
@@ -54,6 +56,7 @@ class HubProcess:
     _sinks: SinkRunner | None = None
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
     _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
+    _metrics: tuple[uvicorn.Server, threading.Thread] | None = None
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
@@ -80,6 +83,14 @@ class HubProcess:
         host, port = server_address(self._web[1])
         return f"http://{host}:{port}"
 
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port/metrics`` of the Prometheus listener, None when off."""
+        if self._metrics is None:
+            return None
+        host, port = server_address(self._metrics[0])
+        return f"http://{_url_host(host)}:{port}/metrics"
+
     def start(self) -> None:
         private_dir(self.state_dir)
         for i in range(self.routers):
@@ -102,16 +113,21 @@ class HubProcess:
             consent_ledger_path=self.state_dir / "http-consent-ledger.db",
         )
         self._server = serve(app, self.host, self.port)
+        listen = self.settings.metrics.host_port
+        if listen is not None:
+            metrics_app = create_metrics_app(self._connect().bus, self.config,
+                                             self.settings.metrics.token)
+            self._metrics = serve(metrics_app, *listen, proxy_headers=False)
         self.users = UserStore(self.state_dir / "users.db")
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
                 secret_key=load_or_create_secret(self.state_dir), state_dir=self.state_dir,
-                counts=self.counts,
+                counts=self.counts, web=self.settings.web, metrics_url=self.metrics_url,
             ))  # fmt: skip
             self._web = (web, *serve_web(web, self.host, self.web_port))
-        log.info("hub started", url=self.url, web=self.web_url, routers=self.routers,
-                 bus=self.settings.bus)
+        log.info("hub started", url=self.url, web=self.web_url, metrics=self.metrics_url,
+                 routers=self.routers, bus=self.settings.bus)
 
     def _spawn(self, name: str, target: object) -> None:
         def guarded() -> None:
@@ -141,6 +157,9 @@ class HubProcess:
         if self._web is not None:
             stop_web(*self._web)
             self._web = None
+        if self._metrics is not None:
+            stop(*self._metrics)
+            self._metrics = None
         for thread in self._threads:
             thread.join(timeout=60)
         for router in self._routers:
@@ -156,3 +175,7 @@ class HubProcess:
         for conn in self._conns:
             conn.close()
         log.info("hub stopped")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -164,6 +164,7 @@ def test_signals_in_alerts_out(hub_settings: Settings, tmp_path: Path, receiver:
 
 def test_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_METRICS__ADDRESS"] = "127.0.0.1:0"  # any free port, never the fixed default
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "run", "--config", str(ROOT / "examples" / "hub.yaml"),
          "--bus", f"embedded:{tmp_path / 'hub.db'}", "--state-dir", str(tmp_path / "state"),

@@ -110,7 +110,7 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
             users.close()
             inbox.close()
         page_text = "\n".join(texts)
-        assert "ps1-" not in page_text.replace("ps…", "")
+        assert "ps1-" not in page_text and "ps-" not in page_text.replace("ps-…", "")
         for s in signals:
             assert s.subject_ref not in page_text
             assert s.postcode not in page_text

@@ -295,13 +295,17 @@ def _signal_routes(app: FastAPI, ingest: Ingest, authorize: _Authorize, kind: st
 
 
 def serve(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, timeout: float = 60.0
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, timeout: float = 60.0,
+    proxy_headers: bool = True, forwarded_allow_ips: list[str] | None = None,
 ) -> tuple[uvicorn.Server, threading.Thread]:
     """Start uvicorn on ``host:port`` (port 0: a free one, see :func:`server_address`)
     in a background thread; return once it accepts connections. Raises HubError (with
-    the cause) when it cannot start. End it with :func:`stop`."""
+    the cause) when it cannot start. End it with :func:`stop`. ``proxy_headers`` and
+    ``forwarded_allow_ips`` are uvicorn's: whose X-Forwarded-* headers are believed."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="on", ws="none", timeout_graceful_shutdown=10)
+                            lifespan="on", ws="none", timeout_graceful_shutdown=10,
+                            proxy_headers=proxy_headers,
+                            forwarded_allow_ips=forwarded_allow_ips)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"http-ingest-{port}", daemon=True)
     thread.start()

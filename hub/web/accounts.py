@@ -6,6 +6,9 @@
 - ``operator``: runs the hub (dashboard, metrics); sees no alert contents at all and is
   no team member;
 - ``admin``: manages accounts; sees the inbox of the teams they belong to.
+
+The same file holds the web app's server-side sessions (:mod:`hub.web.sessions`):
+disabling a user, changing their teams or their password ends all their sessions.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from hub.errors import HubError
 from hub.sqlite import open_database, write_transaction
+from hub.web.sessions import SESSION_TABLES, SessionStore, revoke_user_sessions
 
 __all__ = ["ROLES", "AccountError", "User", "UserStore"]
 
@@ -32,11 +37,17 @@ _TABLES = (
     " role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL REFERENCES users (username),"
     " team_id TEXT NOT NULL, PRIMARY KEY (username, team_id))",
+    *SESSION_TABLES,
 )
 
 
 class AccountError(HubError):
     """An account change that is not allowed (unknown role, user exists, ...)."""
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("a password needs at least 8 characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +78,7 @@ class UserStore:
             raise AccountError(f"invalid username {username!r}: lowercase letters, digits, . _ -")
         if role not in ROLES:
             raise AccountError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-        if len(password) < 8:
-            raise AccountError("a password needs at least 8 characters")
+        _check_password(password)
         team_set = frozenset(teams)
         if role == "operator" and team_set:
             raise AccountError("operators are no team members")
@@ -130,12 +140,15 @@ class UserStore:
         return [u for u in map(self.get, names) if u is not None]
 
     def disable(self, username: str) -> None:
+        """Disable ``username`` and end all their sessions."""
         with write_transaction(self._db, self._lock) as db:
             cur = db.execute("UPDATE users SET disabled = 1 WHERE username = ?", (username,))
+            revoke_user_sessions(db, username, time.time())
         if cur.rowcount == 0:
             raise AccountError(f"no user {username!r}")
 
     def set_teams(self, username: str, teams: Iterable[str]) -> User:
+        """Make ``teams`` the user's teams; a change ends all their sessions."""
         user = self.get(username)
         if user is None:
             raise AccountError(f"no user {username!r}")
@@ -146,7 +159,26 @@ class UserStore:
             db.execute("DELETE FROM memberships WHERE username = ?", (username,))
             db.executemany("INSERT INTO memberships (username, team_id) VALUES (?, ?)",
                            [(username, t) for t in sorted(team_set)])
+            if team_set != user.teams:
+                revoke_user_sessions(db, username, time.time())
         return User(username, user.role, team_set, user.disabled)
+
+    def set_password(self, username: str, password: str) -> None:
+        """Give ``username`` a new password and end all their sessions."""
+        _check_password(password)
+        hashed = self._hasher.hash(password)
+        with write_transaction(self._db, self._lock) as db:
+            cur = db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                             (hashed, username))
+            revoke_user_sessions(db, username, time.time())
+        if cur.rowcount == 0:
+            raise AccountError(f"no user {username!r}")
+
+    def sessions(self, *, idle_timeout: float, max_age: float,
+                 clock: Callable[[], float] = time.time) -> SessionStore:
+        """The sessions kept in this file (sharing this store's connection)."""
+        return SessionStore(self._db, self._lock, idle_timeout=idle_timeout,
+                            max_age=max_age, clock=clock)
 
     def close(self) -> None:
         with self._lock:
