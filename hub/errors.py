@@ -13,6 +13,7 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── IntakeError             a payload is no valid signal or consent; ``errors``
     │   │                           name each field (never its value)
     │   ├── KeyReused               an Idempotency-Key came back with another request
+    │   ├── AccountError            an account change that is not allowed
     │   └── BatchFileError          a batch file cannot be imported at all
     ├── Conflict                    the request clashes with an earlier one (409)
     │   ├── InFlight                a request with the same key is being processed now
@@ -65,6 +66,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AccountError",
     "AlertNotFound",
     "BatchFileError",
     "DeliveryError",
@@ -130,6 +132,10 @@ class FieldError:
 
 class InvalidInput(HubError):
     """What the caller sent is invalid; sending it again will not help."""
+
+
+class AccountError(InvalidInput):
+    """An account change that is not allowed (unknown role, user exists, ...)."""
 
 
 class BatchFileError(InvalidInput):

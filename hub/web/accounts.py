@@ -24,7 +24,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from hub.errors import HubError
+from hub.errors import AccountError
 from hub.sqlite import open_database, write_transaction
 from hub.web.sessions import SESSION_TABLES, SessionStore, revoke_user_sessions
 
@@ -39,10 +39,6 @@ _TABLES = (
     " team_id TEXT NOT NULL, PRIMARY KEY (username, team_id))",
     *SESSION_TABLES,
 )
-
-
-class AccountError(HubError):
-    """An account change that is not allowed (unknown role, user exists, ...)."""
 
 
 def _check_password(password: str) -> None:
