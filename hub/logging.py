@@ -16,7 +16,9 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
+from types import TracebackType
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -118,6 +120,21 @@ class _Handler(logging.StreamHandler[TextIO]):
             pass
 
 
+def _log_uncaught(kind: type[BaseException], exc: BaseException,
+                  tb: TracebackType | None) -> None:
+    """An exception nobody caught: logged (and so redacted) instead of printed raw."""
+    logging.getLogger("signalhub.uncaught").critical(
+        "uncaught exception", exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+        return
+    logging.getLogger("signalhub.uncaught").error(
+        "uncaught exception in thread %s", getattr(args.thread, "name", "?"),
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["auto", "json", "console"] = "auto",
@@ -162,3 +179,5 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(numeric_level)
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread

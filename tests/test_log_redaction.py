@@ -5,6 +5,8 @@ line is JSON."""
 from __future__ import annotations
 
 import io
+import sys
+import threading
 import json
 import logging
 import urllib.error
@@ -36,7 +38,9 @@ def stream() -> Iterator[io.StringIO]:
     handlers, level = list(root.handlers), root.level
     out = io.StringIO()
     configure_logging("DEBUG", "json", stream=out)
+    hooks = sys.excepthook, threading.excepthook
     yield out
+    sys.excepthook, threading.excepthook = hooks
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.captureWarnings(False)
@@ -164,3 +168,19 @@ def test_console_format_is_redacted_too() -> None:
 ])
 def test_what_counts_as_bsn_shaped(text: str, expected: str) -> None:
     assert redact_text(text) == expected
+
+
+def test_uncaught_exceptions_are_logged_redacted(stream: io.StringIO) -> None:
+    def fail() -> None:
+        raise RuntimeError(f"worker died on {BSN}")
+
+    thread = threading.Thread(target=fail, name="worker")
+    thread.start()
+    thread.join()
+    try:
+        raise KeyError(EIGHT)
+    except KeyError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    events = _lines(stream)
+    assert [e["level"] for e in events] == ["error", "critical"]
+    assert "RuntimeError" in events[0]["exception"] and "KeyError" in events[1]["exception"]
