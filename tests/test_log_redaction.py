@@ -5,10 +5,10 @@ line is JSON."""
 from __future__ import annotations
 
 import io
-import sys
-import threading
 import json
 import logging
+import sys
+import threading
 import urllib.error
 import urllib.request
 import warnings
