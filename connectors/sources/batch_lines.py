@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 from connectors.sources.batch_mapping import BatchFileError, RowProblem, column_label
+from hub.jsondepth import nests_deeper_than
 
 __all__ = [
     "CELL_MAX",
@@ -210,18 +211,6 @@ def long_cell(line: str, delimiter: str) -> int | None:
     return index if len(line) - start > CELL_MAX else None
 
 
-def _depth(value: Any) -> int:
-    """How deep arrays and objects nest in ``value`` (iterative: no recursion limit)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack += [(v, level + 1) for v in (item.values() if isinstance(item, dict)
-                                               else item)]
-    return deepest
-
-
 def json_line(text: str) -> Any:
     """One JSON Lines line's value, or a :class:`RowProblem` saying why it has none."""
     try:
@@ -230,7 +219,8 @@ def json_line(text: str) -> Any:
         return RowProblem("(row)", f"nested deeper than {JSON_DEPTH_MAX} levels")
     except ValueError:  # JSONDecodeError, or an integer of more than 4,300 digits
         return RowProblem("(row)", "not valid JSON")
-    if text.count("[") + text.count("{") > JSON_DEPTH_MAX and _depth(value) > JSON_DEPTH_MAX:
+    if text.count("[") + text.count("{") > JSON_DEPTH_MAX and nests_deeper_than(
+            value, JSON_DEPTH_MAX):
         return RowProblem("(row)", f"nested deeper than {JSON_DEPTH_MAX} levels")
     if "\\u" in text:
         try:  # "\ud800" is valid JSON but no text: it cannot be stored or published

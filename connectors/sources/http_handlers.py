@@ -39,6 +39,7 @@ from hub.consent import (
 from hub.errors import EventIdReused, HubError
 from hub.events import ConsentAction, ConsentChange
 from hub.intake import IntakeError, SignalPublisher, build_signal
+from hub.jsondepth import nests_deeper_than
 from hub.pseudonym import Pseudonymiser
 from hub.topics import ensure_topics
 
@@ -58,19 +59,6 @@ class _Event(NamedTuple):
 
 #: how deeply a request body may nest (a batch of signals with a list field needs 4)
 MAX_JSON_DEPTH = 10
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion)."""
-    todo = [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            todo.extend((child, depth + 1) for child in children)
-    return False
 
 
 @contextmanager
@@ -147,7 +135,7 @@ class Ingest:
             body = None
         except (ValueError, UnicodeDecodeError):
             raise invalid([field("(body)", "not valid JSON")]) from None
-        if body is None or _depth_exceeds(body, MAX_JSON_DEPTH):
+        if body is None or nests_deeper_than(body, MAX_JSON_DEPTH):
             raise invalid([field("(body)", f"nested deeper than {MAX_JSON_DEPTH} levels")])
         return body
 
