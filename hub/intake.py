@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from hub.bus.base import Bus, Record
 from hub.errors import ConfigError, HubError
 from hub.events import EVENT_TYPES
-from hub.pseudonym import InvalidBsn, Pseudonymiser
+from hub.pseudonym import PLACEHOLDER_REF, InvalidBsn, PseudonymMaker
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
@@ -54,7 +54,7 @@ class IntakeError(HubError):
         self.errors = list(errors)
 
 
-def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: Pseudonymiser | None
+def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: PseudonymMaker | None
                           ) -> list[FieldError]:
     """Replace ``data["bsn"]`` by ``data["subject_ref"]`` (the municipality's pseudonym);
     return the problems, naming fields only. The BSN is gone from ``data`` either way."""
@@ -81,7 +81,7 @@ def build_signal(
     payload: Mapping[str, Any],
     *,
     source: str,
-    pseudonymiser: Pseudonymiser | None,
+    pseudonymiser: PseudonymMaker | None,
     now: datetime | None = None,
 ) -> BaseModel:
     """Validate ``payload`` into the signal model of ``event_type`` (see module doc)."""
@@ -96,7 +96,7 @@ def build_signal(
     data["received_at"] = now
     data["source"] = source
     if errors:  # go on with a placeholder, to report every bad field at once
-        data["subject_ref"] = "ps-placeholder"
+        data["subject_ref"] = PLACEHOLDER_REF
     try:
         signal = model.model_validate(data)
     except ValidationError as exc:

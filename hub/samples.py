@@ -1,7 +1,8 @@
 """Synthetic, fictional sample events (no real person behind any of them).
 
 Used by ``signalhub selftest``, the benchmarks and the tests. Pseudonyms are random
-hex strings, postcodes are drawn from a fictional municipality's ranges.
+hex in the pseudonym format (``ps1-`` + 40 hex), postcodes are drawn from a fictional
+municipality's ranges.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _now() -> datetime:
 
 
 def _subject(rng: random.Random) -> str:
-    return "ps-" + "".join(rng.choice("0123456789abcdef") for _ in range(24))
+    return "ps1-" + "".join(rng.choice("0123456789abcdef") for _ in range(40))
 
 
 def _postcode(rng: random.Random) -> str:

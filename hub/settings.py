@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.compat import Compatibility
+from hub.intake_keys import check_private_key, check_public_key
+from hub.pseudonym import KeyVersions, parse_secrets
 
 __all__ = ["EmbeddedSettings", "KafkaSettings", "Settings", "load_settings"]
 
@@ -62,10 +64,22 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto = console on a terminal, JSON otherwise"
     )
-    pseudonym_secrets: dict[str, SecretStr] = Field(
+    pseudonym_secrets: KeyVersions = Field(
         default_factory=dict,
-        description="per municipality code, the key of subject_ref = HMAC-SHA256(BSN);"
-        ' JSON, e.g. {"GM0153": "..."}; never logged',
+        description="per municipality code, the key of subject_ref = HMAC-SHA256(BSN),"
+        ' at least 32 bytes; JSON, e.g. {"GM0153": "..."} or with versions'
+        ' {"GM0153": {"1": "...", "2": "..."}} (the highest is current); never logged,'
+        " never given to a source",
+    )
+    intake_private_key: SecretStr | None = Field(
+        None,
+        description="the hub's X25519 private key (base64) that opens sealed signals on"
+        " intake.sealed.v1; make a pair with `signalhub keys generate`; never logged",
+    )
+    intake_public_key: str | None = Field(
+        None,
+        description="on a source's machine: the hub's X25519 public key (base64) that"
+        " `signalhub import` seals rows to (like --seal-to)",
     )
     config: Path = Field(Path("hub.yaml"), description="the hub's configuration file")
     state_dir: Path = Field(
@@ -73,6 +87,22 @@ class Settings(BaseSettings):
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @field_validator("pseudonym_secrets", mode="before")
+    @classmethod
+    def _versioned_secrets(cls, value: object) -> KeyVersions:
+        # ConfigError (not ValueError) on purpose: pydantic would put the key in its message
+        return parse_secrets(value)  # type: ignore[arg-type]
+
+    @field_validator("intake_private_key", mode="before")
+    @classmethod
+    def _intake_private_key(cls, value: object) -> SecretStr | None:
+        return None if value in (None, "") else check_private_key(value)
+
+    @field_validator("intake_public_key", mode="before")
+    @classmethod
+    def _intake_public_key(cls, value: object) -> str | None:
+        return None if value in (None, "") else check_public_key(value)
 
 
 def load_settings(**overrides: object) -> Settings:

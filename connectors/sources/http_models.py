@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from hub.events import EVENT_TYPES, AvroModel, ConsentAction, ConsentChange
 from hub.intake import FieldError, IntakeError, pseudonymise_in_place
-from hub.pseudonym import Pseudonymiser
+from hub.pseudonym import PLACEHOLDER_REF, Pseudonymiser
 
 __all__ = [
     "CONSENT_FIELDS",
@@ -105,7 +105,7 @@ def build_consent(
     data.setdefault("valid_from", now)
     data.update(action=ConsentAction.GRANTED, source=source, recorded_at=now)
     if errors:  # go on with a placeholder, to report every bad field at once
-        data["subject_ref"] = "ps-placeholder"
+        data["subject_ref"] = PLACEHOLDER_REF
     try:
         change = ConsentChange.model_validate(data)
     except ValidationError as exc:

@@ -49,7 +49,7 @@ router = APIRouter()
 router.include_router(health_router)
 
 _MASKS = (
-    (re.compile(r"ps-[0-9A-Za-z_-]+"), "ps-…"),
+    (re.compile(r"ps[0-9]*-[0-9A-Za-z_-]+"), "ps-…"),
     (re.compile(r"\b\d{4}\s?[A-Za-z]{2}\b"), "[postcode]"),
     (re.compile(r"\d{6,}"), "[number]"),
 )
