@@ -6,6 +6,7 @@ per team the reason code of the decision, or the dead-letter reason.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +34,7 @@ class Case:
 
     @property
     def subject_ref(self) -> str:
-        return "ps-case-" + self.name
+        return "ps1-" + hashlib.sha1(self.name.encode()).hexdigest()
 
     def record(self) -> dict[str, Any]:
         rng = random.Random(self.name)

@@ -32,7 +32,7 @@ from hub.settings import Settings
 from hub.topics import CONSENT, SIGNAL_TOPICS
 
 GM = "GM0344"
-PSEUDONYMISER = Pseudonymiser({GM: SecretStr("http-ingest-test-secret")})
+PSEUDONYMISER = Pseudonymiser({GM: SecretStr("http-ingest-test-secret-of-32-bytes")})
 URN = "urn:nld:oin:00000001234567890000"
 OTHER_URN = "urn:nld:oin:00000009876543210000"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
@@ -259,7 +259,7 @@ def test_403_for_an_event_type_the_key_may_not_send(api: Api) -> None:
         for path, body in [("/v1/signals/debt", debt(bsn)),
                            ("/v1/signals/debt/batch", {"signals": [debt(bsn)]}),
                            ("/v1/signals/youth-care-exit", youth(bsn)),
-                           ("/v1/consents", {"subject_ref": "ps-x", "purpose": "p",
+                           ("/v1/consents", {"subject_ref": "ps1-" + "0a" * 20, "purpose": "p",
                                              "recipient_scope": [GM]})]:
             response = client.post(path, json=body)
             assert response.status_code == 403, path

@@ -1,14 +1,28 @@
-"""Pseudonymisation at the edge."""
+"""Pseudonymisation at the hub: versioned keys of at least 32 bytes, ``ps<version>-``."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
 
 import pytest
 from pydantic import SecretStr
 
 from hub.errors import ConfigError
-from hub.pseudonym import InvalidBsn, Pseudonymiser, is_valid_bsn
+from hub.pseudonym import (
+    SUBJECT_REF_PATTERN,
+    InvalidBsn,
+    Pseudonymiser,
+    is_subject_ref,
+    is_valid_bsn,
+)
+from hub.settings import load_settings
 
 BSN = "111222333"  # passes the 11-test; a well-known test number
+KEY_ONE = "key-one-" + "1" * 32
+KEY_TWO = "key-two-" + "2" * 32
 
 
 def test_eleven_test() -> None:
@@ -19,17 +33,75 @@ def test_eleven_test() -> None:
 
 
 def test_keyed_per_municipality_and_stable() -> None:
-    p = Pseudonymiser({"GM0001": SecretStr("key-one"), "GM0002": SecretStr("key-two")})
+    p = Pseudonymiser({"GM0001": SecretStr(KEY_ONE), "GM0002": SecretStr(KEY_TWO)})
     a = p.subject_ref(BSN, "GM0001")
     assert a == p.subject_ref(" 111.222.333 ", "GM0001")
     assert a != p.subject_ref(BSN, "GM0002"), "municipalities cannot link pseudonyms"
-    assert a.startswith("ps-") and BSN not in a and len(a) == 43
-    other_key = Pseudonymiser({"GM0001": SecretStr("another")}).subject_ref(BSN, "GM0001")
+    assert BSN not in a
+    other_key = Pseudonymiser({"GM0001": SecretStr(KEY_TWO)}).subject_ref(BSN, "GM0001")
     assert other_key != a, "the pseudonym depends on the secret"
 
 
+def test_the_format_is_ps_version_dash_40_hex() -> None:
+    ref = Pseudonymiser({"GM0001": KEY_ONE}).subject_ref(BSN, "GM0001")
+    digest = hmac.new(KEY_ONE.encode(), BSN.encode(), hashlib.sha256).hexdigest()
+    assert ref == "ps1-" + digest[:40]
+    assert re.match(SUBJECT_REF_PATTERN, ref) and is_subject_ref(ref)
+    for bad in ("ps-" + "a" * 40, "ps0-" + "a" * 40, "ps1-" + "A" * 40, "ps1-" + "a" * 39,
+                "ps10000-" + "a" * 40, "123456782"):
+        assert not is_subject_ref(bad), bad
+
+
+@pytest.mark.parametrize("secret", ["", "kort-geheim", "x" * 31, "é" * 15])
+def test_a_key_under_32_bytes_is_refused_without_echoing_it(secret: str) -> None:
+    with pytest.raises(ConfigError) as short:
+        Pseudonymiser({"GM0001": {"1": KEY_ONE, "2": secret}})
+    message = str(short.value)
+    assert "GM0001" in message and "version 2" in message and "32 bytes" in message
+    assert not secret or secret not in message
+    assert KEY_ONE not in message
+    Pseudonymiser({"GM0001": "é" * 16})  # 32 bytes in UTF-8
+
+
+def test_a_short_key_is_a_config_error_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_PSEUDONYM_SECRETS", json.dumps({"GM0153": "s3cret-but-short"}))
+    with pytest.raises(ConfigError) as short:
+        load_settings()
+    assert "GM0153 key version 1" in str(short.value)
+    assert "s3cret" not in str(short.value)
+    monkeypatch.setenv("HUB_PSEUDONYM_SECRETS", json.dumps({"GM0153": {"v2": KEY_ONE}}))
+    with pytest.raises(ConfigError, match="GM0153 has key version 'v2'"):
+        load_settings()
+
+
+def test_one_key_is_version_1_and_versions_can_be_listed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_PSEUDONYM_SECRETS", json.dumps(
+        {"GM0153": KEY_ONE, "GM0344": {"1": KEY_ONE, "2": KEY_TWO}}))
+    secrets = load_settings().pseudonym_secrets
+    assert secrets["GM0153"][1].get_secret_value() == KEY_ONE
+    assert set(secrets["GM0344"]) == {1, 2}
+    assert KEY_ONE not in repr(secrets), "never shown"
+    p = Pseudonymiser(secrets)
+    assert p.subject_ref(BSN, "GM0153").startswith("ps1-")
+    assert p.versions("GM0344") == [1, 2] and p.current_version("GM0344") == 2
+
+
+def test_rotation_makes_new_pseudonyms_with_the_current_version() -> None:
+    before = Pseudonymiser({"GM0001": KEY_ONE})
+    after = Pseudonymiser({"GM0001": {"1": KEY_ONE, "2": KEY_TWO}})
+    old = before.subject_ref(BSN, "GM0001")
+    new = after.subject_ref(BSN, "GM0001")
+    assert new.startswith("ps2-") and new != old, "the current (highest) version is used"
+    assert after.subject_ref(BSN, "GM0001", version=1) == old, "the old one still computes"
+    digest = hmac.new(KEY_TWO.encode(), BSN.encode(), hashlib.sha256).hexdigest()
+    assert new == "ps2-" + digest[:40]
+    with pytest.raises(ConfigError, match="no pseudonym key version 3 for municipality"):
+        after.subject_ref(BSN, "GM0001", version=3)
+
+
 def test_errors_never_echo_the_bsn() -> None:
-    p = Pseudonymiser({"GM0001": SecretStr("k")})
+    p = Pseudonymiser({"GM0001": SecretStr(KEY_ONE)})
     with pytest.raises(InvalidBsn) as bad:
         p.subject_ref("111222334", "GM0001")
     assert "111222334" not in str(bad.value)

@@ -45,7 +45,7 @@ from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
 
 SECRET = b"whsec-test-key"
 SOURCE = "urn:nld:oin:00000009999999999000"
-SUBJECT = "ps-3f6c1e0b9a7d4c2e8f5b1a0d"
+SUBJECT = "ps1-3f6c1e0b9a7d4c2e8f5b1a0d9c8e7f6a5b4c3d2e"
 NOW = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)
 FAST = Backoff(base=0.01, cap=0.05)
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"

@@ -34,8 +34,8 @@ from hub.web.deps import WebDeps
 
 SOURCE = "urn:nld:oin:00000009999999999000"
 PASSWORD = "correct horse battery"
-SUBJECT_A = "ps-a1a1a1a1a1a1a1a1a1a1a1a1"
-SUBJECT_B = "ps-b2b2b2b2b2b2b2b2b2b2b2b2"
+SUBJECT_A = "ps1-" + "a1" * 20
+SUBJECT_B = "ps1-" + "b2" * 20
 
 
 def make_alert(team: str, *, subject: str = SUBJECT_A, urgent: bool = False,

@@ -31,8 +31,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 def test_safe_text_masks_personal_data() -> None:
-    text = safe_text("subject ps-0123abcd at 7512 AB, bsn 123456782, area 7511 for debt")
-    assert "ps-0123" not in text and "7512 AB" not in text and "123456782" not in text
+    text = safe_text("subject ps1-0123abcd at 7512 AB, bsn 123456782, area 7511 for debt")
+    assert "0123abcd" not in text and "7512 AB" not in text and "123456782" not in text
     assert "area 7511 for debt" in text
 
 

@@ -179,7 +179,7 @@ def consent() -> None:
       signalhub consent grant --bsn - --municipality GM0344 \\
           --purpose youth-care-exit-handover --recipient team-utrecht-west \\
           --valid-until 2026-06-30 --source urn:nld:oin:00000001234567890000
-      signalhub consent show --subject-ref ps-3f1c...
+      signalhub consent show --subject-ref ps1-3f1c...
       signalhub consent withdraw 6f0c2d4e-...
     """
 
@@ -248,7 +248,7 @@ def grant(
 
     \b
     Examples:
-      signalhub consent grant --subject-ref ps-3f1c... --purpose youth-care-exit-handover \\
+      signalhub consent grant --subject-ref ps1-3f1c... --purpose youth-care-exit-handover \\
           --recipient team-utrecht-west --recipient GM0344 --valid-until 2026-06-30
       signalhub consent grant --bsn - --municipality GM0344 \\
           --purpose youth-care-exit-handover --recipient GM0344   # asks for the BSN
@@ -361,7 +361,7 @@ def show(
 
     \b
     Examples:
-      signalhub consent show --subject-ref ps-3f1c...
+      signalhub consent show --subject-ref ps1-3f1c...
       signalhub consent show --bsn - --municipality GM0344 --json
     """
     settings = settings_from(bus_url, registry_url)
@@ -420,7 +420,7 @@ def check(
 
     \b
     Example:
-      signalhub consent check --subject-ref ps-3f1c... --purpose youth-care-exit-handover \\
+      signalhub consent check --subject-ref ps1-3f1c... --purpose youth-care-exit-handover \\
           --team team-utrecht-west --municipality GM0344
     """
     settings = settings_from(bus_url, registry_url)
