@@ -6,10 +6,13 @@ import hashlib
 import hmac
 import json
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 
+from hub.cli import main
 from hub.errors import ConfigError
 from hub.pseudonym import (
     SUBJECT_REF_PATTERN,
@@ -108,3 +111,30 @@ def test_errors_never_echo_the_bsn() -> None:
     with pytest.raises(ConfigError) as missing:
         p.subject_ref(BSN, "GM0003")
     assert BSN not in str(missing.value) and "HUB_PSEUDONYM_SECRETS" in str(missing.value)
+
+
+def test_after_rotation_old_consents_are_found_by_bsn_but_no_longer_match(
+        tmp_path: Path) -> None:
+    """Rotation (docs/privacy.md): a new key version makes new pseudonyms; a consent
+    recorded under the old one no longer matches them, and while the old version stays
+    configured ``consent show --bsn`` still finds it, marked with its version."""
+    env = {"HUB_BUS": f"embedded:{tmp_path / 'hub.db'}", "HUB_STATE_DIR": str(tmp_path / "st"),
+           "HUB_PSEUDONYM_SECRETS": json.dumps({"GM9999": KEY_ONE})}
+    person = ["--bsn", BSN, "--municipality", "GM9999"]
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, ["consent", *args], env=env)
+        assert result.exit_code == 0, result.output
+        assert BSN not in result.output
+        return result.stdout
+
+    consent_id = run("grant", *person, "--purpose", "youth-care-exit-handover",
+                     "--recipient", "team-a").strip()
+    team = ["--purpose", "youth-care-exit-handover", "--team", "team-a"]
+    assert "VALID" in run("check", *person, *team)
+    env["HUB_PSEUDONYM_SECRETS"] = json.dumps({"GM9999": {"1": KEY_ONE, "2": KEY_TWO}})
+    shown = run("show", *person)
+    assert consent_id in shown and "key=v1" in shown and "1 consent(s)" in shown
+    assert "MISSING" in run("check", *person, *team), "the new pseudonym has no consent"
+    env["HUB_PSEUDONYM_SECRETS"] = json.dumps({"GM9999": {"2": KEY_TWO}})
+    assert "0 consent(s)" in run("show", *person), "once version 1 is removed"

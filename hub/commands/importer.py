@@ -169,9 +169,10 @@ def import_file(
 
     Every row becomes one signal: validated, its BSN pseudonymised at once (a BSN is
     never published, logged or written to the rejects file) and published to the
-    event type's topic in batches. A row that cannot become a signal goes to the rejects
-    file (line, column, reason) and the import goes on. Importing the same rows again
-    (the same file, or another file with the same rows) publishes nothing twice.
+    event type's topic in batches; with --seal-to, sealed to the hub instead. A row
+    that cannot become a signal goes to the rejects file (line, column, reason) and the
+    import goes on. Importing the same rows again (the same file, or another file with
+    the same rows) publishes nothing twice.
     """
     if not source.strip() or ":" not in source or any(c.isspace() for c in source):
         raise click.BadParameter("a URI naming the sender, e.g. urn:nld:oin:<OIN>",
