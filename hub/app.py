@@ -102,8 +102,7 @@ class HubProcess:
         if self.settings.intake_private_key is not None:
             sealed = SealedIntakeSource(self._connect(), self.settings.intake_private_key,
                                         pseudonymiser)
-            sealed.setup()
-            self._sealed = sealed
+            self._sealed = sealed  # its consumer is made in its own thread, by run()
             self._spawn("sealed-intake", sealed.run)
         app = create_app(
             self._connect(), self.sources, pseudonymiser,

@@ -48,6 +48,8 @@ __all__ = [
 
 #: signal fields the hub sets itself (never sealed)
 _HUB_FIELDS = frozenset({"received_at", "source"})
+#: the sealed content is {..., "signal": {field: value or list of values}}
+_MAX_DEPTH = 3
 
 
 class SealedSignal(AvroModel):
@@ -119,6 +121,14 @@ def seal_signal(sealer: Sealer, event_type: str, source: str, content: Mapping[s
                         sealed_payload=sealer.seal(plaintext), sent_at=now or datetime.now(UTC))
 
 
+def _depth(value: object, level: int = 0) -> int:
+    """How deep JSON containers nest (stops counting past the limit)."""
+    if level > _MAX_DEPTH or not isinstance(value, dict | list):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, level + 1) for v in items), default=level + 1)
+
+
 def open_signal(opener: Opener, sealed: SealedSignal) -> dict[str, Any]:
     """The signal's fields (BSN included) from a sealed record. Raises
     :class:`DecodeError` when the box does not open or its content is not what this
@@ -129,9 +139,10 @@ def open_signal(opener: Opener, sealed: SealedSignal) -> dict[str, Any]:
     plaintext = opener.open(sealed.sealed_payload)
     try:
         content = json.loads(plaintext)
-    except ValueError:
+    except (ValueError, RecursionError):
         content = None
-    if not isinstance(content, dict) or not isinstance(content.get("signal"), dict):
+    if (not isinstance(content, dict) or not isinstance(content.get("signal"), dict)
+            or _depth(content) > _MAX_DEPTH):
         raise DecodeError("the sealed content is not a sealed signal (JSON with a signal)")
     for name in ("event_type", "source"):
         if content.get(name) != getattr(sealed, name):

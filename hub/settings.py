@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hub.compat import Compatibility
+from hub.errors import ConfigError
 from hub.intake_keys import check_private_key, check_public_key
 from hub.pseudonym import KeyVersions, parse_secrets
 
@@ -106,5 +107,11 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings once; keyword arguments win over the environment."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read the settings once; keyword arguments win over the environment.
+
+    Raises :class:`ConfigError` for a bad pseudonym or intake key (naming where, never
+    the key) and for a value that is not valid JSON where JSON is expected."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # its message names the field, not the value
+        raise ConfigError(f"{exc}: check that it is valid JSON") from None

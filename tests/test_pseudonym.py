@@ -75,6 +75,10 @@ def test_a_short_key_is_a_config_error_at_load(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HUB_PSEUDONYM_SECRETS", json.dumps({"GM0153": {"v2": KEY_ONE}}))
     with pytest.raises(ConfigError, match="GM0153 has key version 'v2'"):
         load_settings()
+    monkeypatch.setenv("HUB_PSEUDONYM_SECRETS", '{"GM0153": "unclosed-secret-value')
+    with pytest.raises(ConfigError, match="pseudonym_secrets.*valid JSON") as broken:
+        load_settings()
+    assert "unclosed" not in str(broken.value)
 
 
 def test_one_key_is_version_1_and_versions_can_be_listed(

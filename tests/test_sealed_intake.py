@@ -153,6 +153,30 @@ def test_invalid_content_names_fields_only(conn: Connection) -> None:
         assert value not in whole and value not in repr(logs)
 
 
+def test_hostile_content_never_stops_the_intake(conn: Connection) -> None:
+    nested: Any = "x"
+    for _ in range(900):  # json reads it, but a signal nests two levels at most
+        nested = [nested]
+    too_deep = {**debt(), "support_needs": nested}
+    produce(conn, too_deep)
+    content = debt()
+    deep = seal_signal(Sealer(PUBLIC), "debt-signal", SOURCE, content).model_copy(update={
+        "sealed_payload": Sealer(PUBLIC).seal(b'{"signal": ' + b"[" * 5_000 + b"]" * 5_000
+                                              + b"}")})
+    conn.bus.produce([SealedPublisher(conn.serde).record(deep)])
+    edge = debt(occurred_at="9999-12-31T23:59:59-01:00")
+    produce(conn, edge)
+    good = debt()
+    produce(conn, good)
+    drain(intake(conn))
+    reasons = {dl["event_id"]: dl["reason_code"] for _, dl in dead_letters(conn)}
+    assert reasons.pop(too_deep["event_id"]) == reasons.pop(content["event_id"]) == (
+        "DECODE_FAILED")
+    assert reasons.pop(edge["event_id"]) in {"VALIDATION_FAILED", "INTERNAL_ERROR"}
+    assert reasons == {}
+    assert [str(s["event_id"]) for s in signals(conn)] == [good["event_id"]]
+
+
 def test_not_a_sealed_record_is_a_dead_letter(conn: Connection) -> None:
     conn.bus.produce_one(SEALED_INTAKE, b"plain text, not Avro", b"k")
     drain(intake(conn))

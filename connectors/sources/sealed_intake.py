@@ -14,7 +14,8 @@ What fails becomes a dead letter (``deadletter.v1``, stage ``intake.sealed``) th
 the sealed bytes: DECODE_FAILED when the box does not open (another key, changed on the
 way) or holds no sealed signal, VALIDATION_FAILED (field names only, never a value) when
 its content is not a valid signal, UNKNOWN_EVENT_TYPE for an event type the hub does not
-know. Nothing opened is ever logged or dead-lettered.
+know, INTERNAL_ERROR (the error class only) for anything else: no content stops the
+intake. Nothing opened is ever logged or dead-lettered.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from pydantic import SecretStr, ValidationError
 
 from connectors.sources.base import Source
 from hub import metrics
-from hub.bus.base import Record
+from hub.bus.base import Message, Record
 from hub.connect import Connection
 from hub.consume import AvroConsumer, Event
 from hub.deadletters import DeadLetterWriter
-from hub.errors import CommitFailed, DecodeError, SignalRejected
+from hub.errors import CommitFailed, DecodeError, HubError, SignalRejected
 from hub.events import NAMESPACE
 from hub.intake import IntakeError, SignalPublisher, build_signal
 from hub.intake_keys import Opener
@@ -143,12 +144,20 @@ class SealedIntakeSource(Source):
                           else "VALIDATION_FAILED")
                 raise SignalRejected(f"invalid signal in the sealed payload: {_fields(names)}",
                                      reason) from None
+            record = self._publisher.record(sealed.event_type, signal)
         except (DecodeError, SignalRejected) as exc:
-            self.counts["dead_lettered"] += 1
-            log.warning("dead letter", stage=STAGE, topic=message.topic,
-                        partition=message.partition, offset=message.offset,
-                        event_id=event_id, error=type(exc).__name__,
-                        reason=getattr(exc, "reason_code", "DECODE_FAILED"))
-            return self._dead_letters.build(message, exc, stage=STAGE, event_id=event_id)
+            return self._dead_letter(message, exc, event_id)
+        except Exception as exc:  # a bug: never stop the intake, never echo the content
+            return self._dead_letter(message, SignalRejected(
+                f"internal error ({type(exc).__name__}) handling the sealed signal: report"
+                " it, replay after the fix", "INTERNAL_ERROR"), event_id)
         self.counts["published"] += 1
-        return self._publisher.record(sealed.event_type, signal)
+        return record
+
+    def _dead_letter(self, message: Message, exc: HubError, event_id: str | None) -> Record:
+        self.counts["dead_lettered"] += 1
+        log.warning("dead letter", stage=STAGE, topic=message.topic,
+                    partition=message.partition, offset=message.offset, event_id=event_id,
+                    error=type(exc).__name__,
+                    reason=getattr(exc, "reason_code", "DECODE_FAILED"))
+        return self._dead_letters.build(message, exc, stage=STAGE, event_id=event_id)
