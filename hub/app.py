@@ -3,9 +3,10 @@
 ``HubProcess.start()`` opens one bus connection per component (each thread owns its
 consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group),
 the sealed intake (when ``HUB_INTAKE_PRIVATE_KEY`` is set: signals sealed to the hub on
-``intake.sealed.v1``), the sink runner and the web app (team inbox; ``web_port``, None:
-none); ``stop()`` asks every loop to finish its batch, commit and close, then stops the
-servers (in-flight requests complete first).
+``intake.sealed.v1``), the sink runner, the web app (team inbox; ``web_port``, None:
+none) and the Prometheus listener (``HUB_METRICS__ADDRESS``; empty: none); ``stop()``
+asks every loop to finish its batch, commit and close, then stops the servers
+(in-flight requests complete first).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from hub.connect import Connection, connect
 from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
+from hub.sqlite import private_dir
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
 from hub.web.deps import WebDeps
+from hub.web.metrics import create_metrics_app
 
 __all__ = ["HubProcess"]
 
@@ -56,6 +59,7 @@ class HubProcess:
     _sealed: SealedIntakeSource | None = None
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
     _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
+    _metrics: tuple[uvicorn.Server, threading.Thread] | None = None
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
@@ -82,8 +86,16 @@ class HubProcess:
         host, port = server_address(self._web[1])
         return f"http://{host}:{port}"
 
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port/metrics`` of the Prometheus listener, None when off."""
+        if self._metrics is None:
+            return None
+        host, port = server_address(self._metrics[0])
+        return f"http://{_url_host(host)}:{port}/metrics"
+
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)
         for i in range(self.routers):
             state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
             router = Router(self._connect(), self.config, state)
@@ -110,16 +122,21 @@ class HubProcess:
             consent_ledger_path=self.state_dir / "http-consent-ledger.db",
         )
         self._server = serve(app, self.host, self.port)
+        listen = self.settings.metrics.host_port
+        if listen is not None:
+            metrics_app = create_metrics_app(self._connect().bus, self.config,
+                                             self.settings.metrics.token)
+            self._metrics = serve(metrics_app, *listen, proxy_headers=False)
         self.users = UserStore(self.state_dir / "users.db")
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
                 secret_key=load_or_create_secret(self.state_dir), state_dir=self.state_dir,
-                counts=self.counts,
+                counts=self.counts, web=self.settings.web, metrics_url=self.metrics_url,
             ))  # fmt: skip
             self._web = (web, *serve_web(web, self.host, self.web_port))
-        log.info("hub started", url=self.url, web=self.web_url, routers=self.routers,
-                 bus=self.settings.bus)
+        log.info("hub started", url=self.url, web=self.web_url, metrics=self.metrics_url,
+                 routers=self.routers, bus=self.settings.bus)
 
     def _spawn(self, name: str, target: object) -> None:
         def guarded() -> None:
@@ -149,6 +166,9 @@ class HubProcess:
         if self._web is not None:
             stop_web(*self._web)
             self._web = None
+        if self._metrics is not None:
+            stop(*self._metrics)
+            self._metrics = None
         if self._sealed is not None:
             self._sealed.stop()
         for thread in self._threads:
@@ -168,3 +188,7 @@ class HubProcess:
         for conn in self._conns:
             conn.close()
         log.info("hub stopped")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from hub.connect import Connection, connect
 from hub.errors import Backpressure, BusUnavailable
-from hub.intake import build_signal
+from hub.intake import SERVER_SET, build_signal
 from hub.intake_keys import Sealer
 from hub.sealed import LocalCheck, SealedPublisher, seal_signal, sealed_content
 from hub.settings import Settings
@@ -73,7 +73,8 @@ class HubClient:
         Raises IntakeError for an invalid signal (naming each field, never a value), and
         the last BusError when the bus stayed unavailable for ``max_attempts`` tries.
         """
-        payload = signal.model_dump() if isinstance(signal, BaseModel) else dict(signal)
+        payload = (signal.model_dump(exclude=set(SERVER_SET)) if isinstance(signal, BaseModel)
+                   else dict(signal))
         try:
             model = build_signal(event_type, payload, source=self.source,
                                  pseudonymiser=self._check)

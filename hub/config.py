@@ -5,19 +5,30 @@ inside it and the reason, and the hub does not start. See ``docs/config.md`` and
 documented example ``examples/hub.yaml``.
 
 Policies are data, not code: per event type a default :class:`PolicyRule`, optionally
-overridden per value of one field (``cases_by: stage`` for eviction-risk).
+overridden per value of one field (``cases_by: stage`` for eviction-risk). Each case is
+merged with the default once, when the configuration is read; routing a signal builds no
+rules or conditions.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from hub.errors import ConfigError
+from hub.webhook_targets import TargetPolicy
 
 __all__ = [
     "Condition",
@@ -30,6 +41,7 @@ __all__ = [
     "RuleOverride",
     "Team",
     "WebhookDelivery",
+    "WebhookTargets",
     "load_config",
     "parse_config",
 ]
@@ -77,6 +89,24 @@ class WebhookDelivery(_Strict):
     max_attempts: int = Field(8, ge=1)
 
 
+def _allow_entry(entry: str) -> str:
+    TargetPolicy.from_entries([entry])  # ValueError names what is wrong
+    return entry
+
+
+class WebhookTargets(_Strict):
+    """Internal systems a webhook may reach (``webhooks:``; see ``hub.webhook_targets``)."""
+
+    allow_private: list[Annotated[str, AfterValidator(_allow_entry)]] = Field(
+        default_factory=list,
+        description="addresses, networks (10.1.2.0/24) and host names that webhooks may"
+        " reach although they are private, loopback or link-local",
+    )
+
+    def policy(self) -> TargetPolicy:
+        return TargetPolicy.from_entries(self.allow_private)
+
+
 class Deliveries(_Strict):
     topic: bool = True
     inbox: bool = True
@@ -112,6 +142,22 @@ class Condition(_Strict):
 
     field: str
     values: list[str | bool | int] = Field(min_length=1)
+    _texts: frozenset[str] = PrivateAttr(frozenset())
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._texts = frozenset(
+            ("true" if v else "false") if isinstance(v, bool) else str(v) for v in self.values
+        )
+
+    @property
+    def texts(self) -> frozenset[str]:
+        """``values`` as text (booleans as true/false), as field values are compared."""
+        return self._texts
+
+    @property
+    def any_value(self) -> bool:
+        """True when "*" is one of ``values``: any present value meets the condition."""
+        return "*" in self._texts
 
 
 class PolicyRule(_Strict):
@@ -155,21 +201,38 @@ class EventPolicy(_Strict):
     default: PolicyRule
     cases_by: str | None = Field(None, description="field whose value selects a case")
     cases: dict[str, RuleOverride] = Field(default_factory=dict)
+    #: per case: its rule (the default with the case's override), merged once
+    _merged: dict[str, PolicyRule] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        for value in self.cases:
+            try:
+                self._merged[value] = self.merge_case(value)
+            except ValidationError:
+                continue  # reported by the config checks (merge_case again), never loaded
+
+    def merge_case(self, value: str) -> PolicyRule:
+        """The default rule with the override of case ``value`` applied; raises
+        ValidationError when the result is not a valid rule."""
+        data = self.default.model_dump()
+        changes = self.cases[value].model_dump(exclude_none=True)
+        if changes.pop("urgent", False):
+            changes["urgent_when"] = [{"field": "event_id", "values": ["*"]}]
+        data.update(changes)
+        return PolicyRule.model_validate(data)
 
     def rule_for(self, record: dict[str, Any]) -> tuple[PolicyRule, str]:
         """The rule that applies to ``record`` and a name for it (for the trace)."""
         if self.cases_by is None:
             return self.default, "default"
         value = str(record.get(self.cases_by))
-        override = self.cases.get(value)
-        if override is None:
-            return self.default, "default"
-        data = self.default.model_dump()
-        changes = override.model_dump(exclude_none=True)
-        if changes.pop("urgent", False):
-            changes["urgent_when"] = [{"field": "event_id", "values": ["*"]}]
-        data.update(changes)
-        return PolicyRule.model_validate(data), f"{self.cases_by}={value}"
+        rule = self._merged.get(value)
+        if rule is None:
+            if value in self.cases:  # an invalid case: raises its ValidationError
+                rule = self.merge_case(value)
+            else:
+                return self.default, "default"
+        return rule, f"{self.cases_by}={value}"
 
 
 class OverlapRule(_Strict):
@@ -185,6 +248,7 @@ class HubConfig(_Strict):
     policies: dict[EventType, EventPolicy]
     overlaps: list[OverlapRule] = Field(default_factory=list)
     history_days: int = Field(180, ge=1, description="window for 'earlier signals' counts")
+    webhooks: WebhookTargets = Field(default_factory=WebhookTargets)
 
     def team(self, team_id: str) -> Team:
         for team in self.teams:

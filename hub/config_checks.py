@@ -10,9 +10,11 @@ a team's municipality exists and its areas lie inside that municipality's areas;
 municipalities claim the same ground at the same specificity; every field a policy names
 exists in the event type's schema, and condition values and case keys are valid symbols
 of enum fields; every team and role a policy or overlaps rule names exists; a consent
-rule names its purpose and a covenant rule its sources; and no two teams of one
+rule names its purpose and a covenant rule its sources; no two teams of one
 municipality and role that receive the same event type overlap at the same specificity
-with equal priority, unless an ``overlaps`` rule says they share that ground.
+with equal priority, unless an ``overlaps`` rule says they share that ground; and every
+webhook URL is an https URL of a public host or of one ``webhooks.allow_private`` lists
+(:mod:`hub.webhook_targets`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,19 @@ def cross_check(config: HubConfig) -> list[str]:
     for event_type, policy in config.policies.items():
         _policy(config, event_type, policy, problems)
     _team_overlaps(config, team_areas, problems)
+    _webhook_urls(config, problems)
     return problems
+
+
+def _webhook_urls(config: HubConfig, problems: list[str]) -> None:
+    targets = config.webhooks.policy()
+    for i, team in enumerate(config.teams):
+        webhook = team.deliveries.webhook
+        problem = None if webhook is None else targets.url_problem(webhook.url)
+        if problem is not None:
+            problems.append(
+                f"teams[{i}].deliveries.webhook.url: team '{team.id}': {problem}"
+            )
 
 
 # --- areas -------------------------------------------------------------------------------
@@ -311,7 +325,7 @@ def _policy(config: HubConfig, event_type: str, policy: EventPolicy, problems: l
             path = f"{base}.cases.{key}"
             _rule(config, model, override, path, problems)
             try:
-                rule = policy.rule_for({policy.cases_by: key})[0]
+                rule = policy.merge_case(key)
             except ValidationError as exc:
                 for error in exc.errors():
                     where = ".".join(str(part) for part in error["loc"])

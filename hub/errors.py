@@ -2,16 +2,51 @@
 
 Every error the hub raises on purpose derives from :class:`HubError`. Errors from
 kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
-(``raise ... from exc``) into the most specific class below::
+(``raise ... from exc``) into the most specific class below. The branch an error sits
+on says what its caller should do, and the HTTP API answers by branch
+(``connectors/sources/http_errors.py``)::
 
-    HubError
+    HubError                        (any other: a fault of the hub itself, HTTP 500)
     ├── ConfigError                 settings or configuration files are invalid
+    │   └── WebhookTargetRefused    a webhook's host resolves to an address it may not reach
+    ├── InvalidInput                what a caller sent is invalid; do not retry as is (422)
+    │   ├── IntakeError             a payload is no valid signal or consent; ``errors``
+    │   │                           name each field (never its value)
+    │   ├── KeyReused               an Idempotency-Key came back with another request
+    │   ├── AccountError            an account change that is not allowed
+    │   └── BatchFileError          a batch file cannot be imported at all
+    ├── Conflict                    the request clashes with an earlier one (409)
+    │   ├── InFlight                a request with the same key is being processed now
+    │   ├── EventIdReused           an event id came back with different content
+    │   └── InboxError              an inbox action that is not allowed now
+    │       └── AlertNotFound       no such alert for this team (also a NotFound)
+    ├── NotFound                    what was asked for does not exist (404)
+    │   ├── AlertNotFound           (also an InboxError)
+    │   └── UnknownSource           (also a SourceRegistryError)
+    ├── Unavailable                 a part the hub needs cannot be reached now; retry (503)
+    │   ├── BusUnavailable          (also a BusError)
+    │   ├── RegistryUnavailable     (also a RegistryError)
+    │   ├── IdempotencyError        (also a StoreError)
+    │   └── ConsentLedgerError      (also a StoreError)
+    ├── StoreError                  an application store (SQLite) failed
+    │   ├── IdempotencyError        the idempotency store cannot be used
+    │   ├── ConsentLedgerError      the consent ledger cannot be used or is out of step
+    │   ├── ImportLedgerError       the import ledger failed while importing
+    │   └── SourceRegistryError     the source registry cannot do that
+    │       └── UnknownSource       no source with that id (also a NotFound)
+    ├── DeliveryError               a sink could not hand an alert over
+    │   ├── DeliveryFailed          a webhook delivery did not succeed
+    │   └── DeliveryInterrupted     stopping while waiting to retry
+    ├── LocalKafkaError             the local broker of the dev tooling failed
+    │   └── ToolMissing             java or mvn is missing or too old
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
     │   ├── CommitFailed            the group rebalanced; uncommitted work is redelivered
-    │   └── Backpressure            the bus is full for now; carries ``retry_after`` seconds
+    │   └── Backpressure            the bus is full for now; carries ``retry_after``
+    │                               seconds (429)
     ├── RegistryError               the schema registry failed
+    │   ├── RegistryUnavailable     the registry cannot be reached or answers 5xx
     │   ├── SchemaNotFound          unknown schema id or subject/version
     │   └── IncompatibleSchema      a schema change breaks the compatibility rule
     ├── SignalRejected              a signal cannot be routed (carries a dead-letter
@@ -20,14 +55,43 @@ kafka-python, fastavro, sqlite3 and HTTP clients are wrapped at the boundary
         ├── NotWireFormat           bytes do not start with magic byte 0 and a schema id
         └── DecodeError             the Avro body does not decode with its writer schema
 
-Control signals are not failures: a refusal by the router is a decision with a
-reason code, not an exception.
+``Unavailable`` is a second base of the errors listed under it: they keep their place
+in their own branch too. Control signals are not failures: a refusal by the router is a
+decision with a reason code, not an exception.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 __all__ = [
+    "AccountError",
+    "AlertNotFound",
+    "BatchFileError",
+    "DeliveryError",
+    "DeliveryFailed",
+    "DeliveryInterrupted",
+    "ImportLedgerError",
+    "InboxError",
+    "LocalKafkaError",
+    "NotFound",
+    "SourceRegistryError",
+    "ToolMissing",
+    "UnknownSource",
     "Backpressure",
+    "Conflict",
+    "ConsentLedgerError",
+    "EventIdReused",
+    "FieldError",
+    "IdempotencyError",
+    "InFlight",
+    "IntakeError",
+    "InvalidInput",
+    "KeyReused",
+    "RegistryUnavailable",
+    "StoreError",
+    "Unavailable",
     "BusError",
     "BusUnavailable",
     "CommitFailed",
@@ -41,6 +105,7 @@ __all__ = [
     "SerdeError",
     "SignalRejected",
     "TopicNotFound",
+    "WebhookTargetRefused",
 ]
 
 
@@ -52,6 +117,136 @@ class ConfigError(HubError):
     """Settings or a configuration file are invalid; the message says where and why."""
 
 
+class WebhookTargetRefused(ConfigError):
+    """A webhook's host resolves (at delivery time) to an address the ``webhooks``
+    allow-list does not open, or plain http would leave the machine: never retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid field: its dotted name and the rule it breaks (never its value)."""
+
+    field: str
+    message: str
+
+
+class InvalidInput(HubError):
+    """What the caller sent is invalid; sending it again will not help."""
+
+
+class AccountError(InvalidInput):
+    """An account change that is not allowed (unknown role, user exists, ...)."""
+
+
+class BatchFileError(InvalidInput):
+    """A batch file cannot be imported at all (unreadable, wrong encoding, a required
+    column missing, a bad mapping); the message says what to do; nothing was published."""
+
+
+class IntakeError(InvalidInput):
+    """A payload is not a valid signal or consent; ``errors`` name each field."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+
+class KeyReused(InvalidInput):
+    """A request's Idempotency-Key came back with a different request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("Idempotency-Key was used before for a different request")
+        self.key = key
+
+
+class Conflict(HubError):
+    """The request clashes with an earlier one."""
+
+
+class NotFound(HubError):
+    """What was asked for does not exist (or is not the caller's to see)."""
+
+
+class InboxError(Conflict):
+    """An inbox action that is not allowed now (e.g. claiming a closed alert)."""
+
+
+class AlertNotFound(InboxError, NotFound):
+    """No such alert (for this team)."""
+
+
+class InFlight(Conflict):
+    """Another request with the same key is being processed right now."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a request with the same {key.split(':', 1)[0]} key is in progress")
+        self.key = key
+
+
+class EventIdReused(Conflict):
+    """An event id this source sent before (or earlier in the same request) came back
+    with different content; ``index`` is its position in a batch."""
+
+    def __init__(self, event_id: str, index: int | None = None) -> None:
+        super().__init__(f"event_id {event_id} was sent before with different content;"
+                         " send new events with new ids")
+        self.event_id, self.index = event_id, index
+
+
+class Unavailable(HubError):
+    """A part the hub needs (bus, registry, a store) cannot be reached now; retry later."""
+
+
+class StoreError(HubError):
+    """An application store (SQLite) failed."""
+
+
+class IdempotencyError(StoreError, Unavailable):
+    """The idempotency store cannot be used."""
+
+
+class ConsentLedgerError(StoreError, Unavailable):
+    """The consent ledger cannot be used (unreadable, another version, out of step)."""
+
+
+class ImportLedgerError(StoreError):
+    """The import ledger (``imports.db``) failed while importing."""
+
+
+class SourceRegistryError(StoreError):
+    """The source registry cannot do that (invalid id or URN, duplicate source, bad file)."""
+
+
+class UnknownSource(SourceRegistryError, NotFound):
+    """No source with that id."""
+
+
+class DeliveryError(HubError):
+    """A sink could not hand an alert over."""
+
+
+class DeliveryFailed(DeliveryError):
+    """A webhook delivery did not succeed (the dead letter's error class)."""
+
+    def __init__(self, message: str, *, attempts: int, permanent: bool) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.permanent = permanent
+
+
+class DeliveryInterrupted(DeliveryError):
+    """Stopping while waiting to retry; the runner leaves the batch uncommitted."""
+
+
+class LocalKafkaError(HubError):
+    """The project's local broker (test and development tooling) could not be prepared,
+    started or reached."""
+
+
+class ToolMissing(LocalKafkaError):
+    """A required tool (java, mvn) is missing or too old; the message says what to install."""
+
+
 class BusError(HubError):
     """The log failed (embedded SQLite or Apache Kafka)."""
 
@@ -60,7 +255,7 @@ class TopicNotFound(BusError):
     """The topic does not exist; create it first (``Bus.create_topic``)."""
 
 
-class BusUnavailable(BusError):
+class BusUnavailable(BusError, Unavailable):
     """The broker or the database cannot be reached."""
 
 
@@ -79,6 +274,10 @@ class Backpressure(BusError):
 
 class RegistryError(HubError):
     """The schema registry failed."""
+
+
+class RegistryUnavailable(RegistryError, Unavailable):
+    """The registry cannot be reached, or answers with a server error."""
 
 
 class SchemaNotFound(RegistryError):

@@ -5,36 +5,43 @@ record name, which is also the schema file name), ``to_avro()`` (a dict for fast
 and ``from_avro()``. :func:`encode_avro` and :func:`decode_avro` turn models into a plain
 Avro body and back (no framing: the Confluent wire format is built elsewhere).
 
-Values are checked on the way in: postcodes are normalised (``"3511 ab"`` → ``"3511AB"``),
-municipality codes are ``GM`` plus four digits, house numbers start at 1, amounts in cents
-are never negative, event ids are UUIDs (lower case), timestamps are timezone-aware and
-kept in UTC at millisecond precision (what ``timestamp-millis`` can carry), and a
-``subject_ref`` that looks like a raw BSN (8 or 9 digits) is refused.
+Values are checked on the way in by the value types of :mod:`hub.values` (bounded,
+safe text; postcodes and municipality codes; dates in range; UUIDs; pseudonyms exactly
+as the hub makes them); house numbers start at 1 and amounts in cents are never negative.
 """
 
 from __future__ import annotations
 
 import enum
 import io
-import re
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Self, TypeVar, overload
 
 import fastavro
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from hub.errors import DecodeError, SchemaNotFound, SerdeError
 from hub.schemas import parsed_schema
+from hub.values import (
+    INT_MAX,
+    LONG_MAX,
+    Cents,
+    Code,
+    Count,
+    EventId,
+    HouseNumber,
+    HouseNumberAddition,
+    MunicipalityCode,
+    Postcode,
+    Reference,
+    SignalDate,
+    SpanId,
+    SubjectRef,
+    Text,
+    TraceId,
+    UtcDatetime,
+    utc_millis,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -69,63 +76,10 @@ __all__ = [
 #: Avro namespace of every record and enum
 NAMESPACE = "nl.signalhub.v1"
 
-_INT_MAX = 2**31 - 1
-_LONG_MAX = 2**63 - 1
-_BSN_SHAPED = re.compile(r"^[0-9]{8,9}$")
-
-
-# --- value types -------------------------------------------------------------------------
-
-
-def _compact_upper(value: object) -> object:
-    return "".join(value.split()).upper() if isinstance(value, str) else value
-
-
-def _uuid_text(value: object) -> object:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError as exc:
-            raise ValueError("must be a UUID") from exc
-    return value
-
-
-def _utc_millis(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("must be timezone-aware (UTC)")
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def utc_millis(value: datetime) -> datetime:
-    """``value`` as the models keep it (UTC, millisecond precision); for outputs built
-    with ``model_construct`` from known-valid values."""
-    return _utc_millis(value)
-
-
-def _not_a_bsn(value: str) -> str:
-    if _BSN_SHAPED.match(value):
-        raise ValueError("looks like a raw BSN; pseudonymise it at the edge")
-    return value
-
-
-Text = Annotated[str, StringConstraints(min_length=1)]
-EventId = Annotated[str, BeforeValidator(_uuid_text)]
-UtcDatetime = Annotated[datetime, AfterValidator(_utc_millis)]
-Postcode = Annotated[
-    str, BeforeValidator(_compact_upper), StringConstraints(pattern=r"^[1-9][0-9]{3}[A-Z]{2}$")
-]
-MunicipalityCode = Annotated[
-    str, BeforeValidator(_compact_upper), StringConstraints(pattern=r"^GM[0-9]{4}$")
-]
-SubjectRef = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_a_bsn)]
-HouseNumber = Annotated[int, Field(ge=1, le=99999)]
-Cents = Annotated[int, Field(ge=0, le=_LONG_MAX)]
-Count = Annotated[int, Field(ge=0, le=_INT_MAX)]
-TraceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-SpanId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+def _unique(values: list[Any]) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not name the same value twice")
+    return values
 
 
 # --- enums (symbols identical to the Avro enums of the same name) -------------------------
@@ -255,7 +209,7 @@ def _plain(value: Any) -> Any:
 class AvroModel(BaseModel):
     """Base of every event model: immutable, no unknown fields, Avro in and out."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
 
     #: the Avro record name (also the schema file name, without ``.avsc``)
     avro_name: ClassVar[str]
@@ -295,16 +249,16 @@ class DebtSignal(AvroModel):
     subject_ref: SubjectRef
     postcode: Postcode
     house_number: HouseNumber
-    house_number_addition: Text | None = None
+    house_number_addition: HouseNumberAddition | None = None
     creditor_type: CreditorType
     signal_kind: DebtSignalKind
     arrears_amount_cents: Cents
-    arrears_since: date
-    signal_date: date
+    arrears_since: SignalDate
+    signal_date: SignalDate
     crisis: bool
     objection_recorded: bool
-    supply_end_date: date | None = None
-    creditor_reference: Text | None = None
+    supply_end_date: SignalDate | None = None
+    creditor_reference: Reference | None = None
 
 
 class EvictionRisk(AvroModel):
@@ -320,14 +274,14 @@ class EvictionRisk(AvroModel):
     subject_ref: SubjectRef
     postcode: Postcode
     house_number: HouseNumber
-    house_number_addition: Text | None = None
+    house_number_addition: HouseNumberAddition | None = None
     stage: EvictionStage
-    stage_date: date
-    eviction_date: date | None = None
+    stage_date: SignalDate
+    eviction_date: SignalDate | None = None
     arrears_amount_cents: Cents | None = None
     crisis: bool
     objection_recorded: bool
-    case_reference: Text | None = None
+    case_reference: Reference | None = None
 
 
 class YouthCareExit(AvroModel):
@@ -342,10 +296,11 @@ class YouthCareExit(AvroModel):
     municipality_code: MunicipalityCode | None = None
     subject_ref: SubjectRef
     postcode: Postcode | None = None
-    turns_18_on: date
+    turns_18_on: SignalDate
     care_form: YouthCareForm
-    planned_end_date: date
-    support_needs: list[YouthSupportNeed]
+    planned_end_date: SignalDate
+    support_needs: Annotated[list[YouthSupportNeed], Field(max_length=5, json_schema_extra={
+        "uniqueItems": True}), AfterValidator(_unique)]
     provider_contact_role: Text
 
 
@@ -355,11 +310,12 @@ class ConsentChange(AvroModel):
     avro_name: ClassVar[str] = "ConsentChange"
 
     event_id: EventId
-    consent_id: Text
+    consent_id: Code
     action: ConsentAction
     subject_ref: SubjectRef
-    purpose: Text
-    recipient_scope: list[Text]
+    purpose: Code
+    recipient_scope: Annotated[list[Code], Field(max_length=50, json_schema_extra={
+        "uniqueItems": True}), AfterValidator(_unique)]
     valid_from: UtcDatetime
     valid_until: UtcDatetime | None = None
     source: Text
@@ -388,7 +344,7 @@ class TeamAlert(AvroModel):
     municipality_code: MunicipalityCode
     subject_ref: SubjectRef
     urgency: AlertUrgency
-    due_date: date | None = None
+    due_date: SignalDate | None = None
     fields: dict[str, str]
     prior_signals_180d: Count
     legal_basis: Text
@@ -445,8 +401,8 @@ class DeadLetter(AvroModel):
     avro_name: ClassVar[str] = "DeadLetter"
 
     topic: Text
-    partition: Annotated[int, Field(ge=0, le=_INT_MAX)]
-    offset: Annotated[int, Field(ge=0, le=_LONG_MAX)]
+    partition: Annotated[int, Field(ge=0, le=INT_MAX)]
+    offset: Annotated[int, Field(ge=0, le=LONG_MAX)]
     original_key: bytes | None = None
     original_value: bytes | None = None
     original_headers: list[DeadLetterHeader]
@@ -455,7 +411,7 @@ class DeadLetter(AvroModel):
     error_class: Text
     error_message: str
     stage: Text
-    attempts: Annotated[int, Field(ge=1, le=_INT_MAX)]
+    attempts: Annotated[int, Field(ge=1, le=INT_MAX)]
     failed_at: UtcDatetime
     event_id: str | None = None
     trace_id: TraceId | None = None

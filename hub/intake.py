@@ -14,66 +14,110 @@ Shared by every source connector (HTTP API, batch files, the Python client):
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from hub.bus.base import Bus, Record
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, FieldError, IntakeError
 from hub.events import EVENT_TYPES
-from hub.pseudonym import PLACEHOLDER_REF, InvalidBsn, PseudonymMaker
+from hub.pseudonym import InvalidBsn, PseudonymMaker
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
 
+M = TypeVar("M", bound=BaseModel)
+
 __all__ = [
+    "BSN_PATTERN",
     "FieldError",
+    "PLACEHOLDER_REF",
+    "SERVER_SET",
     "IntakeError",
     "SignalPublisher",
     "build_signal",
     "cloudevent_headers",
+    "field_errors",
     "pseudonymise_in_place",
+    "validate_strict",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    field: str
-    message: str
-
-
-class IntakeError(HubError):
-    """A payload is not a valid signal; ``errors`` name each field (never its value)."""
-
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = list(errors)
+#: the form of a BSN as a source sends it (the 11-test is checked too)
+BSN_PATTERN = "^[0-9]{8,9}$"
+#: what a source may not send: the hub sets these
+SERVER_SET = ("source", "received_at")
+_BSN_TEXT = re.compile(BSN_PATTERN.strip("^$"))
+#: a valid pseudonym standing in for a bad one while the other fields are checked
+PLACEHOLDER_REF = "ps1-" + "0" * 40
 
 
 def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: PseudonymMaker | None
                           ) -> list[FieldError]:
     """Replace ``data["bsn"]`` by ``data["subject_ref"]`` (the municipality's pseudonym);
     return the problems, naming fields only. The BSN is gone from ``data`` either way."""
-    bsn = data.pop("bsn", None)
-    if bsn is None:
+    if "bsn" not in data:
         return []
+    bsn = data.pop("bsn")
+    if not isinstance(bsn, str) or not _BSN_TEXT.fullmatch(bsn):
+        return [FieldError("bsn", "must be a string of nine digits (or eight, when the"
+                           " leading zero was dropped)")]
     if "subject_ref" in data:
         return [FieldError("bsn", "send either bsn or subject_ref, not both")]
     if pseudonymiser is None:
         return [FieldError("bsn", "this hub has no pseudonym secrets configured")]
     try:
         data["subject_ref"] = pseudonymiser.subject_ref(
-            str(bsn), str(data.get("municipality_code", "")).upper())
+            bsn, str(data.get("municipality_code", "")).upper())
     except InvalidBsn as exc:
         return [FieldError("bsn", str(exc))]
     except ConfigError:
         return [FieldError("municipality_code", "no pseudonym secret for this municipality:"
                            " a BSN needs a configured municipality_code")]
     return []
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _not_unicode(data: Mapping[str, Any]) -> list[FieldError]:
+    """Fields holding text that is not valid Unicode (lone surrogates)."""
+    bad = []
+    for key, value in data.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, str) and not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    bad.append(FieldError(key, "is not valid Unicode text"))
+                    break
+    return bad
+
+
+def field_errors(exc: ValidationError, skip: Collection[str] = ()) -> list[FieldError]:
+    """pydantic's errors as FieldErrors (fields in ``skip`` left out): the dotted field
+    and the rule, never the value."""
+    return [FieldError(".".join(str(p) for p in e["loc"]) or "(body)",
+                       e["msg"].removeprefix("Value error, "))
+            for e in exc.errors() if not e["loc"] or e["loc"][0] not in skip]
+
+
+def validate_strict(model: type[M], data: Mapping[str, Any]) -> M:
+    """``data`` as ``model``, with JSON's types taken strictly: a number is not a
+    boolean, a string is not a number, a date is an ISO string (or a date object)."""
+    text = json.dumps(data, default=_json_value)
+    return model.model_validate_json(text, strict=True)
 
 
 def build_signal(
@@ -84,26 +128,34 @@ def build_signal(
     pseudonymiser: PseudonymMaker | None,
     now: datetime | None = None,
 ) -> BaseModel:
-    """Validate ``payload`` into the signal model of ``event_type`` (see module doc)."""
+    """Validate ``payload`` into the signal model of ``event_type`` (see module doc).
+
+    Types are JSON's, strictly (``true`` is no number, ``"12"`` no house number); a
+    ``null`` is an absent optional field. ``source`` and ``received_at`` are the hub's
+    to set: a payload that holds them is refused.
+    """
     model = EVENT_TYPES.get(event_type)
     if model is None:
         raise IntakeError([FieldError("event_type", f"unknown event type {event_type!r}")])
-    data = {k: v for k, v in payload.items() if v is not None and v != ""}
-    errors = pseudonymise_in_place(data, pseudonymiser)
+    data = dict(payload)
+    errors = [FieldError(k, "is set by the hub; leave it out") for k in SERVER_SET if k in data]
+    errors += _not_unicode(data)
+    errors += pseudonymise_in_place(data, pseudonymiser)
     now = now or datetime.now(UTC)
     data.setdefault("event_id", str(uuid.uuid4()))
     data.setdefault("occurred_at", now)
     data["received_at"] = now
     data["source"] = source
-    if errors:  # go on with a placeholder, to report every bad field at once
+    bad = {e.field for e in errors}
+    if errors:  # go on with placeholders, to report every bad field at once
         data["subject_ref"] = PLACEHOLDER_REF
+        for key in bad & set(data):
+            if key not in ("subject_ref", "source", "received_at"):
+                del data[key]
     try:
-        signal = model.model_validate(data)
+        signal = validate_strict(model, data)
     except ValidationError as exc:
-        raise IntakeError(errors + [
-            FieldError(".".join(str(p) for p in e["loc"]) or "(body)", e["msg"])
-            for e in exc.errors()
-        ]) from None
+        raise IntakeError(errors + field_errors(exc, skip=bad)) from None
     if errors:
         raise IntakeError(errors)
     problems = meaning_problems(event_type, signal.model_dump())

@@ -1,8 +1,8 @@
 """Prometheus metrics of the hub, in a registry of their own (not the global one).
 
 Every label is a topic, a consumer group, a reason code, an outcome, a stage, a route
-template, a method or a status: never a subject_ref, a postcode, an event or alert id or
-anything a source sent. ``docs/operations.md`` lists the families.
+template, a method (one of :data:`HTTP_METHODS`) or a status: never a subject_ref, a
+postcode, an event or alert id or anything a source sent. ``docs/operations.md`` lists the families.
 
 - counters are incremented where the router consumes and produces, the ingest API
   publishes and a dead letter is built;
@@ -31,6 +31,7 @@ __all__ = [
     "EVENTS_CONSUMED",
     "EVENTS_PRODUCED",
     "HTTP_DURATION",
+    "HTTP_METHODS",
     "REGISTRY",
     "HttpMetricsMiddleware",
     "LagCollector",
@@ -183,12 +184,16 @@ def exposition(bus: Bus | None = None, groups: Sequence[tuple[str, str]] = ()) -
 
 _Scope = dict[str, Any]
 _ASGI = Callable[..., Any]
+#: the values of the ``method`` label; any other method a client sends counts as ``other``
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 
 
 class HttpMetricsMiddleware:
     """ASGI middleware: request duration by route *template* (``/v1/consents/{consent_id}``,
     never the id), method and status; requests that match no route count as
-    ``<unmatched>``. Install with ``app.add_middleware(HttpMetricsMiddleware, app_name=...)``.
+    ``<unmatched>``, methods outside :data:`HTTP_METHODS` as ``other``: every label value
+    comes from a fixed set, none from what the client sends. Install with
+    ``app.add_middleware(HttpMetricsMiddleware, app_name=...)``.
     """
 
     def __init__(self, app: _ASGI, app_name: str) -> None:
@@ -211,5 +216,7 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
-            HTTP_DURATION.labels(self.app_name, route, scope.get("method", ""),
+            method = str(scope.get("method", "")).upper()
+            HTTP_DURATION.labels(self.app_name, route,
+                                 method if method in HTTP_METHODS else "other",
                                  str(status[0])).observe(time.perf_counter() - started)

@@ -72,27 +72,12 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-#: per Condition (by identity; the condition is kept so its id stays its own): its
-#: values as text, and whether "*" is one of them
-_WANTED: dict[int, tuple[Condition, frozenset[str], bool]] = {}
-
-
-def _wanted(condition: Condition) -> tuple[frozenset[str], bool]:
-    entry = _WANTED.get(id(condition))
-    if entry is None or entry[0] is not condition:
-        wanted = frozenset(_as_text(v) for v in condition.values)
-        entry = (condition, wanted, "*" in wanted)
-        _WANTED[id(condition)] = entry
-    return entry[1], entry[2]
-
-
 def matches(condition: Condition, record: dict[str, Any]) -> bool:
     """Whether ``record`` meets ``condition`` ("*" matches any present value)."""
     value = record.get(condition.field)
     if value is None:
         return False
-    wanted, anything = _wanted(condition)
-    return anything or _as_text(value) in wanted
+    return condition.any_value or _as_text(value) in condition.texts
 
 
 def _minimise(

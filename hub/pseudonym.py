@@ -23,10 +23,10 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from hub.errors import ConfigError, HubError
+from hub.values import SUBJECT_REF_PATTERN
 
 __all__ = [
     "MIN_SECRET_BYTES",
-    "PLACEHOLDER_REF",
     "SUBJECT_REF_PATTERN",
     "InvalidBsn",
     "KeyVersions",
@@ -38,13 +38,9 @@ __all__ = [
     "parse_secrets",
 ]
 
-#: the exact format of every pseudonym: version 1..9999, then 40 lowercase hex
-SUBJECT_REF_PATTERN = r"^ps[1-9][0-9]{0,3}-[0-9a-f]{40}$"
 #: the shortest pseudonym key accepted, in bytes (UTF-8)
 MIN_SECRET_BYTES = 32
-#: a well-formed pseudonym that no key makes in practice, for validating without a key
-PLACEHOLDER_REF = "ps1-" + "0" * 40
-_MAX_VERSION = 9999
+_MAX_VERSION = 9999  # SUBJECT_REF_PATTERN (hub.values) allows versions 1 to 9999
 _SUBJECT_REF = re.compile(SUBJECT_REF_PATTERN)
 
 #: per municipality code, its keys by version

@@ -8,11 +8,12 @@ replays the batch and the deterministic alert ids let recipients drop the duplic
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["RouterState"]
 
@@ -26,16 +27,12 @@ _TABLES = (
 
 class RouterState:
     def __init__(self, path: Path, history_days: int = 180) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.history_days = history_days
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        for stmt in _TABLES:
-            self._db.execute(stmt)
+        self._db = open_database(path, synchronous="NORMAL")
+        with write_transaction(self._db, self._lock) as db:
+            for stmt in _TABLES:
+                db.execute(stmt)
 
     def handled(self, event_ids: Iterable[str]) -> set[str]:
         """Those of ``event_ids`` that were handled before."""
@@ -89,26 +86,24 @@ class RouterState:
 
     def remember(self, done: list[tuple[str, str | None, datetime]]) -> None:
         """Mark (event_id, subject_ref, at) as handled, in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+        with write_transaction(self._db, self._lock) as db:
+            db.executemany(
                 "INSERT OR IGNORE INTO handled VALUES (?, ?)",
                 [(e, at.timestamp()) for e, _, at in done],
             )
-            self._db.executemany(
+            db.executemany(
                 "INSERT OR IGNORE INTO history VALUES (?, ?, ?)",
                 [(s, at.timestamp(), e) for e, s, at in done if s],
             )
-            self._db.execute("COMMIT")
 
     def prune(self, now: datetime, keep_handled_days: int = 400) -> None:
         """Forget history older than the window and handled ids older than a year+."""
-        with self._lock:
-            self._db.execute(
+        with write_transaction(self._db, self._lock) as db:
+            db.execute(
                 "DELETE FROM history WHERE at < ?",
                 ((now - timedelta(days=self.history_days)).timestamp(),),
             )
-            self._db.execute(
+            db.execute(
                 "DELETE FROM handled WHERE at < ?",
                 ((now - timedelta(days=keep_handled_days)).timestamp(),),
             )

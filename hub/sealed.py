@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,11 +32,12 @@ from pydantic import BaseModel
 
 from hub.bus.base import Record
 from hub.errors import ConfigError, DecodeError
-from hub.events import AvroModel, EventId, Text, UtcDatetime
+from hub.events import AvroModel
 from hub.intake_keys import Opener, Sealer
 from hub.pseudonym import normalise_bsn
 from hub.serde import AvroSerde
 from hub.topics import SEALED_INTAKE
+from hub.values import EventId, Text, UtcDatetime
 
 __all__ = [
     "LocalCheck",
@@ -50,6 +52,7 @@ __all__ = [
 _HUB_FIELDS = frozenset({"received_at", "source"})
 #: the sealed content is {..., "signal": {field: value or list of values}}
 _MAX_DEPTH = 3
+_GM_CODE = re.compile(r"GM[0-9]{4}")
 
 
 class SealedSignal(AvroModel):
@@ -80,9 +83,9 @@ class LocalCheck:
 
     def subject_ref(self, bsn: str, municipality_code: str) -> str:
         bsn = normalise_bsn(bsn)  # InvalidBsn: the 11-test, as at the hub
-        if not municipality_code.strip():
-            raise ConfigError("a BSN needs a municipality_code")
         code = municipality_code.strip().upper()
+        if not _GM_CODE.fullmatch(code):  # the hub has keys for GM codes only
+            raise ConfigError("a BSN needs a municipality_code")
         digest = hmac.new(self._key, f"{code}:{bsn}".encode(), hashlib.sha256).hexdigest()
         ref = "ps1-" + digest[:40]
         self._bsns[ref] = bsn

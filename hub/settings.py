@@ -18,7 +18,14 @@ from hub.errors import ConfigError
 from hub.intake_keys import check_private_key, check_public_key
 from hub.pseudonym import KeyVersions, parse_secrets
 
-__all__ = ["EmbeddedSettings", "KafkaSettings", "Settings", "load_settings"]
+__all__ = [
+    "EmbeddedSettings",
+    "KafkaSettings",
+    "MetricsSettings",
+    "Settings",
+    "WebSettings",
+    "load_settings",
+]
 
 
 class EmbeddedSettings(BaseModel):
@@ -36,6 +43,64 @@ class KafkaSettings(BaseModel):
     linger_ms: int = 5
     batch_size: int = 256 * 1024
     replication_factor: int = 1
+
+
+# -- the web app and the metrics listener (docs/web.md, docs/operations.md) ----------------
+
+
+class WebSettings(BaseModel):
+    """The web app (team inbox, operator dashboard): cookies, sessions, sign-in limits."""
+
+    #: False only for plain-http development away from localhost: the session cookie is
+    #: then ``signalhub_session`` without ``Secure`` (never in production)
+    secure_cookies: bool = True
+    #: addresses or networks (CIDR) of TLS-terminating proxies whose X-Forwarded-Proto and
+    #: X-Forwarded-For are believed; empty: none (the connection's own scheme and address)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: seconds without a request after which a session ends
+    session_idle_timeout: float = Field(1800.0, gt=0)
+    #: seconds after sign-in after which a session ends, however active
+    session_max_age: float = Field(8 * 3600.0, gt=0)
+    #: seconds over which failed sign-ins are counted
+    login_window: float = Field(300.0, gt=0)
+    #: failed sign-ins per window for one username from one client address
+    login_failures_per_account_and_address: int = Field(5, ge=1)
+    #: failed sign-ins per window for one username from any address
+    login_failures_per_account: int = Field(20, ge=1)
+    #: failed sign-ins per window from one client address for any username
+    login_failures_per_address: int = Field(30, ge=1)
+    #: password checks per minute for the whole web app
+    login_checks_per_minute: int = Field(300, ge=1)
+    #: password checks (Argon2, 64 MiB each) running at the same time
+    login_concurrency: int = Field(4, ge=1)
+    #: serve the web app's /openapi.json (never /docs or /redoc: those need a CDN)
+    openapi: bool = False
+
+
+class MetricsSettings(BaseModel):
+    """The Prometheus listener, apart from the web app so it can be firewalled apart."""
+
+    #: host:port of the /metrics listener (port 0: any free one); empty: no listener
+    address: str = "127.0.0.1:9464"
+    #: when set, /metrics needs ``Authorization: Bearer <token>``; never logged
+    token: SecretStr | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or int(port) > 65535:
+                raise ValueError("expected host:port, e.g. 127.0.0.1:9464 (empty: off)")
+        return value
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        """(host, port) of the listener, None when off; ``[::1]`` becomes ``::1``."""
+        if not self.address:
+            return None
+        host, _, port = self.address.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 class Settings(BaseSettings):
@@ -88,6 +153,8 @@ class Settings(BaseSettings):
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("pseudonym_secrets", mode="before")
     @classmethod

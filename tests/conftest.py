@@ -25,6 +25,8 @@ def _clean_hub_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("HUB_") and name not in _KEEP_ENV:
             monkeypatch.delenv(name, raising=False)
+    # a hub a test starts takes any free port for its metrics, never the fixed default
+    monkeypatch.setenv("HUB_METRICS__ADDRESS", "127.0.0.1:0")
 
 
 _REAL_SERVICES: list[str] = []

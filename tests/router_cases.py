@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -54,8 +55,7 @@ class Case:
         out = []
         for i, (action, scope, purpose, start, until) in enumerate(self.consents):
             out.append(ConsentChange(
-                event_id=str(random.Random(f"{self.name}{i}").getrandbits(128)
-                             .to_bytes(16, "big").hex()[:32]),
+                event_id=str(uuid.UUID(int=random.Random(f"{self.name}{i}").getrandbits(128))),
                 consent_id=f"consent-{self.name}", action=ConsentAction(action),
                 subject_ref=self.subject_ref, purpose=purpose, recipient_scope=scope,
                 valid_from=start, valid_until=until, source="urn:nld:oin:youth-provider",

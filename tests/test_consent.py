@@ -350,7 +350,7 @@ def test_cli_grant_show_check_withdraw(hub_settings: Settings, tmp_path: Path) -
         "--recipient",
         "GM9999",
         "--valid-until",
-        "2999-01-01",
+        "2199-01-01",
     ).strip()
     assert str(uuid.UUID(consent_id)) == consent_id
     shown = run("show", *person)

@@ -21,11 +21,11 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sources.http_ingest import create_app, serve, server_address, stop
-from connectors.sources.idempotency import IdempotencyStore, InFlight, KeyReused
+from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry
 from hub.bus.base import Bus, Consumer, Message, Record, TopicSpec
 from hub.connect import Connection, connect
-from hub.errors import Backpressure, BusUnavailable
+from hub.errors import Backpressure, BusUnavailable, EventIdReused, InFlight, KeyReused
 from hub.events import ConsentAction, ConsentChange, DebtSignal
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
@@ -122,13 +122,15 @@ class Api:
 @contextmanager
 def running(conn: Connection, tmp_path: Path, **options: Any) -> Iterator[Api]:
     """The app over ``conn``, served on a free port, with four sources."""
+    consents = {"consent_purposes": ["handover", "youth-care-exit-handover"],
+                "consent_scopes": ["team-utrecht-west", GM]}  # what the tests grant
     with SourceRegistry(tmp_path / "sources.db") as registry:
         keys = {
-            "energie": registry.add("energie", URN, ["debt-signal", "consent"])[1],
+            "energie": registry.add("energie", URN, ["debt-signal", "consent"], **consents)[1],
             "woon": registry.add("woon", URN, ["eviction-risk"])[1],
             "alles": registry.add("alles", URN, ["debt-signal", "eviction-risk",
-                                                 "youth-care-exit", "consent"])[1],
-            "ander": registry.add("ander", OTHER_URN, ["consent"])[1],
+                                                 "youth-care-exit", "consent"], **consents)[1],
+            "ander": registry.add("ander", OTHER_URN, ["consent"], **consents)[1],
             "weg": registry.add("weg", URN, ["debt-signal"])[1],
         }
         registry.revoke("weg")
@@ -259,7 +261,7 @@ def test_403_for_an_event_type_the_key_may_not_send(api: Api) -> None:
         for path, body in [("/v1/signals/debt", debt(bsn)),
                            ("/v1/signals/debt/batch", {"signals": [debt(bsn)]}),
                            ("/v1/signals/youth-care-exit", youth(bsn)),
-                           ("/v1/consents", {"subject_ref": "ps1-" + "0a" * 20, "purpose": "p",
+                           ("/v1/consents", {"subject_ref": "ps1-" + "0" * 40, "purpose": "p",
                                              "recipient_scope": [GM]})]:
             response = client.post(path, json=body)
             assert response.status_code == 403, path
@@ -348,21 +350,46 @@ def test_429_with_retry_after_on_backpressure_then_accepted(conn: Connection,
 def test_the_same_event_id_is_published_once(api: Api) -> None:
     rng = random.Random()
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    one, two = debt(valid_bsn(rng), event_id=first), debt(valid_bsn(rng), event_id=second)
     with api.client() as client:
-        a = client.post("/v1/signals/debt", json=debt(valid_bsn(rng), event_id=first))
-        b = client.post("/v1/signals/debt",
-                        json=debt(valid_bsn(rng), event_id=first.upper()))
+        a = client.post("/v1/signals/debt", json=one)
+        b = client.post("/v1/signals/debt", json={**one, "event_id": first.upper()})
         assert a.status_code == b.status_code == 202
         assert a.json() == b.json() == {"event_ids": [first]}
         assert b.headers["Idempotent-Replayed"] == "true"
-        batch = client.post("/v1/signals/debt/batch", json={"signals": [
-            debt(valid_bsn(rng), event_id=second), debt(valid_bsn(rng), event_id=first),
-            debt(valid_bsn(rng), event_id=second)]})
+        batch = client.post("/v1/signals/debt/batch", json={"signals": [two, one, two]})
         assert batch.status_code == 202
         assert batch.json() == {"event_ids": [second, first, second]}
     messages = read_topics(api.conn.bus, [SIGNAL_TOPICS["debt-signal"]])
     assert len(with_id(messages, first)) == 1
     assert len(with_id(messages, second)) == 1
+
+
+def test_the_same_event_id_with_other_content_is_a_409(api: Api) -> None:
+    rng = random.Random()
+    first, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+    one = debt(valid_bsn(rng), event_id=first)
+    with api.client() as client:
+        assert client.post("/v1/signals/debt", json=one).status_code == 202
+        changed = client.post("/v1/signals/debt", json={**one, "house_number": 99})
+        assert changed.status_code == 409, changed.text
+        assert changed.headers["content-type"] == "application/problem+json"
+        problem = changed.json()
+        assert problem["event_id"] == first and first in problem["detail"]
+        assert problem["type"] == "urn:signalhub:problem:event-id-reused"
+        # in one batch: two different signals under one new id, nothing is published
+        twice = client.post("/v1/signals/debt/batch", json={"signals": [
+            debt(valid_bsn(rng), event_id=fresh), debt(valid_bsn(rng), event_id=fresh)]})
+        assert twice.status_code == 409, twice.text
+        assert twice.json()["errors"] == [
+            {"field": "event_id", "message": "sent before with different content", "index": 1}]
+        # and a batch that reuses a published id with other content publishes nothing
+        mixed = client.post("/v1/signals/debt/batch", json={"signals": [
+            debt(valid_bsn(rng), event_id=fresh), {**one, "crisis": True}]})
+        assert mixed.status_code == 409
+    messages = read_topics(api.conn.bus, [SIGNAL_TOPICS["debt-signal"]])
+    assert len(with_id(messages, first)) == 1
+    assert with_id(messages, fresh) == []
 
 
 def test_the_same_idempotency_key_gets_the_same_answer(api: Api) -> None:
@@ -390,21 +417,24 @@ def test_the_same_idempotency_key_gets_the_same_answer(api: Api) -> None:
 
 def test_idempotency_store_reserves_replays_and_refuses(tmp_path: Path) -> None:
     with IdempotencyStore(tmp_path / "idem.db", pending_timeout=0.2) as store:
-        assert store.begin("s", ["request:k"], "fp-1") == {}
+        assert store.begin("s", {"request:k": "fp-1"}) == {}
         with pytest.raises(InFlight):  # another request holds it
-            store.begin("s", ["request:k"], "fp-1")
-        assert store.begin("t", ["request:k"], "fp-1") == {}  # per source
+            store.begin("s", {"request:k": "fp-1"})
+        assert store.begin("t", {"request:k": "fp-1"}) == {}  # per source
         store.complete("s", {"request:k": {"status": 202, "body": {"event_ids": ["a"]}}})
-        assert store.begin("s", ["request:k"], "fp-1") == {
+        assert store.begin("s", {"request:k": "fp-1"}) == {
             "request:k": {"status": 202, "body": {"event_ids": ["a"]}}}
         with pytest.raises(KeyReused):
-            store.begin("s", ["request:k"], "fp-2")
-        store.begin("s", ["event:e"])
+            store.begin("s", {"request:k": "fp-2"})
+        store.begin("s", {"event:e": "c-1"})
         store.release("s", ["event:e", "request:k"])  # a done key stays done
-        assert store.begin("s", ["event:e"]) == {}
+        assert store.begin("s", {"event:e": "c-1"}) == {}
         time.sleep(0.3)  # a pending key of a request that died is free again
-        assert store.begin("s", ["event:e"]) == {}
-        assert "request:k" in store.begin("s", ["request:k"], "fp-1")
+        assert store.begin("s", {"event:e": "c-1"}) == {}
+        store.complete("s", {"event:e": {"status": 202, "body": {"event_ids": ["e"]}}})
+        with pytest.raises(EventIdReused):
+            store.begin("s", {"event:e": "c-2"})
+        assert "request:k" in store.begin("s", {"request:k": "fp-1"})
 
 
 # --- consents ----------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def config_with_webhook(tmp_path: Path, url: str) -> Path:
     text = text.replace(marker, marker + "    deliveries:\n      inbox: true\n      webhook:\n"
                         f"        url: {url}\n        secret_env: TEST_WEBHOOK_SECRET\n"
                         "        max_attempts: 3\n")
+    text += "webhooks:\n  allow_private: [127.0.0.1]   # the test receiver, over http\n"
     path = tmp_path / "hub.yaml"
     path.write_text(text)
     return path
@@ -101,7 +102,9 @@ def test_signals_in_alerts_out(hub_settings: Settings, tmp_path: Path, receiver:
     try:
         assert process.sources is not None and process.inbox is not None
         _, key = process.sources.add("e2e-partner", SOURCE_URN,
-                                     ["debt-signal", "youth-care-exit", "consent"])
+                                     ["debt-signal", "youth-care-exit", "consent"],
+                                     consent_purposes=["youth-care-exit-support"],
+                                     consent_scopes=["jeugd-18plus"])
         http = httpx.Client(base_url=process.url, timeout=30, trust_env=False,
                             headers={"Authorization": f"Bearer {key}"})
         closing.append(http)
@@ -162,6 +165,7 @@ def test_signals_in_alerts_out(hub_settings: Settings, tmp_path: Path, receiver:
 
 def test_run_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_METRICS__ADDRESS"] = "127.0.0.1:0"  # any free port, never the fixed default
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "run", "--config", str(ROOT / "examples" / "hub.yaml"),
          "--bus", f"embedded:{tmp_path / 'hub.db'}", "--state-dir", str(tmp_path / "state"),

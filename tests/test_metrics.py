@@ -26,6 +26,7 @@ from hub.settings import Settings
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app
 from hub.web.deps import WebDeps
+from hub.web.metrics import create_metrics_app
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
 
@@ -90,8 +91,10 @@ def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 def test_metrics_after_routing(hub: tuple[Connection, Router, list[DebtSignal], FastAPI]
                                ) -> None:
-    _, router, signals, app = hub
+    web_conn, router, signals, app = hub
     with running(app) as client:
+        assert client.get("/metrics").status_code == 404  # not on the web app's listener
+    with running(create_metrics_app(web_conn.bus, load_config(EXAMPLE))) as client:
         response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -119,7 +122,7 @@ def test_metrics_after_routing(hub: tuple[Connection, Router, list[DebtSignal], 
         forbidden |= {s.subject_ref, s.postcode, str(s.event_id)}
     for value in labels:
         assert value not in forbidden
-        assert not value.startswith("ps-")
+        assert not value.startswith("ps1-")
         assert not re.fullmatch(r"\d{4}\s?[A-Z]{2}", value)
         assert not re.fullmatch(r"[0-9a-f-]{36}", value)
     assert not any(s.subject_ref in response.text or s.postcode in response.text
@@ -162,4 +165,5 @@ def test_health_and_readiness(hub: tuple[Connection, Router, list[DebtSignal], F
         assert down.json()["checks"]["bus"].startswith("failed")
         assert down.json()["checks"]["registry"] == "ok"
         assert client.get("/healthz").status_code == 200
+    with running(create_metrics_app(web_conn.bus, load_config(EXAMPLE))) as client:
         assert client.get("/metrics").status_code == 200  # own counters still served

@@ -113,9 +113,10 @@ def test_flat_to_avro_matches_the_model_dump_walk() -> None:
     now = datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC)
     alert = TeamAlert(
         alert_id="6F1C8F0E-3B7A-4F55-9A43-5E1D2C7B9A10", event_id=(
-            "{6f1c8f0e-3b7a-4f55-9a43-5e1d2c7b9a11}"), event_type="debt-signal",
+            "6f1c8f0e-3b7a-4f55-9a43-5e1d2c7b9a11"), event_type="debt-signal",
         team_id="team-a", municipality_code="gm0363", subject_ref="ps1-" + "1" * 40,
-        urgency="URGENT", due_date=now.date(), fields={"a": "b"}, prior_signals_180d=3,
+        urgency="URGENT",
+        due_date=now.date(), fields={"a": "b"}, prior_signals_180d=3,
         legal_basis="consent", created_at=now, trace_id="a" * 32, source="energy-co")
     assert alert.to_avro() == _plain(alert.model_dump())
     assert encode_avro(alert) == _old_encoding(alert)

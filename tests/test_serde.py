@@ -20,12 +20,14 @@ from hub.registry.base import SchemaRegistry
 from hub.serde import AvroSerde, frame, unframe
 from hub.topics import DEADLETTER
 
+SUBJECT = "ps1-" + "7f3a" * 10
+
 
 def consent_record() -> dict[str, object]:
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     return {
         "event_id": str(uuid.uuid4()), "consent_id": "c-1", "action": "GRANTED",
-        "subject_ref": "ps1-" + "7f3a" * 10, "purpose": "youth-care-exit-support",
+        "subject_ref": SUBJECT, "purpose": "youth-care-exit-support",
         "recipient_scope": ["team-youth-north"], "valid_from": now, "valid_until": None,
         "source": "urn:nld:oin:00000001234567890000", "recorded_at": now,
         "municipality_code": "GM0153",
@@ -77,7 +79,7 @@ def test_bad_messages_become_dead_letters_and_the_consumer_goes_on(
     good = serde.encode(topic, "ConsentChange", consent_record())
     bad = [b"not avro at all", frame(424242, b"\x00"), good[:5] + b"\xff\xff"]
     headers = (("ce_id", b"evt-9"),)
-    bus.produce([Record(topic, v, b"ps1-" + b"7f3a" * 10, headers) for v in [good, *bad, good]])
+    bus.produce([Record(topic, v, SUBJECT.encode(), headers) for v in [good, *bad, good]])
 
     reader = AvroConsumer(bus.consumer(unique("g"), [topic]), serde,
                           DeadLetterWriter(bus, serde), stage="test")

@@ -42,15 +42,18 @@ from hub.router import Router, alert_id_for
 from hub.samples import sample_debt
 from hub.settings import Settings
 from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
+from hub.webhook_targets import TargetPolicy
 
 SECRET = b"whsec-test-key"
 SOURCE = "urn:nld:oin:00000009999999999000"
-SUBJECT = "ps1-3f6c1e0b9a7d4c2e8f5b1a0d9c8e7f6a5b4c3d2e"
+SUBJECT = "ps1-" + "3f6c1e0b9a" * 4
 NOW = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)
 FAST = Backoff(base=0.01, cap=0.05)
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
 DOCS = Path(__file__).parent.parent / "docs" / "sinks.md"
 DEADLETTER_SPEC = TopicSpec(DEADLETTER, 1)
+#: the test receivers listen on 127.0.0.1 over http: allow-listed (see hub.webhook_targets)
+LOCAL_RECEIVERS = ["127.0.0.1"]
 
 
 def make_alert(team: str = "team-a", *, minutes: int = 0, urgent: bool = False,
@@ -79,6 +82,7 @@ def team_config(team: str, *, webhook: str | None = None, inbox: bool = True,
                    "areas": ["7511-7548"], "event_types": ["debt-signal"],
                    "deliveries": deliveries}],
         "policies": {},
+        "webhooks": {"allow_private": LOCAL_RECEIVERS},
     })  # fmt: skip
 
 
@@ -263,7 +267,8 @@ def test_inbox_claim_note_and_close(tmp_path: Path) -> None:
 
 def _webhook(conn: Connection, url: str, **options: Any) -> WebhookSink:
     return WebhookSink("team-a", url, SECRET, DeadLetterWriter(conn.bus, conn.serde),
-                       backoff=FAST, **{"max_attempts": 4, **options})  # fmt: skip
+                       backoff=FAST, targets=TargetPolicy.from_entries(LOCAL_RECEIVERS),
+                       **{"max_attempts": 4, **options})  # fmt: skip
 
 
 def test_webhook_is_signed_and_retried_until_delivered(

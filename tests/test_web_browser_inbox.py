@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.sinks.inbox import CloseOutcome, InboxStatus
+from hub.settings import WebSettings
 from tests.test_web_inbox import PASSWORD, SUBJECT_B, WebServer, make_alert, start_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,7 +24,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebServer]:
-    server, stop = start_web(tmp_path)
+    # the default settings: Chromium takes the Secure __Host- cookie over http://127.0.0.1
+    server, stop = start_web(tmp_path, WebSettings())
     try:
         yield server
     finally:

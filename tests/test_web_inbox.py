@@ -25,11 +25,11 @@ from hub.config import HubConfig, parse_config
 from hub.connect import Connection, connect
 from hub.events import AlertUrgency, TeamAlert
 from hub.router import alert_id_for
-from hub.settings import Settings
+from hub.settings import Settings, WebSettings
 from hub.topics import AUDIT
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
-from hub.web.auth import SESSION_COOKIE, load_or_create_secret
+from hub.web.auth import DEV_SESSION_COOKIE, load_or_create_secret
 from hub.web.deps import WebDeps
 
 SOURCE = "urn:nld:oin:00000009999999999000"
@@ -99,9 +99,11 @@ class WebServer:
         return out
 
 
-def start_web(tmp: Path) -> tuple[WebServer, Any]:
+def start_web(tmp: Path, settings: WebSettings | None = None) -> tuple[WebServer, Any]:
     """Start a :class:`WebServer` with users alice (team-a), bob (team-b), olga (operator)
-    and ada (admin, team-a); return it and a function that stops it."""
+    and ada (admin, team-a); return it and a function that stops it. Over plain http,
+    so cookies without ``Secure`` (httpx sends no Secure cookie over http) unless
+    ``settings`` say otherwise."""
     conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
     inbox = InboxStore(tmp / "state" / "inbox.db")
     users = UserStore(tmp / "state" / "users.db")
@@ -111,7 +113,8 @@ def start_web(tmp: Path) -> tuple[WebServer, Any]:
     users.add("ada", PASSWORD, "admin", ["team-a"])
     deps = WebDeps(conn=conn, config=two_teams(), inbox=inbox, users=users,
                    secret_key=load_or_create_secret(tmp / "state"), state_dir=tmp / "state",
-                   counts=lambda: {"forwarded:FORWARDED": 1})  # fmt: skip
+                   counts=lambda: {"forwarded:FORWARDED": 1},
+                   web=settings or WebSettings(secure_cookies=False))  # fmt: skip
     app = create_web_app(deps)
     server, thread = serve_web(app, "127.0.0.1", 0)
     host, port = server.servers[0].sockets[0].getsockname()[:2]
@@ -244,9 +247,9 @@ def test_login_rate_limit_per_username_and_client(web: WebServer) -> None:
 def test_tampered_or_foreign_session_cookies_are_ignored(web: WebServer, tmp_path: Path
                                                          ) -> None:
     c = sign_in(web, "alice")
-    value = c.cookies[SESSION_COOKIE]
+    value = c.cookies[DEV_SESSION_COOKIE]
     forged = client(web)
-    forged.cookies.set(SESSION_COOKIE, value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
+    forged.cookies.set(DEV_SESSION_COOKIE, value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
     assert forged.get("/api/me").status_code == 401
     web.users.disable("alice")
     assert c.get("/api/me").status_code == 401  # disabled: signed out at the next request
@@ -467,7 +470,8 @@ def test_the_main_job_serves_the_web_app_and_stops_with_a_stream_open(tmp_path: 
     from hub.app import HubProcess
     from hub.config import load_config
 
-    settings = Settings(bus=f"embedded:{tmp_path / 'hub.db'}", state_dir=tmp_path / "state")
+    settings = Settings(bus=f"embedded:{tmp_path / 'hub.db'}", state_dir=tmp_path / "state",
+                        web=WebSettings(secure_cookies=False))  # httpx over plain http
     config = load_config(Path(__file__).parent.parent / "examples" / "hub.yaml")
     process = HubProcess(settings, config, port=0, web_port=0)
     process.start()

@@ -20,7 +20,6 @@ into the store (one transaction per batch).
 from __future__ import annotations
 
 import enum
-import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sinks.base import BatchingSink, SinkItem
-from hub.errors import HubError
+from hub.errors import AlertNotFound, InboxError
 from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
+from hub.sqlite import open_database, write_transaction
 
 __all__ = [
     "AlertNotFound",
@@ -61,14 +61,6 @@ _TABLES = (
 _COLUMNS = (
     "alert, status, received_ms, claimed_by, claimed_ms, outcome, closed_by, closed_ms"
 )
-
-
-class InboxError(HubError):
-    """An inbox action that is not allowed (e.g. claiming a closed alert)."""
-
-
-class AlertNotFound(InboxError):
-    """No such alert (for this team)."""
 
 
 class InboxStatus(enum.StrEnum):
@@ -153,17 +145,13 @@ class InboxStore:
     """Alerts per team in one SQLite file; safe to share between threads."""
 
     def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: the runner commits topic offsets after a write, so it must survive power loss
-        self._db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
-        for stmt in _TABLES:
-            self._db.execute(stmt)
+        self._db = open_database(path, synchronous="NORMAL" if synchronous == "NORMAL" else "FULL")
+        with write_transaction(self._db, self._lock) as db:
+            for stmt in _TABLES:
+                db.execute(stmt)
 
     # -- filling ---------------------------------------------------------------------------
 
@@ -180,21 +168,15 @@ class InboxStore:
         ]  # fmt: skip
         if not rows:
             return 0
-        with self._lock:
-            before = self._db.total_changes
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO alerts (alert_id, team_id, event_id, event_type,"
-                    " urgent, created_ms, received_ms, source, alert)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return self._db.total_changes - before
+        with write_transaction(self._db, self._lock) as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO alerts (alert_id, team_id, event_id, event_type,"
+                " urgent, created_ms, received_ms, source, alert)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return db.total_changes - before
 
     def add(self, alert: TeamAlert) -> bool:
         """Store one alert; False when it was there already."""
@@ -270,14 +252,14 @@ class InboxStore:
 
     def claim(self, alert_id: str, user: str, *, team_id: str | None = None) -> InboxItem:
         """Mark the alert as taken by ``user`` (again by the same user: no change)."""
-        with self._lock:
+        with write_transaction(self._db, self._lock) as db:
             _, status, _, claimed_by, *_ = self._row(alert_id, team_id)
             if status == InboxStatus.CLOSED:
                 raise InboxError(f"alert {alert_id} is closed")
             if status == InboxStatus.CLAIMED and claimed_by != user:
                 raise InboxError(f"alert {alert_id} is claimed by someone else")
             if status == InboxStatus.NEW:
-                self._db.execute(
+                db.execute(
                     "UPDATE alerts SET status = ?, claimed_by = ?, claimed_ms = ?"
                     " WHERE alert_id = ?",
                     (InboxStatus.CLAIMED.value, user, _ms(_now()), alert_id),
@@ -291,9 +273,9 @@ class InboxStore:
         if not text.strip():
             raise InboxError("a note needs text")
         note = Note(author, text, _now())
-        with self._lock:
+        with write_transaction(self._db, self._lock) as db:
             self._row(alert_id, team_id)
-            self._db.execute(
+            db.execute(
                 "INSERT INTO notes (alert_id, author, text, at_ms) VALUES (?, ?, ?, ?)",
                 (alert_id, author, text, _ms(note.at)),
             )
@@ -315,7 +297,7 @@ class InboxStore:
         """
         outcome = CloseOutcome(outcome)
         now = _now()
-        with self._lock:
+        with write_transaction(self._db, self._lock) as db:
             raw, status, *_, old_outcome, _, closed_ms = self._row(alert_id, team_id)
             alert = TeamAlert.model_validate_json(raw)
             if status == InboxStatus.CLOSED:
@@ -323,22 +305,16 @@ class InboxStore:
                     raise InboxError(f"alert {alert_id} is already closed as {old_outcome}")
                 closed_at = _dt(closed_ms) or now
                 return Closure(alert, outcome, closed_at, newly_closed=False)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "UPDATE alerts SET status = ?, outcome = ?, closed_by = ?, closed_ms = ?"
-                    " WHERE alert_id = ?",
-                    (InboxStatus.CLOSED.value, outcome.value, by, _ms(now), alert_id),
+            db.execute(
+                "UPDATE alerts SET status = ?, outcome = ?, closed_by = ?, closed_ms = ?"
+                " WHERE alert_id = ?",
+                (InboxStatus.CLOSED.value, outcome.value, by, _ms(now), alert_id),
+            )
+            if note and note.strip():
+                db.execute(
+                    "INSERT INTO notes (alert_id, author, text, at_ms) VALUES (?, ?, ?, ?)",
+                    (alert_id, by or "", note, _ms(now)),
                 )
-                if note and note.strip():
-                    self._db.execute(
-                        "INSERT INTO notes (alert_id, author, text, at_ms) VALUES (?, ?, ?, ?)",
-                        (alert_id, by or "", note, _ms(now)),
-                    )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
         return Closure(alert, outcome, _dt(_ms(now)) or now, newly_closed=True)
 
     def close(self) -> None:

@@ -242,6 +242,7 @@ class SinkRunner:
             sinks.append(("webhook", WebhookSink.for_delivery(
                 team.id, team.deliveries.webhook, secrets, self.dead_letters,
                 backoff=backoff, timeout=timeout, proxy=proxy, stop=self.stopping,
+                targets=self.config.webhooks.policy(),
             )))  # fmt: skip
         return sinks
 

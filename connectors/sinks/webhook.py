@@ -20,11 +20,19 @@ Outcome of a delivery:
 - **408, 429, 5xx, timeouts, connection errors**: retried, with exponential backoff and
   full jitter (sleep ``uniform(0, min(cap, base * 2**n))``; a ``Retry-After`` in seconds
   is honoured up to ``cap``), at most ``max_attempts`` attempts in all;
-- **any other status** (4xx, 3xx: redirects are not followed): a permanent failure.
+- **any other status** (4xx, 3xx: redirects are not followed), and a host that resolves
+  to an address the allow-list does not open: a permanent failure.
 
 An alert that is not delivered becomes a dead letter (``DELIVERY_FAILED``, stage
 ``webhook:<team>``) holding the original alert message from ``alerts.<team>.v1``, so
 ``signalhub deadletters replay`` can send it through again once the receiver is fixed.
+
+Where it may send (:mod:`hub.webhook_targets`): the URL is checked when the sink is made
+(``ConfigError``), and at every attempt the host's addresses are resolved, checked and
+connected to as checked (:class:`~connectors.sinks.guarded_transport.GuardedTransport`).
+A refused address (a public name that now resolves to ``127.0.0.1``, ``10.x`` or
+``169.254.x`` without an allow-list entry) is a permanent failure: a ``DELIVERY_FAILED``
+dead letter after one attempt, and no byte is sent.
 
 The HMAC key is given to the sink (by the caller, read once from the variable that the
 team's ``secret_env`` names); the sink never reads ``os.environ``, and httpx's own
@@ -47,12 +55,14 @@ import structlog
 from pydantic import SecretStr
 
 from connectors.sinks.base import BatchingSink, SinkItem
+from connectors.sinks.guarded_transport import GuardedTransport
 from hub.bus.base import Message, Record
 from hub.config import WebhookDelivery
 from hub.deadletters import DeadLetterWriter
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, DeliveryFailed, DeliveryInterrupted, WebhookTargetRefused
 from hub.events import TeamAlert
 from hub.topics import alerts_topic
+from hub.webhook_targets import Resolver, TargetPolicy, system_resolver
 
 __all__ = [
     "ALERT_ID_HEADER",
@@ -71,19 +81,6 @@ log = structlog.get_logger(__name__)
 SIGNATURE_HEADER = "Signalhub-Signature"
 ALERT_ID_HEADER = "Signalhub-Alert-Id"
 _RETRY_STATUS = frozenset({408, 429})
-
-
-class DeliveryFailed(HubError):
-    """A webhook delivery did not succeed (the dead letter's error class)."""
-
-    def __init__(self, message: str, *, attempts: int, permanent: bool) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-        self.permanent = permanent
-
-
-class DeliveryInterrupted(HubError):
-    """Stopping while waiting to retry; the runner leaves the batch uncommitted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +153,20 @@ class WebhookSink(BatchingSink):
         proxy: str | None = None,
         stop: threading.Event | None = None,
         rng: Callable[[float, float], float] = random.uniform,
-        client: httpx.Client | None = None,
+        targets: TargetPolicy | None = None,
+        resolve: Resolver = system_resolver,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``targets`` is the allow-list (``webhooks.allow_private``; default: public https
+        targets only); ``resolve`` the name lookup and ``transport`` what sends the checked
+        request (defaults: ``getaddrinfo`` and httpx over ``proxy``)."""
         super().__init__()
         if max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
+        targets = targets or TargetPolicy()
+        problem = targets.url_problem(url)
+        if problem is not None:
+            raise ConfigError(f"team {team_id}: webhook url: {problem}")
         self.team_id = team_id
         self.url = url
         self.max_attempts = max_attempts
@@ -172,8 +178,9 @@ class WebhookSink(BatchingSink):
         self._secret = _secret_bytes(secret)
         self._stop = stop
         self._rng = rng
-        self._client = client or httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=False, proxy=proxy
+        guarded = GuardedTransport(targets, resolve=resolve, proxy=proxy, inner=transport)
+        self._client = httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, transport=guarded
         )
 
     @classmethod
@@ -188,9 +195,11 @@ class WebhookSink(BatchingSink):
         timeout: float = 10.0,
         proxy: str | None = None,
         stop: threading.Event | None = None,
+        targets: TargetPolicy | None = None,
     ) -> WebhookSink:
         """A sink for a team's configured webhook; ``secrets`` maps variable names (the
-        team's ``secret_env``) to their values. Raise ConfigError when the key is missing."""
+        team's ``secret_env``) to their values, ``targets`` is the configuration's
+        allow-list. Raise ConfigError when the key is missing or the URL is refused."""
         if not delivery.secret_env:
             raise ConfigError(
                 f"team {team_id}: the webhook has no secret_env; unsigned webhooks are not sent"
@@ -202,7 +211,7 @@ class WebhookSink(BatchingSink):
             )
         return cls(
             team_id, delivery.url, secret, dead_letters, max_attempts=delivery.max_attempts,
-            backoff=backoff, timeout=timeout, proxy=proxy, stop=stop,
+            backoff=backoff, timeout=timeout, proxy=proxy, stop=stop, targets=targets,
         )  # fmt: skip
 
     # -- delivering ---------------------------------------------------------------------------
@@ -240,6 +249,13 @@ class WebhookSink(BatchingSink):
             headers = self._headers(alert, body)
             try:
                 response = self._client.post(self.url, content=body, headers=headers)
+            except WebhookTargetRefused as exc:  # the address may not be reached: no retry
+                log.warning("webhook target refused", team=self.team_id,
+                            alert_id=alert.alert_id, attempt=attempt, reason=str(exc))
+                return DeliveryFailed(
+                    f"webhook of team {self.team_id} not sent: {exc}", attempts=attempt,
+                    permanent=True,
+                )
             except httpx.TransportError as exc:  # timeouts, connection and protocol errors
                 problem = type(exc).__name__
             else:

@@ -11,9 +11,11 @@ import gc
 import hashlib
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -22,13 +24,15 @@ from pydantic import BaseModel
 
 from connectors.sources.batch_mapping import BatchFileError
 from hub.bus.base import Record
-from hub.errors import HubError
+from hub.errors import ImportLedgerError
 from hub.intake import SignalPublisher
+from hub.sqlite import open_database, write_transaction
 from hub.topics import SIGNAL_TOPICS
 
 __all__ = [
     "IMPORTS_FILE",
     "IMPORT_NAMESPACE",
+    "FileEncoding",
     "ImportLedger",
     "ImportLedgerError",
     "ImportPublisher",
@@ -47,15 +51,38 @@ IMPORT_NAMESPACE = uuid.UUID("5f0c2b8e-3d4a-5e61-9b7c-2a1d0e4f6c38")
 _NAMESPACE = IMPORT_NAMESPACE.bytes
 
 
-class ImportLedgerError(HubError):
-    """The import ledger (``imports.db``) failed while importing."""
+@dataclass(frozen=True, slots=True)
+class FileEncoding:
+    """How to read a batch file: skip ``skip`` bytes (a byte-order mark the codec does
+    not consume itself), then decode with ``name``; ``bom`` the file starts with one;
+    ``note`` why ``--encoding`` was not followed (empty when it was, or not given)."""
+
+    name: str
+    skip: int = 0
+    bom: bool = False
+    note: str = ""
 
 
-def _decodes(path: Path, encoding: str) -> int | None:
-    """None when all of ``path`` decodes; else about where decoding failed (byte)."""
+#: byte-order marks (UTF-32 before UTF-16: FF FE 00 00 starts with FF FE) and the codec
+#: that reads such a file, consuming the mark itself
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_SHOWN = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32"}
+
+
+def _family(codec: str) -> str:
+    """utf-8 / utf-16 / utf-32 for the Unicode codecs (any byte order, BOM or not)."""
+    return next((f for f in ("utf-8", "utf-16", "utf-32") if codec.startswith(f)), codec)
+
+
+def _decodes(path: Path, encoding: str, skip: int = 0) -> int | None:
+    """None when all of ``path`` after ``skip`` bytes decodes; else about where decoding
+    failed (byte)."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    done = 0
+    done = skip
     with path.open("rb") as file:
+        file.seek(skip)
         try:
             while chunk := file.read(1 << 20):
                 decoder.decode(chunk)
@@ -66,31 +93,52 @@ def _decodes(path: Path, encoding: str) -> int | None:
     return None
 
 
-def detect_encoding(path: Path, requested: str | None = None) -> str:
-    """``requested``, or UTF-8 (BOM or not) if the whole file decodes, else cp1252."""
+def _codec(requested: str) -> str:
+    try:
+        name = codecs.lookup(requested).name
+    except LookupError:
+        raise BatchFileError(f"unknown encoding {requested!r}: try utf-8 or cp1252") from None
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def detect_encoding(path: Path, requested: str | None = None) -> FileEncoding:
+    """How to read ``path``: a byte-order mark (UTF-8, UTF-16, UTF-32) is detected on the
+    raw bytes and never read as text, whatever ``requested`` says; the mark's encoding
+    wins over ``requested`` when the file decodes in it. Without a mark: ``requested``,
+    or UTF-8 if the whole file decodes, else Windows-1252 (cp1252)."""
     try:
         with path.open("rb") as file:
             head = file.read(4)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise BatchFileError(f"{path} is UTF-16 (or UTF-32): save it as UTF-8 (CSV UTF-8"
-                                 " in Excel) or pass --encoding utf-16")
-        if requested:
-            try:
-                name = codecs.lookup(requested).name
-            except LookupError:
-                raise BatchFileError(f"unknown encoding {requested!r}: try utf-8 or"
-                                     " cp1252") from None
-            name = "utf-8-sig" if name == "utf-8" else name
-            failed = _decodes(path, name)
-            if failed is not None:
-                raise BatchFileError(f"{path} is not valid {requested} (near byte {failed}):"
-                                     " pass the right --encoding, or leave it out to detect")
-            return name
-        for name in ("utf-8-sig", "cp1252"):
-            if _decodes(path, name) is None:
-                return name
+        wanted = _codec(requested) if requested else None
+        marked = next(((codec, len(mark)) for mark, codec in _BOMS if head.startswith(mark)),
+                      None)
+        candidates: list[tuple[str, int]]
+        if marked is None:
+            candidates = [(wanted, 0)] if wanted else [("utf-8-sig", 0), ("cp1252", 0)]
+        elif wanted is None or _family(wanted) == _family(marked[0]):
+            # an Excel file edited in a Windows-1252 tool keeps the UTF-8 mark
+            candidates = [(marked[0], 0)] + ([("cp1252", marked[1])]
+                                             if wanted is None and marked[1] == 3 else [])
+        else:
+            candidates = [(marked[0], 0), (wanted, marked[1])]
+        failed: int | None = 0
+        for name, skip in candidates:
+            failed = _decodes(path, name, skip)
+            if failed is None:
+                note = ""
+                if wanted and _family(name) != _family(wanted):
+                    note = (f"--encoding {requested} not followed: the file starts with a"
+                            f" {_SHOWN[name]} byte-order mark")
+                return FileEncoding(name, skip, marked is not None, note)
     except OSError as exc:
         raise BatchFileError(f"cannot read {path}: {exc.strerror}") from exc
+    if requested:
+        raise BatchFileError(f"{path} is not valid {requested} (near byte {failed}):"
+                             " pass the right --encoding, or leave it out to detect")
+    if marked is not None:
+        raise BatchFileError(f"{path} starts with a {_SHOWN[marked[0]]} byte-order mark but"
+                             f" is not valid {_SHOWN[marked[0]]} (near byte {failed}): save it"
+                             " again, or pass --encoding")
     raise BatchFileError(f"{path} is neither UTF-8 nor Windows-1252: pass --encoding")
 
 
@@ -254,23 +302,22 @@ class ImportLedger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB: ids are random keys
-            self._db.executescript(_LEDGER)
-        except (OSError, sqlite3.Error) as exc:
+            # 64 MiB cache: ids are random keys
+            self._db = open_database(self.path, synchronous="FULL", cache_mb=64)
+            with write_transaction(self._db, self._lock) as db:
+                for stmt in filter(None, (s.strip() for s in _LEDGER.split(";"))):
+                    db.execute(stmt)
+        except sqlite3.Error as exc:
             raise BatchFileError(f"cannot open the import ledger {self.path}: {exc}; check"
                                  " --state-dir / HUB_STATE_DIR") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
-            with self._db:  # commits at the end, rolls back on an error
-                self._db.execute("BEGIN IMMEDIATE")
-                yield self._db
+            with write_transaction(self._db, self._lock) as db:
+                yield db
         except sqlite3.Error as exc:
             raise ImportLedgerError(f"import ledger {self.path}: {exc}") from exc
 

@@ -5,9 +5,11 @@ A :class:`ColumnMapping` says which column of a file holds which field of the si
 (``bsn`` included), how enum values are spelled in the file, and whether amounts are
 euros. It is read from YAML (:func:`load_mapping`, format in ``docs/import.md``) or is
 :func:`default_mapping`: every column named as its schema field. Cells are converted by
-the field's type in the signal model: dates ``dd-mm-yyyy`` or ``yyyy-mm-dd``, booleans
-``ja``/``nee`` (or true/false, 1/0), euro amounts ``1.234,56`` to cents. A conversion
-error names the rule, never the value.
+the field's type in the signal model into the JSON types the model takes: dates
+``dd-mm-yyyy`` or ``yyyy-mm-dd`` to ISO ``yyyy-mm-dd`` text, date-times to ISO 8601
+text (UTC when without an offset), booleans ``ja``/``nee`` (or true/false, 1/0) to
+``bool``, whole numbers and euro amounts (``1.234,56``) to ``int`` (cents). A
+conversion error names the rule, never the value.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from hub.errors import HubError
+from hub.errors import BatchFileError
 from hub.events import EVENT_TYPES
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Converter",
     "FieldMapping",
     "RowProblem",
+    "column_label",
     "default_mapping",
     "load_mapping",
     "plain_reason",
@@ -54,15 +57,15 @@ _REASONS = {
     ("municipality_code", "String should match pattern '^"):
         "not a municipality code (GM and four digits, e.g. GM0153)",
 }
+_WHOLE = re.compile(r"^[+-]?\d{1,18}$", re.ASCII)
+_DMY = re.compile(r"^(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>\d{4})$", re.ASCII)
+_YMD = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$", re.ASCII)
+_LABEL_MAX = 60
+_DIGITS = re.compile(r"\d(?:[ .\-]?\d){7}")  # eight digits, perhaps with . or - between
 _AMOUNT = {
     ",": re.compile(r"^([+-]?)(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$", re.ASCII),
     ".": re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$", re.ASCII),
 }
-
-
-class BatchFileError(HubError):
-    """A batch file cannot be imported at all (unreadable, wrong encoding, a required
-    column missing, a bad mapping); the message says what to do; nothing was published."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,19 @@ class RowProblem:
 
     column: str
     reason: str
+
+
+def column_label(name: str) -> str:
+    """``name`` as the summary and the rejects file show it: control, format and other
+    unprintable characters as ``?``, at most 60 characters; a name with eight digits in a
+    row, perhaps with dots (it might be a BSN: a header line that is really a row), is
+    not shown."""
+    if _DIGITS.search(name):
+        return "(a name with eight or more digits, not shown)"
+    if not name.strip():
+        return "(a column without a name)"
+    shown = "".join(c if c.isprintable() else "?" for c in name.strip())
+    return shown if len(shown) <= _LABEL_MAX else shown[:_LABEL_MAX - 1] + "…"
 
 
 def plain_reason(name: str, message: str) -> str:
@@ -91,10 +107,9 @@ def _int(value: Any) -> Any:
     text = value.strip()
     if not text:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError("not a whole number") from None
+    if _WHOLE.match(text) is None:
+        raise ValueError("not a whole number")
+    return int(text)
 
 
 def _bool(value: Any) -> Any:
@@ -114,14 +129,13 @@ def _date(value: Any) -> Any:
     text = value.strip()
     if not text:
         return None
-    parts = text.split("-")
-    try:
-        if len(parts) == 3 and len(parts[2]) == 4:
-            return date(int(parts[2]), int(parts[1]), int(parts[0]))
-        if len(parts) == 3 and len(parts[0]) == 4:
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
+    found = _DMY.match(text) or _YMD.match(text)
+    if found is not None:
+        day, month, year = found.group("d", "m", "y")
+        try:
+            return date(int(year), int(month), int(day)).isoformat()
+        except ValueError:
+            pass
     raise ValueError("not a date (dd-mm-yyyy or yyyy-mm-dd)")
 
 
@@ -135,7 +149,7 @@ def _datetime(value: Any) -> Any:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("not an ISO 8601 date-time (e.g. 2025-03-01T09:30:00+01:00)") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _municipality(value: Any) -> Any:
@@ -292,7 +306,8 @@ class ColumnMapping:
                 lines.append(f"    (or {columns['subject_ref']!r}: pseudonyms instead of BSNs)")
             raise BatchFileError("\n".join([
                 f"cannot import {where}: required column(s) missing from its header:", *lines,
-                f"The mapping is {self.origin}; the header has: {', '.join(header) or '-'}.",
+                f"The mapping is {self.origin}; the header has:"
+                f" {', '.join(map(column_label, header)) or '-'}.",
                 "Fix the export, or pass --mapping with a mapping that names the file's"
                 " columns. Nothing was published."]))
         return present

@@ -6,11 +6,12 @@ One file, read once: every row becomes a signal through :func:`hub.intake.build_
 mapping and conversion live in ``batch_mapping``, the rest of the file I/O (encoding,
 event ids, publishing, rejects file, ledger) in ``batch_io``. See docs/import.md.
 
-- Encoding: UTF-8 (BOM or not) if the whole file decodes strictly, else Windows-1252.
-- Delimiter: ``;``, ``,`` or tab, whichever the header line has most.
-- A row that cannot become a signal is written to the rejects file (``line,column,
-  reason``, never a value) and skipped; a missing required column stops the import
-  before any row is read (:class:`BatchFileError`).
+- Encoding: a byte-order mark is never read as text; without ``encoding``, UTF-8 if
+  the whole file decodes strictly, else Windows-1252. Delimiter: ``;``, ``,`` or tab.
+- A row that cannot become a signal or be read at all (over the limits of
+  ``batch_lines``) is written to the rejects file (``line,column,reason``, never a
+  value) and skipped; so is a note per column no field reads. A missing required
+  column stops the import before any row is read (:class:`BatchFileError`).
 - Event ids are uuid5 of source, event type and the signal's normalised content; the
   ledger (``<state_dir>/imports.db``) skips what was published before. A batch enters
   the ledger only once the bus has it durably: a crash in between republishes that
@@ -20,7 +21,6 @@ event ids, publishing, rejects file, ledger) in ``batch_io``. See docs/import.md
 from __future__ import annotations
 
 import abc
-import csv
 import io
 import threading
 import time
@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from connectors.sources.base import Source
 from connectors.sources.batch_io import (
     IMPORTS_FILE,
+    FileEncoding,
     ImportLedger,
     ImportPublisher,
     RejectsFile,
@@ -44,6 +45,7 @@ from connectors.sources.batch_io import (
     fewer_collections,
     rejects_path_for,
 )
+from connectors.sources.batch_lines import CELL_MAX, CsvText, UnmappedColumns
 from connectors.sources.batch_mapping import (
     BatchFileError,
     ColumnMapping,
@@ -75,7 +77,6 @@ DEFAULT_BATCH = 2_000
 ProgressCallback = Callable[[int, int], None]
 #: a valid UUID passed to build_signal while the real (content-derived) id is unknown
 _PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
-_DELIMITERS = (";", ",", "\t")
 #: fields left out of the content an event id is derived from
 _TIMED = frozenset({"event_id", "source", "received_at"})
 _UNTIMED = _TIMED | {"occurred_at"}
@@ -85,12 +86,14 @@ _Built = tuple[bytes, str, BaseModel]
 
 @dataclass
 class ImportSummary:
-    """What one run did; counts are rows (``problems`` counts rejects-file lines)."""
+    """What one run did; counts are rows (``problems``: the rejects file's lines on rows)."""
 
     path: Path
     event_type: str
     source: str
     encoding: str = ""
+    bom: bool = False  #: the file starts with a byte-order mark (not read as text)
+    encoding_note: str = ""  #: why --encoding was not followed (a byte-order mark), or ""
     delimiter: str | None = None
     rows_read: int = 0
     published: int = 0
@@ -101,8 +104,8 @@ class ImportSummary:
     elapsed_s: float = 0.0
     rejects_path: Path | None = None
     stopped: bool = False
-    #: the file had nothing at all (not even a header)
-    empty: bool = False
+    empty: bool = False  #: the file had nothing at all (not even a header)
+    #: columns (JSON Lines: keys) no field reads, as shown; their values were not imported
     ignored_columns: list[str] = field(default_factory=list)
     absent_optional: list[str] = field(default_factory=list)
 
@@ -164,12 +167,15 @@ class BatchFileSource(Source):
         self._convert: list[tuple[str, Converter]] = []
         self._columns: dict[str, str] = {}  # field -> column, for the rejects file
         self._header: list[str] | None = None
+        self._header_line = 1
+        self._unmapped: list[str] = []  # header columns no field reads
+        self._unmapped_notes = UnmappedColumns(())
         self._ready = False
 
     # -- what a format provides ---------------------------------------------------------
 
     @abc.abstractmethod
-    def _open(self, encoding: str) -> list[str] | None:
+    def _open(self, encoding: FileEncoding) -> list[str] | None:
         """Open the file; the header's columns ([] = empty file), or None (no header)."""
 
     @abc.abstractmethod
@@ -201,7 +207,8 @@ class BatchFileSource(Source):
             raise BatchFileError(f"cannot read {self.path}: {exc.strerror}; check the path"
                                  " and that you may read it") from exc
         encoding = detect_encoding(self.path, self._requested_encoding)
-        self.summary.encoding = encoding
+        self.summary.encoding, self.summary.bom = encoding.name, encoding.bom
+        self.summary.encoding_note = encoding.note
         try:
             header = self._open(encoding)
         except OSError as exc:
@@ -211,9 +218,10 @@ class BatchFileSource(Source):
         present = self.mapping.resolve(header, str(self.path)) if header else {
             m.field: m.column for m in self.mapping.fields}
         if header:
-            self.summary.ignored_columns = self.mapping.unmapped(header)
+            self._unmapped = self.mapping.unmapped(header)
             self.summary.absent_optional = [m.column for m in self.mapping.fields
                                             if m.field not in present]
+        self._unmapped_notes = UnmappedColumns(self.summary.absent_optional)
         self._columns = present
         if header and "bsn" in present and self.pseudonymiser is None:
             raise BatchFileError(
@@ -252,6 +260,8 @@ class BatchFileSource(Source):
     def _import(self, source_id: int, run_id: int) -> None:
         summary, now = self.summary, datetime.now(UTC)
         pending: list[_Built] = []
+        for column in self._unmapped:
+            self._ignore(self._header_line, column)
         rows = self._rows(self._columns) if self._header != [] else iter(())
         for line, row in rows:
             summary.rows_read += 1
@@ -283,6 +293,14 @@ class BatchFileSource(Source):
 
     # -- the work -----------------------------------------------------------------------
 
+    def _ignore(self, line: int, column: str) -> None:
+        """``column`` (seen on ``line``) is read by no field: the first time, name it in
+        the summary and the rejects file (a note: the row is not rejected for it)."""
+        noted = self._unmapped_notes.note(column)
+        if noted is not None:
+            self.summary.ignored_columns.append(noted[0])
+            self._rejects.write(line, *noted)
+
     def _report(self) -> None:
         if self.progress is not None:
             self.progress(self._bytes_read(), self.summary.rows_read)
@@ -292,11 +310,16 @@ class BatchFileSource(Source):
         errors: list[FieldError] = []
         for name, convert in self._convert:
             value = row.get(name)
-            if value is not None:
+            if isinstance(value, str) and len(value) > CELL_MAX:
+                errors.append(FieldError(name, f"longer than {CELL_MAX:,} characters"))
+            elif value is not None:
                 try:
-                    payload[name] = convert(value)
+                    converted = convert(value)
                 except ValueError as exc:
                     errors.append(FieldError(name, str(exc)))
+                    continue
+                if converted is not None:  # an empty cell is an absent field
+                    payload[name] = converted
         try:
             signal = build_signal(self.event_type, payload, source=self.source,
                                   pseudonymiser=self.pseudonymiser, now=now)
@@ -357,39 +380,23 @@ class CsvBatchSource(BatchFileSource):
                                  f" {delimiter!r}")
         self.delimiter = delimiter
         self._raw: IO[bytes] | None = None
-        self._text: io.TextIOWrapper | None = None
-        self._header_lines = 0
+        self._text: CsvText | None = None
 
-    def _open(self, encoding: str) -> list[str]:
+    def _open(self, encoding: FileEncoding) -> list[str]:
         self._raw = self.path.open("rb")
-        self._text = io.TextIOWrapper(self._raw, encoding=encoding, newline="")
-        line = ""
-        while not line.strip():
-            line = self._text.readline()
-            self._header_lines += 1
-            if not line:
-                return []
-        delimiter = self.delimiter or max(_DELIMITERS, key=line.count)
-        self.summary.delimiter = delimiter
-        header = next(csv.reader([line], delimiter=delimiter), [])
-        return [c.replace("\ufeff", "").strip() for c in header]
+        self._raw.seek(encoding.skip)
+        self._text = CsvText(io.TextIOWrapper(self._raw, encoding=encoding.name, newline=""),
+                             str(self.path))
+        header = self._text.read_header(self.delimiter)
+        self._header_line, self.summary.delimiter = self._text.header_line, self._text.delimiter
+        return header
 
     def _rows(self, fields: dict[str, str]) -> Iterator[tuple[int, dict[str, Any] | RowProblem]]:
         assert self._text is not None and self._header is not None
-        width = len(self._header)
         index = self.mapping.indexes(self._header, fields)
-        reader = csv.reader(self._text, delimiter=self.summary.delimiter or ",")
-        first, previous = self._header_lines, 0
-        for cells in reader:
-            line, previous = first + previous + 1, reader.line_num
-            if len(cells) != width:
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue  # a blank line
-                if len(cells) < width or any(c.strip() for c in cells[width:]):
-                    yield line, RowProblem("(row)", f"has {len(cells)} cells where the header"
-                                           f" has {width}: check the delimiter and quotes")
-                    continue
-            yield line, {name: cells[i] for name, i in index}
+        for line, cells in self._text.records(self._header):
+            yield line, cells if isinstance(cells, RowProblem) else {
+                name: cells[i] for name, i in index}
 
     def _bytes_read(self) -> int:
         return self._raw.tell() if self._raw is not None and not self._raw.closed else self.size
@@ -397,5 +404,5 @@ class CsvBatchSource(BatchFileSource):
     def _close_file(self) -> None:
         if self._text is not None:
             self._text.close()
-        elif self._raw is not None:
+        if self._raw is not None:
             self._raw.close()

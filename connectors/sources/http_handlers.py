@@ -2,30 +2,31 @@
 
 :class:`Ingest` reads bodies within their limits, validates and pseudonymises them,
 publishes through :class:`~hub.intake.SignalPublisher` / ``publish_consent`` exactly
-once per idempotency key, and turns hub errors into :class:`ApiError` (an HTTP status,
-a message and the invalid fields, never a value a source sent).
+once per idempotency key, and turns hub errors into problem details
+(:mod:`connectors.sources.http_errors`: an HTTP status, a message and the invalid
+fields, never a value a source sent).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from connectors.sources.http_models import build_consent, fingerprint, safe_field
-from connectors.sources.idempotency import IdempotencyStore, InFlight, KeyReused
+from connectors.sources.http_errors import ApiError, field, from_hub_error, invalid
+from connectors.sources.http_models import build_consent, content_fingerprint, fingerprint
+from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceInfo
 from hub.connect import Connection
 from hub.consent import (
@@ -35,7 +36,7 @@ from hub.consent import (
     LedgerFollower,
     publish_consent,
 )
-from hub.errors import Backpressure, HubError
+from hub.errors import EventIdReused, HubError
 from hub.events import ConsentAction, ConsentChange
 from hub.intake import IntakeError, SignalPublisher, build_signal
 from hub.pseudonym import Pseudonymiser
@@ -47,52 +48,38 @@ log = structlog.get_logger(__name__)
 
 #: the ``responses`` argument of a FastAPI route
 Responses = dict[int | str, dict[str, Any]]
-_Event = tuple[str, BaseModel]
 
 
-class ApiError(Exception):
-    """An HTTP error answer: status, message, invalid fields, extra headers."""
-
-    def __init__(self, status: int, detail: str, *, errors: Sequence[dict[str, Any]] = (),
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
-        self.errors, self.headers = list(errors), headers or {}
-
-    def response(self) -> JSONResponse:
-        body = {"detail": self.detail, "errors": self.errors}
-        return JSONResponse(body, self.status, headers=self.headers)
+class _Event(NamedTuple):
+    event_id: str
+    content: str | None  # fingerprint of the content the source sent (None: not checked)
+    model: BaseModel
 
 
-def _field(field: str, message: str, index: int | None = None) -> dict[str, Any]:
-    problem: dict[str, Any] = {"field": safe_field([field]), "message": message}
-    if index is not None:
-        problem["index"] = index
-    return problem
+#: how deeply a request body may nest (a batch of signals with a list field needs 4)
+MAX_JSON_DEPTH = 10
 
 
-def _invalid(errors: list[dict[str, Any]]) -> ApiError:
-    return ApiError(422, f"{len(errors)} invalid field(s); nothing was published",
-                    errors=errors)
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion)."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            todo.extend((child, depth + 1) for child in children)
+    return False
 
 
 @contextmanager
-def _hub_errors() -> Iterator[None]:
-    """Hub errors as HTTP answers: busy bus 429, anything unavailable 503."""
+def _hub_errors(index: int | None = None) -> Iterator[None]:
+    """Hub errors as HTTP answers, by their branch of the exception tree."""
     try:
         yield
-    except Backpressure as exc:
-        retry = max(1, math.ceil(exc.retry_after))
-        raise ApiError(429, "the bus is busy; retry later",
-                       headers={"Retry-After": str(retry)}) from exc
-    except InFlight as exc:
-        raise ApiError(409, str(exc), headers={"Retry-After": "1"}) from exc
-    except KeyReused as exc:
-        raise _invalid([_field("Idempotency-Key", str(exc))]) from exc
-    except HubError as exc:  # bus, registry, ledger or idempotency store unavailable
-        log.warning("request failed", error=type(exc).__name__)
-        raise ApiError(503, "the hub cannot take events right now; retry later",
-                       headers={"Retry-After": "5"}) from exc
+    except HubError as exc:
+        raise from_hub_error(exc, index) from exc
 
 
 class Ingest:
@@ -131,7 +118,14 @@ class Ingest:
     # -- bodies ----------------------------------------------------------------------
 
     async def read_json(self, request: Request) -> Any:
-        """The JSON body, read no further than ``max_body_bytes`` (413 beyond)."""
+        """The JSON body, read no further than ``max_body_bytes`` (413 beyond); only
+        ``application/json`` (415 else), nested at most ``MAX_JSON_DEPTH`` deep."""
+        media_type, _, params = request.headers.get("content-type", "").partition(";")
+        charset = params.strip().lower().removeprefix("charset=").strip('"')
+        if media_type.strip().lower() != "application/json" or (
+                params.strip() and charset not in ("utf-8", "utf8")):
+            raise ApiError(415, "send the body as JSON with Content-Type: application/json"
+                           " (UTF-8)", headers={"Accept-Post": "application/json"})
         too_large = ApiError(413, f"the body is larger than {self.max_body_bytes} bytes",
                              headers={"Connection": "close"})
         declared = request.headers.get("content-length")
@@ -148,21 +142,26 @@ class Ingest:
                 raise too_large
             chunks.append(chunk)
         try:
-            return json.loads(b"".join(chunks))
+            body = json.loads(b"".join(chunks))
+        except RecursionError:
+            body = None
         except (ValueError, UnicodeDecodeError):
-            raise _invalid([_field("(body)", "not valid JSON")]) from None
+            raise invalid([field("(body)", "not valid JSON")]) from None
+        if body is None or _depth_exceeds(body, MAX_JSON_DEPTH):
+            raise invalid([field("(body)", f"nested deeper than {MAX_JSON_DEPTH} levels")])
+        return body
 
     def batch_items(self, body: Any) -> list[Any]:
         """The ``signals`` of a batch body (413 beyond ``max_batch``)."""
         if not isinstance(body, dict) or set(body) != {"signals"} \
                 or not isinstance(body["signals"], list):
-            raise _invalid([_field("signals", 'a batch body is {"signals": [...]}')])
+            raise invalid([field("signals", 'a batch body is {"signals": [...]}')])
         signals: list[Any] = body["signals"]
         if len(signals) > self.max_batch:
             raise ApiError(413, f"at most {self.max_batch} signals per batch",
-                           errors=[_field("signals", f"at most {self.max_batch} items")])
+                           errors=[field("signals", f"at most {self.max_batch} items")])
         if not signals:
-            raise _invalid([_field("signals", "at least one signal")])
+            raise invalid([field("signals", "at least one signal")])
         return signals
 
     # -- endpoints -------------------------------------------------------------------
@@ -175,41 +174,49 @@ class Ingest:
         for i, payload in enumerate(payloads):
             index = i if batch else None
             if not isinstance(payload, dict):
-                errors.append(_field("(signal)" if batch else "(body)",
+                errors.append(field("(signal)" if batch else "(body)",
                                      "must be a JSON object", index))
                 continue
             try:
                 accepted.append((payload, build_signal(
                     event_type, payload, source=source.urn, pseudonymiser=self.pseudonymiser)))
             except IntakeError as exc:
-                errors.extend(_field(e.field, e.message, index) for e in exc.errors)
+                errors.extend(field(e.field, e.message, index) for e in exc.errors)
         if errors:
             log.info("signals refused", source_id=source.source_id, event_type=event_type,
                      count=len(payloads), invalid_fields=len(errors))
-            raise _invalid(errors)
+            raise invalid(errors)
 
         def publish(todo: list[BaseModel]) -> None:
             self.publisher.publish([(event_type, m) for m in todo])
 
-        return self._once(source, request_key, fingerprint(route, accepted),
-                          [(str(getattr(m, "event_id")), m) for _, m in accepted],  # noqa: B009
-                          publish, {}, what=event_type)
+        events = [_Event(str(getattr(m, "event_id")), content_fingerprint(p, m), m)  # noqa: B009
+                  for p, m in accepted]
+        return self._once(source, request_key, route, events, publish, {}, what=event_type)
 
     def grant(self, source: SourceInfo, body: Any, request_key: str | None) -> JSONResponse:
-        """Publish a GRANTED consent (409 if its consent id is another source's)."""
+        """Publish a GRANTED consent (403 for a purpose or scope the source may not
+        record, 409 if its consent id is another source's)."""
         if not isinstance(body, dict):
-            raise _invalid([_field("(body)", "must be a JSON object")])
+            raise invalid([field("(body)", "must be a JSON object")])
         try:
             change = build_consent(body, source=source.urn, pseudonymiser=self.pseudonymiser)
         except IntakeError as exc:
-            raise _invalid([_field(e.field, e.message) for e in exc.errors]) from None
+            raise invalid([field(e.field, e.message) for e in exc.errors]) from None
+        refused = source.consent_refusals(change.purpose, change.recipient_scope)
+        if refused:  # the purposes and recipient scopes of `signalhub sources add`
+            log.info("consent refused", source_id=source.source_id, fields=len(refused))
+            raise ApiError(403, f"source {source.source_id} may not record this consent",
+                           errors=[field(f, "not among what this source may record")
+                                   for f in refused])
         if body.get("consent_id"):
             record = self._consent(change.consent_id)
             if record is not None and record.source != source.urn:
                 raise ApiError(409, "this consent_id belongs to a consent of another source")
-        return self._once(source, request_key, fingerprint("/v1/consents", [(body, change)]),
-                          [(change.event_id, change)], self._publish_consents,
-                          {"consent_id": change.consent_id}, what="consent-granted")
+        event = _Event(change.event_id, content_fingerprint(body, change), change)
+        return self._once(source, request_key, "/v1/consents", [event],
+                          self._publish_consents, {"consent_id": change.consent_id},
+                          what="consent-granted")
 
     def withdraw(self, source: SourceInfo, consent_id: str,
                  request_key: str | None) -> JSONResponse:
@@ -228,9 +235,8 @@ class Ingest:
             valid_from=now, valid_until=None, source=source.urn, recorded_at=now,
             municipality_code=record.municipality_code,
         )
-        route = f"/v1/consents/{consent_id}"
-        return self._once(source, request_key, fingerprint(route, [({}, change)]),
-                          [(change.event_id, change)], self._publish_consents,
+        return self._once(source, request_key, f"/v1/consents/{consent_id}",
+                          [_Event(change.event_id, None, change)], self._publish_consents,
                           {"consent_id": consent_id}, what="consent-withdrawn")
 
     # -- plumbing --------------------------------------------------------------------
@@ -252,41 +258,48 @@ class Ingest:
                 raise
             return self._ledger.get(consent_id)
 
-    def _once(self, source: SourceInfo, request_key: str | None, request_fp: str,
+    def _once(self, source: SourceInfo, request_key: str | None, route: str,
               events: list[_Event], publish: Callable[[list[BaseModel]], None],
               extra: dict[str, Any], *, what: str) -> JSONResponse:
         """Publish the events not published before (by event id, and by request key);
-        answer 202 with every event id once they are durable."""
+        answer 202 with every event id once they are durable. An event id sent before,
+        or twice in this request, with other content is a 409."""
         sid = source.source_id
-        request = [f"request:{request_key}"] if request_key else []
-        ids = [event_id for event_id, _ in events]
-        keys = [f"event:{i}" for i in dict.fromkeys(ids)]
-        with _hub_errors():
+        ids = [e.event_id for e in events]
+        contents: dict[str, str | None] = {}
+        for index, event in enumerate(events):
+            if contents.setdefault(event.event_id, event.content) != event.content:
+                raise from_hub_error(EventIdReused(event.event_id, index))
+        keys = {f"event:{i}": content for i, content in contents.items()}
+        request = {f"request:{request_key}": fingerprint(route, [str(c) for c in contents.values()])
+                   } if request_key else {}
+        with _hub_errors(index=0 if len(events) == 1 else None):
             if request:
-                done = self.store.begin(sid, request, request_fp)
+                done = self.store.begin(sid, request)
                 if done:
                     log.info("request replayed", source_id=sid, what=what, count=len(ids))
-                    stored = done[request[0]]
+                    stored = next(iter(done.values()))
                     return JSONResponse(stored["body"], stored["status"],
                                         headers={"Idempotent-Replayed": "true"})
             try:
                 done = self.store.begin(sid, keys)
             except BaseException:
-                self.store.release(sid, request)
+                self.store.release(sid, list(request))
                 raise
-            todo = {f"event:{i}": m for i, m in events if f"event:{i}" not in done}
+            todo = {f"event:{e.event_id}": e.model for e in events
+                    if f"event:{e.event_id}" not in done}
             try:
                 publish(list(todo.values()))
             except BaseException:
                 self.store.release(sid, [*todo, *request])
                 raise
+            first = next(iter(keys))
             replay = len(keys) == 1 and done
-            body = done[keys[0]]["body"] if replay else {"event_ids": ids, **extra}
+            body = done[first]["body"] if replay else {"event_ids": ids, **extra}
             responses: dict[str, Any] = {
                 key: {"status": 202, "body": {"event_ids": [key.split(":", 1)[1]], **extra}}
                 for key in todo}
-            if request:
-                responses[request[0]] = {"status": 202, "body": body}
+            responses.update({key: {"status": 202, "body": body} for key in request})
             self.store.complete(sid, responses)
         log.info("events accepted", source_id=sid, what=what, count=len(ids),
                  published=len(todo), replayed=len(done),

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,14 +29,17 @@ from typing import Annotated, Any
 import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.sources.base import Source
-from connectors.sources.http_handlers import ApiError, Ingest, Responses
+from connectors.sources.http_errors import PROBLEM_JSON, ApiError, internal_error
+from connectors.sources.http_handlers import MAX_JSON_DEPTH, Ingest, Responses
 from connectors.sources.http_models import Accepted, Problem, input_schemas, safe_field
 from connectors.sources.keys import CONSENT_PERMISSION, SourceInfo, SourceRegistry
 from hub.connect import Connection, connect
@@ -70,23 +74,43 @@ IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=255,
     description="Makes a retry safe: the same key (per source) gets the first answer again"
     " and publishes nothing more.")]
+ConsentIdPath = Annotated[str, PathParam(min_length=1, max_length=100,
+                                         description="The consent's id, as granted.")]
 _Authorize = Callable[[Request, str | None, str], Awaitable[SourceInfo]]
 _ACCEPTED = "Accepted: the events are durable on the bus (or were before: a replay)."
 
 
-def _problem(detail: str) -> dict[str, Any]:
-    return {"model": Problem, "description": detail}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before a retry.",
+                                 "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _problem(detail: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"model": Problem, "description": detail,
+                              "content": {PROBLEM_JSON: {}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
 
 
 _COMMON: Responses = {
+    400: _problem("A malformed request (e.g. an invalid Content-Length)."),
     401: _problem("No API key, or an unknown, wrong or revoked one."),
     403: _problem("The source may not send this event type."),
-    409: _problem("A request with the same key is in progress; retry later."),
+    409: _problem("A request with the same key is in progress (retry after Retry-After);"
+                  " or an event id sent before with different content (not retried).",
+                  _RETRY_AFTER),
     413: _problem("The body is too large, or the batch has too many signals."),
+    415: _problem("The body is not sent as Content-Type: application/json."),
     422: _problem("Invalid fields (named, with the batch index); nothing published."),
-    429: _problem("The bus is busy: retry after the Retry-After seconds."),
-    503: _problem("The bus (or the schema registry) is unavailable."),
+    429: _problem("The bus is busy: retry after the Retry-After seconds.", _RETRY_AFTER),
+    500: _problem("A fault of the hub; the body holds a trace_id for the operator."),
+    503: _problem("The bus, the schema registry or a store is unavailable; retry after"
+                  " the Retry-After seconds.", _RETRY_AFTER),
 }
+_REPLAYED = {"Idempotent-Replayed": {
+    "description": "true when the answer repeats an earlier one and nothing new was"
+    " published.", "schema": {"type": "string", "enum": ["true"]}}}
+_OK: Responses = {202: {"description": "Accepted", "headers": _REPLAYED}}
 
 
 def _body(schema: str) -> dict[str, Any]:
@@ -141,8 +165,12 @@ def create_app(
         title="Signalhub ingest API",
         version=version("signalhub"),
         description="Source systems send prevention signals and consents to Signalhub."
-        " See docs/http-api.md.",
+        f" See docs/http-api.md. Bodies are JSON (Content-Type: application/json), at most"
+        f" {max_body_bytes} bytes and {MAX_JSON_DEPTH} levels deep; errors are RFC 9457"
+        " problem details (application/problem+json).",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.startup_error = None
     app.add_middleware(HttpMetricsMiddleware, app_name="ingest")
@@ -155,7 +183,16 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": safe_field(e.get("loc", ())), "message": str(e.get("msg", ""))}
                   for e in exc.errors()]
-        return JSONResponse({"detail": "invalid request", "errors": errors}, 422)
+        return ApiError(422, "invalid request", errors=errors).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return ApiError(exc.status_code, detail, headers=dict(exc.headers or {})).response()
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        return internal_error(exc).response()
 
     async def authorize(request: Request, key: str | None, permission: str) -> SourceInfo:
         if not key:
@@ -176,7 +213,7 @@ def create_app(
         _signal_routes(app, ingest, authorize, kind, event_type)
 
     @app.post("/v1/consents", status_code=202, response_model=Accepted, tags=["consents"],
-              responses=_COMMON, openapi_extra=_body("ConsentGrant"),
+              responses={**_COMMON, **_OK}, openapi_extra=_body("ConsentGrant"),
               operation_id="grant_consent", summary="Record a granted consent",
               response_description=_ACCEPTED)
     async def grant_consent(request: Request, key: Key,
@@ -188,10 +225,11 @@ def create_app(
 
     @app.delete("/v1/consents/{consent_id}", status_code=202, response_model=Accepted,
                 tags=["consents"], operation_id="withdraw_consent",
-                responses={**{k: v for k, v in _COMMON.items() if k != 413},
+                responses={**{k: v for k, v in _COMMON.items() if k not in (413, 415)},
+                           **_OK,
                            404: _problem("No such consent of this source.")},
                 summary="Withdraw a consent", response_description=_ACCEPTED)
-    async def withdraw_consent(request: Request, consent_id: str, key: Key,
+    async def withdraw_consent(request: Request, consent_id: ConsentIdPath, key: Key,
                                idempotency_key: IdempotencyKey = None) -> JSONResponse:
         """Publish a WITHDRAWN change for a consent this source recorded; it takes effect
         at once. Withdrawing again answers with the same event id."""
@@ -243,11 +281,11 @@ def _signal_routes(app: FastAPI, ingest: Ingest, authorize: _Authorize, kind: st
     post_batch.__doc__ = (f"Publish up to max_batch {event_type} signals at once: all are"
                           " accepted, or none (422 names each bad field and its index).")
     app.add_api_route(f"/v1/signals/{kind}", post_one, methods=["POST"], status_code=202,
-                      response_model=Accepted, responses=_COMMON, tags=["signals"],
+                      response_model=Accepted, responses={**_COMMON, **_OK}, tags=["signals"],
                       openapi_extra=_body(f"{name}In"), operation_id=f"post_{op}",
                       summary=f"Send one {event_type} signal", response_description=_ACCEPTED)
     app.add_api_route(f"/v1/signals/{kind}/batch", post_batch, methods=["POST"],
-                      status_code=202, response_model=Accepted, responses=_COMMON,
+                      status_code=202, response_model=Accepted, responses={**_COMMON, **_OK},
                       tags=["signals"], openapi_extra=_body(f"{name}Batch"),
                       operation_id=f"post_{op}_batch", response_description=_ACCEPTED,
                       summary=f"Send a batch of {event_type} signals")
@@ -257,13 +295,17 @@ def _signal_routes(app: FastAPI, ingest: Ingest, authorize: _Authorize, kind: st
 
 
 def serve(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, timeout: float = 60.0
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, timeout: float = 60.0,
+    proxy_headers: bool = True, forwarded_allow_ips: list[str] | None = None,
 ) -> tuple[uvicorn.Server, threading.Thread]:
     """Start uvicorn on ``host:port`` (port 0: a free one, see :func:`server_address`)
     in a background thread; return once it accepts connections. Raises HubError (with
-    the cause) when it cannot start. End it with :func:`stop`."""
+    the cause) when it cannot start. End it with :func:`stop`. ``proxy_headers`` and
+    ``forwarded_allow_ips`` are uvicorn's: whose X-Forwarded-* headers are believed."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="on", ws="none", timeout_graceful_shutdown=10)
+                            lifespan="on", ws="none", timeout_graceful_shutdown=10,
+                            proxy_headers=proxy_headers,
+                            forwarded_allow_ips=forwarded_allow_ips)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"http-ingest-{port}", daemon=True)
     thread.start()

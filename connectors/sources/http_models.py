@@ -5,8 +5,9 @@
   OpenAPI document;
 - :func:`build_consent`: a grant body into a :class:`~hub.events.ConsentChange`, the
   BSN pseudonymised at once (the counterpart of :func:`hub.intake.build_signal`);
-- response bodies (:class:`Accepted`, :class:`Problem`) and :func:`fingerprint`, which
-  identifies a request by its pseudonymised content (for ``Idempotency-Key``).
+- response bodies (:class:`Accepted`, :class:`Problem`), :func:`content_fingerprint`
+  (an event by its pseudonymised content: the same event id with other content is a
+  conflict) and :func:`fingerprint` (a request, for ``Idempotency-Key``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,16 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from hub.events import EVENT_TYPES, AvroModel, ConsentAction, ConsentChange
-from hub.intake import FieldError, IntakeError, pseudonymise_in_place
-from hub.pseudonym import PLACEHOLDER_REF, Pseudonymiser
+from hub.intake import (
+    BSN_PATTERN,
+    PLACEHOLDER_REF,
+    FieldError,
+    IntakeError,
+    field_errors,
+    pseudonymise_in_place,
+    validate_strict,
+)
+from hub.pseudonym import Pseudonymiser
 
 __all__ = [
     "CONSENT_FIELDS",
@@ -31,6 +40,7 @@ __all__ = [
     "FieldProblem",
     "Problem",
     "build_consent",
+    "content_fingerprint",
     "fingerprint",
     "input_schemas",
     "safe_field",
@@ -42,6 +52,7 @@ CONSENT_FIELDS = ("bsn", "municipality_code", "subject_ref", "purpose", "recipie
 _SERVER_SET = ("source", "received_at")
 _OPTIONAL = ("event_id", "occurred_at", "subject_ref")
 _DIGITS = re.compile(r"\d{6,}")
+_UNSAFE_CHAR = re.compile(r"[^\x20-\x7e\u00a0-\u024f]")
 _BSN_DOC = (
     "The person's BSN (nine digits), with municipality_code: pseudonymised on arrival"
     " with that municipality's key and never stored, logged or echoed. Send either bsn"
@@ -58,12 +69,18 @@ class FieldProblem(BaseModel):
 
 
 class Problem(BaseModel):
-    """An error response."""
+    """An error answer: RFC 9457 problem details (``application/problem+json``)."""
 
-    detail: str = Field(description="what went wrong, in words")
-    errors: list[FieldProblem] = Field(
-        default_factory=list, description="each invalid field (422)"
-    )
+    type: str = Field(description="URN naming the kind of problem, e.g."
+                      " urn:signalhub:problem:invalid-fields")
+    title: str = Field(description="the HTTP status phrase")
+    status: int = Field(description="the HTTP status code")
+    detail: str = Field(description="what went wrong and what to do, in words")
+    errors: list[FieldProblem] | None = Field(
+        None, description="each invalid field (422; 409 for a reused event id)")
+    event_id: str | None = Field(None, description="the reused event id (409)")
+    trace_id: str | None = Field(None, description="id of the log line of an internal"
+                                 " error (500), for the hub's operator")
 
 
 class Accepted(BaseModel):
@@ -74,13 +91,13 @@ class Accepted(BaseModel):
 
 
 def safe_field(loc: Sequence[object]) -> str:
-    """A dotted field name with long digit runs masked (a key could hold a BSN)."""
-    name = ".".join(str(p) for p in loc) or "(body)"
-    return _DIGITS.sub("[redacted]", name)
-
-
-def _problems(exc: ValidationError) -> list[FieldError]:
-    return [FieldError(safe_field(e["loc"]), e["msg"]) for e in exc.errors()]
+    """A dotted field name fit to echo: long digit runs masked (a key could hold a BSN),
+    unsafe characters replaced, each part at most 64 characters."""
+    parts = []
+    for part in loc:
+        text = _UNSAFE_CHAR.sub("?", _DIGITS.sub("[redacted]", str(part)))
+        parts.append(text if len(text) <= 64 else text[:63] + "…")
+    return ".".join(parts) or "(body)"
 
 
 def build_consent(
@@ -97,7 +114,7 @@ def build_consent(
     """
     errors = [FieldError(safe_field([k]), "not a field of a consent grant")
               for k in payload if k not in CONSENT_FIELDS]
-    data = {k: v for k, v in payload.items() if k in CONSENT_FIELDS and v not in (None, "")}
+    data = {k: v for k, v in payload.items() if k in CONSENT_FIELDS}
     errors += pseudonymise_in_place(data, pseudonymiser)
     now = now or datetime.now(UTC)
     data.setdefault("event_id", str(uuid.uuid4()))
@@ -107,29 +124,50 @@ def build_consent(
     if errors:  # go on with a placeholder, to report every bad field at once
         data["subject_ref"] = PLACEHOLDER_REF
     try:
-        change = ConsentChange.model_validate(data)
+        change = validate_strict(ConsentChange, data)
     except ValidationError as exc:
-        raise IntakeError(errors + _problems(exc)) from None
+        raise IntakeError(errors + field_errors(exc)) from None
     if errors:
         raise IntakeError(errors)
     return change
 
 
-def fingerprint(route: str, items: Sequence[tuple[Mapping[str, Any], BaseModel]]) -> str:
-    """SHA-256 of the route and of each model's fields that the source sent (the BSN
-    stands as the pseudonym it became): equal for the same request sent again, without
-    holding anything that is not on the bus anyway."""
-    parts: list[dict[str, Any]] = []
-    for payload, model in items:
-        sent = {"subject_ref" if k == "bsn" else k for k, v in payload.items()
-                if v not in (None, "")}
-        dump = model.model_dump(mode="json")
-        parts.append({k: dump[k] for k in sorted(sent) if k in dump})
-    text = json.dumps([route, parts], sort_keys=True, separators=(",", ":"), default=str)
+def content_fingerprint(payload: Mapping[str, Any], model: BaseModel) -> str:
+    """SHA-256 of the model's fields that the source sent (the BSN stands as the
+    pseudonym it became): equal for the same event sent again, without holding anything
+    that is not on the bus anyway."""
+    sent = {"subject_ref" if k == "bsn" else k for k in payload}
+    dump = model.model_dump(mode="json")
+    text = json.dumps({k: dump[k] for k in sorted(sent) if k in dump}, sort_keys=True,
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def fingerprint(route: str, contents: Sequence[str]) -> str:
+    """SHA-256 of a request: its route and the content fingerprint of each event."""
+    return hashlib.sha256(json.dumps([route, list(contents)]).encode()).hexdigest()
+
+
 # --- request schemas for the OpenAPI document ------------------------------------------
+
+
+#: a BSN as sources send it; format "bsn": nine digits passing the 11-test
+_BSN_SCHEMA = {"type": "string", "format": "bsn", "pattern": BSN_PATTERN, "writeOnly": True,
+               "description": _BSN_DOC}
+#: the person is named by exactly one of bsn (with municipality_code) and subject_ref
+_PERSON: dict[str, Any] = {
+    "oneOf": [{"required": ["bsn", "municipality_code"]}, {"required": ["subject_ref"]}],
+    "dependentRequired": {"bsn": ["municipality_code"]},
+}
+#: rules across fields that a JSON schema cannot state (hub.validation.meaning_problems)
+_MEANING = {
+    "DebtSignal": "arrears_since not after signal_date; supply_end_date not before"
+    " signal_date; occurred_at at most 5 minutes in the future",
+    "EvictionRisk": "eviction_date not before stage_date; occurred_at at most 5 minutes"
+    " in the future",
+    "YouthCareExit": "planned_end_date at most a year before turns_18_on; occurred_at at"
+    " most 5 minutes in the future",
+}
 
 
 def _ref_template() -> str:
@@ -150,9 +188,10 @@ def _signal_input(model: type[AvroModel]) -> tuple[dict[str, Any], dict[str, Any
     props["occurred_at"]["description"] = "When it happened at the source (default: now)."
     props["subject_ref"]["description"] = (
         "The person's pseudonym, when the source pseudonymises itself (instead of bsn).")
-    props["bsn"] = {"type": "string", "writeOnly": True, "description": _BSN_DOC}
-    schema.update(title=f"{model.__name__}In", required=required,
-                  description=f"A {model.__name__} as a source sends it.")
+    props["bsn"] = _BSN_SCHEMA
+    schema.update(title=f"{model.__name__}In", required=required, **_PERSON,
+                  description=f"A {model.__name__} as a source sends it. Rules across"
+                  f" fields: {_MEANING.get(model.__name__, 'none')}.")
     return schema, defs
 
 
@@ -161,7 +200,7 @@ def _consent_input() -> tuple[dict[str, Any], dict[str, Any]]:
     defs: dict[str, Any] = full.pop("$defs", {})
     defs.pop("ConsentAction", None)
     props = {k: full["properties"][k] for k in CONSENT_FIELDS if k in full["properties"]}
-    props["bsn"] = {"type": "string", "writeOnly": True, "description": _BSN_DOC}
+    props["bsn"] = _BSN_SCHEMA
     props["consent_id"]["description"] = "Id of the consent (default: a new UUID)."
     props["event_id"]["description"] = "UUID of this change; the same id is accepted once."
     props["valid_from"]["description"] = "Start of validity (default: now)."
@@ -172,7 +211,7 @@ def _consent_input() -> tuple[dict[str, Any], dict[str, Any]]:
     schema = {"title": "ConsentGrant", "type": "object", "additionalProperties": False,
               "description": "A consent granted by the person (send bsn or subject_ref).",
               "properties": {k: props[k] for k in CONSENT_FIELDS},
-              "required": ["purpose", "recipient_scope"]}
+              "required": ["purpose", "recipient_scope"], **_PERSON}
     return schema, defs
 
 

@@ -6,7 +6,8 @@ Keys are scoped per source: ``(source_id, key)``. A key is an event id
 1. :meth:`IdempotencyStore.begin` looks the keys up in one transaction: a key that is
    done returns its stored response (replay it, publish nothing); a key that is new is
    reserved (*pending*); a key another request holds pending raises :class:`InFlight`;
-   a request key done with another fingerprint raises :class:`KeyReused`.
+   a key done with another fingerprint raises :class:`KeyReused` (a request key) or
+   :class:`EventIdReused` (an event id sent again with different content).
 2. After the events are durable on the bus, :meth:`complete` stores the responses;
    after a failure, :meth:`release` frees the reservations so a retry can publish.
 
@@ -31,8 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hub.errors import HubError
-from hub.sqlite import write_transaction
+from hub.errors import EventIdReused, IdempotencyError, InFlight, KeyReused
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["IdempotencyError", "IdempotencyStore", "InFlight", "KeyReused"]
 
@@ -48,26 +49,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID
 """
 _PRUNE_EVERY = 1000
-
-
-class IdempotencyError(HubError):
-    """The idempotency store cannot be used."""
-
-
-class InFlight(IdempotencyError):
-    """Another request with the same key is being processed right now."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"a request with the same {key.split(':', 1)[0]} key is in progress")
-        self.key = key
-
-
-class KeyReused(IdempotencyError):
-    """A request key came back with a different request."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__("Idempotency-Key was used before for a different request")
-        self.key = key
 
 
 class IdempotencyStore:
@@ -86,13 +67,9 @@ class IdempotencyStore:
         self._lock = threading.Lock()
         self._writes = 0
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute(_SCHEMA)
+            self._db = open_database(self.path)
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(_SCHEMA)
         except sqlite3.Error as exc:
             raise IdempotencyError(f"cannot open idempotency store {self.path}: {exc}") from exc
         self.prune()
@@ -115,26 +92,26 @@ class IdempotencyStore:
                 f"idempotency store unavailable: {why}")) as db:
             yield db
 
-    def begin(
-        self, source_id: str, keys: Sequence[str], fingerprint: str | None = None
-    ) -> dict[str, Any]:
+    def begin(self, source_id: str, keys: Mapping[str, str | None]) -> dict[str, Any]:
         """Reserve the new keys; return the stored response of each key already done.
 
-        ``fingerprint`` (request keys) must match the one stored, else
-        :class:`KeyReused`; raises :class:`InFlight` if another request holds a key.
-        Nothing is reserved when it raises.
+        ``keys`` maps each key to the fingerprint of what it stands for (None: not
+        checked). A done key whose stored fingerprint differs raises :class:`KeyReused`
+        (a request key) or :class:`EventIdReused` (an event key); a key another request
+        holds raises :class:`InFlight`. Nothing is reserved when it raises.
         """
         now = time.time()
         done: dict[str, Any] = {}
         with self._write() as db:
-            for key in dict.fromkeys(keys):
+            for key, fingerprint in keys.items():
                 row = db.execute(
                     "SELECT done, fingerprint, response, created_at FROM idempotency"
                     " WHERE source_id = ? AND key = ?", (source_id, key),
                 ).fetchone()
                 if row is not None and row[0]:
-                    if fingerprint is not None and row[1] != fingerprint:
-                        raise KeyReused(key)
+                    if None not in (fingerprint, row[1]) and row[1] != fingerprint:
+                        kind, _, name = key.partition(":")
+                        raise KeyReused(key) if kind == "request" else EventIdReused(name)
                     done[key] = json.loads(row[2])
                     continue
                 if row is not None and now - row[3] < self.pending_timeout:

@@ -6,6 +6,12 @@ CloudEvents ``ce_source``), the event types it may send, and one API key. Permis
 are event types (``debt-signal``, ``eviction-risk``, ``youth-care-exit``) plus
 ``consent`` (may record and withdraw consents).
 
+A source with ``consent`` also has the **consent purposes** and **recipient scopes** it
+may record (:meth:`SourceInfo.consent_refusals`): a grant must name one of its purposes,
+and every entry of its ``recipient_scope`` (a team id or a municipality code) must be one
+of its scopes, compared exactly. Without purposes or scopes it may record none (deny by
+default). Withdrawing a consent it recorded is never limited by them.
+
 A key looks like ``sk_<key id>_<secret>``: the key id (12 hex digits) is not secret and
 finds the source's row at once; the secret (32 random bytes) is stored only as
 ``scrypt(secret, per-key salt)`` and compared in constant time. The plain key is
@@ -27,14 +33,15 @@ import secrets
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from hub.errors import HubError
+from hub.errors import SourceRegistryError, UnknownSource
 from hub.events import EVENT_TYPES
+from hub.sqlite import open_database, write_transaction
 
 __all__ = [
     "CONSENT_PERMISSION",
@@ -57,6 +64,9 @@ _KEY_PREFIX = "sk_"
 _KEY_ID = re.compile(r"^[0-9a-f]{12}$")
 _SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", re.IGNORECASE)
+_PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+#: a team id (as in hub.yaml) or a CBS municipality code
+_SCOPE = re.compile(r"^(?:[a-z0-9][a-z0-9-]{1,62}|GM\d{4})$")
 # scrypt: 16 MiB of memory, some tens of milliseconds per check
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 _KDF = f"scrypt:n={_N},r={_R},p={_P}"
@@ -74,18 +84,18 @@ CREATE TABLE IF NOT EXISTS sources (
     salt BLOB NOT NULL,
     key_hash BLOB NOT NULL,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    consent_purposes TEXT NOT NULL DEFAULT '[]',
+    consent_scopes TEXT NOT NULL DEFAULT '[]'
 )
 """
-_COLUMNS = "source_id, urn, event_types, key_id, created_at, revoked_at"
-
-
-class SourceRegistryError(HubError):
-    """The registry cannot do that (invalid id or URN, duplicate source, bad file)."""
-
-
-class UnknownSource(SourceRegistryError):
-    """No source with that id."""
+#: columns added after the first release: added to an older file when it is opened
+_ADDED_COLUMNS = {
+    "consent_purposes": "TEXT NOT NULL DEFAULT '[]'",
+    "consent_scopes": "TEXT NOT NULL DEFAULT '[]'",
+}
+_COLUMNS = ("source_id, urn, event_types, key_id, created_at, revoked_at, consent_purposes,"
+            " consent_scopes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,9 @@ class SourceInfo:
     key_id: str
     created_at: datetime
     revoked_at: datetime | None
+    #: the consent purposes and recipient scopes it may record (with ``consent``)
+    consent_purposes: tuple[str, ...] = ()
+    consent_scopes: tuple[str, ...] = ()
 
     @property
     def revoked(self) -> bool:
@@ -106,6 +119,16 @@ class SourceInfo:
     def may_send(self, event_type: str) -> bool:
         """Whether this source may send ``event_type`` (or ``consent``)."""
         return event_type in self.event_types
+
+    def consent_refusals(self, purpose: str, recipient_scope: Sequence[str]) -> list[str]:
+        """The fields of a consent grant this source may not record: ``purpose`` and
+        ``recipient_scope.<index>`` for each scope entry it may not name (none: allowed)."""
+        allowed = CONSENT_PERMISSION in self.event_types
+        refused = [] if allowed and purpose in self.consent_purposes else ["purpose"]
+        scopes = set(self.consent_scopes) if allowed else set()
+        refused += [f"recipient_scope.{k}" for k, entry in enumerate(recipient_scope)
+                    if entry not in scopes]
+        return refused
 
 
 def _hash(secret: str, salt: bytes) -> bytes:
@@ -123,7 +146,7 @@ def _split(plain_key: str) -> tuple[str, str] | None:
 
 
 def _info(row: tuple[object, ...]) -> SourceInfo:
-    source_id, urn, event_types, key_id, created_at, revoked_at = row
+    source_id, urn, event_types, key_id, created_at, revoked_at, purposes, scopes = row
     return SourceInfo(
         source_id=str(source_id),
         urn=str(urn),
@@ -131,7 +154,33 @@ def _info(row: tuple[object, ...]) -> SourceInfo:
         key_id=str(key_id),
         created_at=datetime.fromisoformat(str(created_at)),
         revoked_at=datetime.fromisoformat(str(revoked_at)) if revoked_at else None,
+        consent_purposes=tuple(json.loads(str(purposes))),
+        consent_scopes=tuple(json.loads(str(scopes))),
     )
+
+
+def _consent_lists(
+    types: Sequence[str], purposes: Iterable[str], scopes: Iterable[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Checked, de-duplicated consent purposes and scopes (they need ``consent``)."""
+    purposes, scopes = tuple(dict.fromkeys(purposes)), tuple(dict.fromkeys(scopes))
+    if (purposes or scopes) and CONSENT_PERMISSION not in types:
+        raise SourceRegistryError(
+            "consent purposes and scopes are for a source with the consent permission"
+        )
+    bad = [p for p in purposes if not _PURPOSE.match(p)]
+    if bad:
+        raise SourceRegistryError(
+            "a consent purpose is a code of letters, digits and . _ : / - (at most 128),"
+            f" e.g. youth-care-exit-support; not: {', '.join(map(repr, bad))}"
+        )
+    bad = [s for s in scopes if not _SCOPE.match(s)]
+    if bad:
+        raise SourceRegistryError(
+            "a consent scope is a team id (jeugd-18plus) or a municipality code (GM0344);"
+            f" not: {', '.join(map(repr, bad))}"
+        )
+    return purposes, scopes
 
 
 class SourceRegistry:
@@ -143,13 +192,13 @@ class SourceRegistry:
         self._verified: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
         self._checks = threading.BoundedSemaphore(_CONCURRENT_CHECKS)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.execute(_SCHEMA)
+            self._db = open_database(self.path)
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(_SCHEMA)
+                have = {str(row[1]) for row in db.execute("PRAGMA table_info(sources)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in have:
+                        db.execute(f"ALTER TABLE sources ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise SourceRegistryError(f"cannot open source registry {self.path}: {exc}") from exc
 
@@ -173,9 +222,11 @@ class SourceRegistry:
     # -- changing ------------------------------------------------------------------------
 
     def add(
-        self, source_id: str, urn: str, event_types: Iterable[str]
-    ) -> tuple[SourceInfo, str]:
-        """Register a source; return it and its plain API key (shown once, never stored)."""
+        self, source_id: str, urn: str, event_types: Iterable[str], *,
+        consent_purposes: Iterable[str] = (), consent_scopes: Iterable[str] = (),
+    ) -> tuple[SourceInfo, str]:  # fmt: skip
+        """Register a source; return it and its plain API key (shown once, never stored).
+        ``consent_purposes`` and ``consent_scopes``: what it may record (with ``consent``)."""
         types = tuple(dict.fromkeys(event_types))
         if not _SOURCE_ID.match(source_id):
             raise SourceRegistryError(
@@ -190,16 +241,18 @@ class SourceRegistry:
                 f"event types must be one or more of {', '.join(PERMISSIONS)}"
                 + (f"; unknown: {', '.join(unknown)}" if unknown else "")
             )
+        purposes, scopes = _consent_lists(types, consent_purposes, consent_scopes)
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            with self._lock:
-                self._db.execute(
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(
                     "INSERT INTO sources (source_id, urn, event_types, key_id, kdf, salt,"
-                    " key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " key_hash, created_at, consent_purposes, consent_scopes)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (source_id, urn, json.dumps(types), key_id, _KDF, salt,
-                     _hash(secret, salt), now),
+                     _hash(secret, salt), now, json.dumps(purposes), json.dumps(scopes)),
                 )
         except sqlite3.IntegrityError:
             raise SourceRegistryError(f"source {source_id} already exists") from None
@@ -209,11 +262,33 @@ class SourceRegistry:
         assert info is not None
         return info, f"{_KEY_PREFIX}{key_id}_{secret}"
 
+    def set_consent_scope(
+        self, source_id: str, purposes: Iterable[str], scopes: Iterable[str]
+    ) -> SourceInfo:
+        """Replace the consent purposes and recipient scopes the source may record (empty:
+        none); from the next request on. Its key stays as it is."""
+        info = self.get(source_id)
+        if info is None:
+            raise UnknownSource(f"no source {source_id}")
+        checked = _consent_lists(info.event_types, purposes, scopes)
+        try:
+            with write_transaction(self._db, self._lock) as db:
+                db.execute(
+                    "UPDATE sources SET consent_purposes = ?, consent_scopes = ?"
+                    " WHERE source_id = ?",
+                    (json.dumps(checked[0]), json.dumps(checked[1]), source_id),
+                )
+        except sqlite3.Error as exc:
+            raise SourceRegistryError(f"cannot write source registry: {exc}") from exc
+        updated = self.get(source_id)
+        assert updated is not None
+        return updated
+
     def revoke(self, source_id: str) -> SourceInfo:
         """Revoke the source's key at once (a second revoke keeps the first time)."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._lock:
-            self._db.execute(
+        with write_transaction(self._db, self._lock) as db:
+            db.execute(
                 "UPDATE sources SET revoked_at = coalesce(revoked_at, ?) WHERE source_id = ?",
                 (now, source_id),
             )

@@ -35,7 +35,7 @@ from kafka.partitioner.default import murmur2
 
 from hub.bus.base import Bus, Consumer, Headers, Message, Record, TopicPartition, TopicSpec
 from hub.errors import BusError, BusUnavailable, TopicNotFound
-from hub.sqlite import write_transaction
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["EmbeddedBus", "EmbeddedConsumer", "partition_for_key"]
 
@@ -158,13 +158,7 @@ class EmbeddedBus(Bus):
         self._compact_threshold: dict[str, int] = {}
         self._compacted: dict[str, bool] = {}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db = open_database(self.path, synchronous=synchronous)
             with self._write() as db:
                 for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                     db.execute(stmt)

@@ -264,6 +264,9 @@ def grant(
 ) -> None:
     """Publish a granted consent and print its consent id.
 
+    For operators: it writes to the bus directly, so the consent purposes and scopes of
+    source systems (signalhub sources) do not apply; --source only records the origin.
+
     \b
     Examples:
       signalhub consent grant --subject-ref ps1-3f1c... --purpose youth-care-exit-handover \\

@@ -42,7 +42,8 @@ from hub.topics import SIGNAL_TOPICS
 __all__ = ["import_file"]
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
-_ENCODINGS = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252"}
+_ENCODINGS = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16",
+              "utf-32": "UTF-32"}
 
 
 class FileProblem(click.ClickException):
@@ -75,6 +76,7 @@ def _progress(enabled: bool, total: int) -> Iterator[ProgressCallback | None]:
 
 def _summary_lines(summary: ImportSummary, mapped: bool) -> list[str]:
     how = f"encoding {_ENCODINGS.get(summary.encoding, summary.encoding)}"
+    how += " (byte-order mark removed)" if summary.bom else ""
     if summary.delimiter is not None:
         how += f", delimiter {summary.delimiter!r}"
     lines = [f"{summary.path}: {summary.event_type} from {summary.source} ({how})"]
@@ -84,7 +86,8 @@ def _summary_lines(summary: ImportSummary, mapped: bool) -> list[str]:
         lines.append(f"  the file {what}: 0 rows, nothing published")
     rejects = ""
     if summary.rejects_path is not None:
-        rejects = f"  ({summary.problems:,} problem(s): see {summary.rejects_path})"
+        rejects = f"  ({summary.problems:,} problem(s): see {summary.rejects_path})" if (
+            summary.problems) else f"  (see {summary.rejects_path})"
     counts = [("rows read", summary.rows_read), ("published", summary.published),
               ("rejected", summary.rejected), ("already imported", summary.already_imported)]
     if summary.repeated_in_file:
@@ -92,8 +95,11 @@ def _summary_lines(summary: ImportSummary, mapped: bool) -> list[str]:
     lines += [f"  {name:<22}{n:>12,}" + (rejects if name == "rejected" else "")
               for name, n in counts]
     lines.append(f"  {'elapsed':<22}{summary.elapsed_s:>10.1f} s  ({summary.rate:,.0f} rows/s)")
+    if summary.encoding_note:
+        lines.append(f"  {summary.encoding_note}")
     if summary.ignored_columns:
-        lines.append("  ignored columns (not in the mapping, never read): "
+        lines.append("  not imported, columns no field of the mapping reads (to import one,"
+                     " name it in a --mapping file; see the rejects file): "
                      + ", ".join(summary.ignored_columns))
     if summary.absent_optional and mapped:
         lines.append("  optional columns of the mapping not in the file: "
@@ -139,8 +145,8 @@ file, bad mapping; nothing was published), 1 the bus or the ledger failed,
               default="auto", show_default=True,
               help="auto = JSON Lines for .jsonl/.ndjson files, else CSV.")
 @click.option("--encoding", default=None,
-              help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, with"
-              " or without BOM, else Windows-1252).")
+              help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, else"
+              " Windows-1252). A byte-order mark is always removed, and its encoding wins.")
 @click.option("--delimiter", default=None,
               help="CSV separator (default: ';', ',' or tab, sniffed from the header line).")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),

@@ -69,7 +69,9 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
         duration: float | None) -> None:
     """Run the hub: ingest API, router(s) and sinks in one process, until SIGTERM.
 
-    On SIGTERM or Ctrl-C every component finishes its batch, commits and closes.
+    Prometheus metrics are served on their own listener, $HUB_METRICS__ADDRESS
+    (default 127.0.0.1:9464; empty: off). On SIGTERM or Ctrl-C every component finishes
+    its batch, commits and closes.
     Example: signalhub run --config examples/hub.yaml --bus kafka://localhost:9092
     """
     settings = settings_from(bus_url, registry_url)
@@ -85,6 +87,7 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
         raise click.ClickException(str(exc)) from exc
     click.echo(f"signalhub running: ingest API {process.url} (OpenAPI {process.url}/openapi.json)"
                f", web app {process.web_url} (accounts: signalhub users add)"
+               f", metrics {process.metrics_url or 'off'}"
                f", bus {settings.bus}; Ctrl-C or SIGTERM stops it")
     try:
         _wait(process, duration, 1.0)
@@ -124,13 +127,16 @@ def demo(demo_dir: Path, port: int, web_port: int, rate: float,
         process.start()
     except HubError as exc:
         raise click.ClickException(f"{exc}\nIs port {port} or {web_port} in use? Try --port 0"
-                                   " --web-port 0.") from exc
+                                   " --web-port 0 (metrics: HUB_METRICS__ADDRESS=127.0.0.1:0)."
+                                   ) from exc
     assert process.sources is not None and process.inbox is not None
     assert process.users is not None
     member_password, operator_password = secrets.token_urlsafe(9), secrets.token_urlsafe(9)
     process.users.add("demo", member_password, "member", ["schuldhulp-centrum"])
     process.users.add("operator", operator_password, "operator")
-    _, key = process.sources.add("demo-partner", "urn:nld:oin:00000009999999999000", _TYPES)
+    _, key = process.sources.add("demo-partner", "urn:nld:oin:00000009999999999000", _TYPES,
+                                 consent_purposes=["youth-care-exit-support"],
+                                 consent_scopes=["jeugd-18plus"])  # as DemoTraffic grants
     traffic = DemoTraffic(process.url, key, rate=rate)
     feeder = threading.Thread(target=traffic.run, name="demo-traffic", daemon=True)
     feeder.start()
@@ -142,6 +148,7 @@ def demo(demo_dir: Path, port: int, web_port: int, rate: float,
                health: {process.url}/healthz)
   web inbox    {process.web_url}/inbox  sign in as demo / {member_password}
                (team schuldhulp-centrum); operator / {operator_password} (no alert contents)
+  metrics      {process.metrics_url or 'off ($HUB_METRICS__ADDRESS)'}
   traffic      {rate:g} signals/s over HTTP with a demo key; fictional BSNs, pseudonymised
   look at      signalhub inbox list --team schuldhulp-centrum --state-dir {state}
                signalhub consume alerts.jeugd-18plus.v1 --bus {bus}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from connectors.sources.keys import PERMISSIONS, SourceInfo, SourceRegistry
+from connectors.sources.keys import CONSENT_PERMISSION, PERMISSIONS, SourceInfo, SourceRegistry
 from hub.commands.common import settings_from, to_json
 from hub.errors import HubError
 
@@ -34,10 +34,49 @@ def _row(info: SourceInfo) -> dict[str, object]:
         "source_id": info.source_id,
         "urn": info.urn,
         "event_types": list(info.event_types),
+        "consent_purposes": list(info.consent_purposes),
+        "consent_scopes": list(info.consent_scopes),
         "key_id": info.key_id,
         "created_at": info.created_at,
         "revoked_at": info.revoked_at,
     }
+
+
+def _consents(info: SourceInfo) -> str:
+    """What a consent source may record, as ``sources list`` shows it."""
+    if not info.may_send(CONSENT_PERMISSION):
+        return ""
+    return (f"  consent purposes={','.join(info.consent_purposes) or '(none)'}"
+            f" scopes={','.join(info.consent_scopes) or '(none)'}")
+
+
+def _warn_if_no_consents(info: SourceInfo) -> None:
+    if info.may_send(CONSENT_PERMISSION) and not (info.consent_purposes and info.consent_scopes):
+        click.echo(
+            f"Note: {info.source_id} has the consent permission but may record no consents"
+            " until it has at least one --consent-purpose and --consent-scope (signalhub"
+            " sources set-consent).",
+            err=True,
+        )
+
+
+consent_purpose_option = click.option(
+    "--consent-purpose",
+    "consent_purposes",
+    multiple=True,
+    metavar="PURPOSE",
+    help="A consent purpose the source may record (with `--event-type consent`), e.g."
+    " youth-care-exit-support; repeat for several. Without any it may record none.",
+)
+consent_scope_option = click.option(
+    "--consent-scope",
+    "consent_scopes",
+    multiple=True,
+    metavar="TEAM|GMxxxx",
+    help="A recipient the source may name in a consent's recipient_scope: a team id, or a"
+    " municipality code (which then stands for all its teams); compared exactly; repeat"
+    " for several. Without any it may record none.",
+)
 
 
 @click.group("sources")
@@ -47,13 +86,19 @@ def sources() -> None:
     Each source has an id, the URN that names it on every event (its `source`), the
     event types it may send and one API key. Permissions are the event types
     debt-signal, eviction-risk and youth-care-exit, plus `consent` (may record and
-    withdraw consents). Keys are stored only as a salted scrypt hash in
+    withdraw consents). A consent source also has the consent purposes and recipient
+    scopes it may record (--consent-purpose, --consent-scope); a grant outside them is
+    refused with 403. Keys are stored only as a salted scrypt hash in
     <state-dir>/sources.db: a key is printed once, when the source is added.
 
     \b
     Examples:
       signalhub sources add woonstichting-voorbeeld \\
           --urn urn:nld:oin:00000001234567890000 --event-type eviction-risk
+      signalhub sources add jeugdzorg-voorbeeld \\
+          --urn urn:nld:oin:00000009876543210000 --event-type youth-care-exit \\
+          --event-type consent --consent-purpose youth-care-exit-support \\
+          --consent-scope jeugd-18plus
       signalhub sources list
       signalhub sources revoke woonstichting-voorbeeld
     """
@@ -75,41 +120,78 @@ def sources() -> None:
     required=True,
     type=click.Choice(PERMISSIONS),
     help="What the source may send; repeat for several. `consent` allows recording and"
-    " withdrawing consents.",
+    " withdrawing consents (of the purposes and scopes below).",
 )
+@consent_purpose_option
+@consent_scope_option
 @json_option
 def add(
-    state_dir: Path | None, source_id: str, urn: str, event_types: tuple[str, ...], as_json: bool
-) -> None:
+    state_dir: Path | None, source_id: str, urn: str, event_types: tuple[str, ...],
+    consent_purposes: tuple[str, ...], consent_scopes: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
     """Register SOURCE_ID and print its API key (once: only a hash is kept).
 
     \b
-    Example:
+    Examples:
       signalhub sources add energie-voorbeeld --urn urn:nld:oin:00000001234567890000 \\
           --event-type debt-signal
+      signalhub sources add jeugdzorg-voorbeeld --urn urn:nld:oin:00000009876543210000 \\
+          --event-type youth-care-exit --event-type consent \\
+          --consent-purpose youth-care-exit-support --consent-scope GM9999
     """
     with _open(state_dir) as registry:
         try:
-            info, key = registry.add(source_id, urn, event_types)
+            info, key = registry.add(source_id, urn, event_types,
+                                     consent_purposes=consent_purposes,
+                                     consent_scopes=consent_scopes)  # fmt: skip
         except HubError as exc:
             raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(to_json({**_row(info), "api_key": key}))
     else:
-        click.echo(f"added {info.source_id} ({info.urn}) for {', '.join(info.event_types)}")
+        click.echo(f"added {info.source_id} ({info.urn}) for {', '.join(info.event_types)}"
+                   f"{_consents(info)}")
         click.echo(f"api key: {key}")
     click.echo(
         "Store this key now in the source system's secret store: it is shown only once"
         " and cannot be recovered (revoke and add the source again to replace it).",
         err=True,
     )
+    _warn_if_no_consents(info)
+
+
+@sources.command("set-consent")
+@state_dir_option
+@click.argument("source_id")
+@consent_purpose_option
+@consent_scope_option
+def set_consent(
+    state_dir: Path | None, source_id: str, consent_purposes: tuple[str, ...],
+    consent_scopes: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Replace the consent purposes and recipient scopes SOURCE_ID may record (its key
+    stays); from its next request on. Without options it may record none.
+
+    \b
+    Example:
+      signalhub sources set-consent jeugdzorg-voorbeeld \\
+          --consent-purpose youth-care-exit-support --consent-scope jeugd-18plus
+    """
+    with _open(state_dir) as registry:
+        try:
+            info = registry.set_consent_scope(source_id, consent_purposes, consent_scopes)
+        except HubError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{info.source_id}:{_consents(info)}")
+    _warn_if_no_consents(info)
 
 
 @sources.command("list")
 @state_dir_option
 @json_option
 def list_(state_dir: Path | None, as_json: bool) -> None:
-    """List every source: id, URN, permissions, key id and whether it is revoked."""
+    """List every source: id, URN, permissions, key id, whether it is revoked, and for a
+    consent source the purposes and recipient scopes it may record."""
     with _open(state_dir) as registry:
         infos = registry.list()
     for info in infos:
@@ -119,7 +201,7 @@ def list_(state_dir: Path | None, as_json: bool) -> None:
         state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
         click.echo(
             f"{info.source_id}  {info.urn}  {','.join(info.event_types)}"
-            f"  key=sk_{info.key_id}_...  {state}"
+            f"  key=sk_{info.key_id}_...  {state}{_consents(info)}"
         )
     if not as_json:
         click.echo(f"{len(infos)} source(s)")

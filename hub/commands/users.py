@@ -1,4 +1,6 @@
-"""`signalhub users add|list|disable`: accounts of the web inbox (<state-dir>/users.db)."""
+"""`signalhub users add|list|disable|teams|password`: accounts of the web inbox
+(<state-dir>/users.db). Disabling a user, changing their teams or their password ends
+their open sessions at once."""
 
 from __future__ import annotations
 
@@ -42,10 +44,7 @@ def users() -> None:
 def add(state_dir: Path | None, username: str, role: str, teams: tuple[str, ...],
         password_stdin: bool) -> None:
     """Create USERNAME with a password (at least 8 characters)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin)
     store = _store(state_dir)
     try:
         user = store.add(username, password, role, teams)
@@ -55,6 +54,12 @@ def add(state_dir: Path | None, username: str, role: str, teams: tuple[str, ...]
         store.close()
     click.echo(f"added {user.username} ({user.role}"
                + (f"; teams {', '.join(sorted(user.teams))}" if user.teams else "") + ")")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 @users.command("list")
@@ -76,7 +81,7 @@ def list_users(state_dir: Path | None) -> None:
 @state_option
 @click.argument("username")
 def disable(state_dir: Path | None, username: str) -> None:
-    """Disable USERNAME: signing in fails and open sessions end at their next request."""
+    """Disable USERNAME: signing in fails and their open sessions end at once."""
     store = _store(state_dir)
     try:
         store.disable(username)
@@ -85,3 +90,38 @@ def disable(state_dir: Path | None, username: str) -> None:
     finally:
         store.close()
     click.echo(f"disabled {username}")
+
+
+@users.command("teams")
+@state_option
+@click.argument("username")
+@click.option("--team", "teams", multiple=True,
+              help="Team id (repeatable); none: the user is in no team.")
+def set_teams(state_dir: Path | None, username: str, teams: tuple[str, ...]) -> None:
+    """Make the --team options USERNAME's teams; a change ends their open sessions."""
+    store = _store(state_dir)
+    try:
+        user = store.set_teams(username, teams)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"{user.username}: teams {', '.join(sorted(user.teams)) or '-'}")
+
+
+@users.command("password")
+@state_option
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin (else: prompt).")
+def set_password(state_dir: Path | None, username: str, password_stdin: bool) -> None:
+    """Give USERNAME a new password (at least 8 characters); ends their open sessions."""
+    password = _password(password_stdin)
+    store = _store(state_dir)
+    try:
+        store.set_password(username, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"new password for {username}; their sessions have ended")

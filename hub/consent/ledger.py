@@ -38,7 +38,7 @@ from hub.consent.model import (
     to_ms,
 )
 from hub.events import ConsentAction, ConsentChange
-from hub.sqlite import write_transaction
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["ConsentLedger"]
 
@@ -131,16 +131,9 @@ class ConsentLedger:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a crash loses at most the last transactions, never
             # consistency; offsets roll back with the changes, so they are read again
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(f"PRAGMA cache_size=-{max(1, cache_mb) * 1024}")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db = open_database(self.path, synchronous="NORMAL", cache_mb=cache_mb)
             with self._write() as db:
                 for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                     db.execute(stmt)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hub.errors import HubError
+from hub.errors import ConsentLedgerError
 
 __all__ = [
     "LEDGER_FILE",
@@ -33,10 +33,6 @@ __all__ = [
 LEDGER_FILE = "consent-ledger.db"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLI = timedelta(milliseconds=1)
-
-
-class ConsentLedgerError(HubError):
-    """The ledger file cannot be used (unreadable, another version, out of step)."""
 
 
 class ConsentStatus(enum.StrEnum):

@@ -51,7 +51,7 @@ from typing import Any
 
 import structlog
 
-from hub.errors import HubError
+from hub.errors import LocalKafkaError, ToolMissing
 
 __all__ = [
     "LOG4J_CONFIG",
@@ -93,14 +93,6 @@ MVN_HINT = (
     "(Debian/Ubuntu: `apt-get install maven`; macOS: `brew install maven`) and put `mvn` "
     "on PATH"
 )
-
-
-class LocalKafkaError(HubError):
-    """The local broker could not be prepared, started or reached."""
-
-
-class ToolMissing(LocalKafkaError):
-    """A required tool (java, mvn) is missing or too old; the message says what to install."""
 
 
 # --------------------------------------------------------------------------- jars

@@ -11,7 +11,7 @@ from pathlib import Path
 from hub.compat import Compatibility, check
 from hub.errors import IncompatibleSchema, RegistryError, SchemaNotFound
 from hub.registry.base import RegisteredSchema, SchemaRegistry, canonical
-from hub.sqlite import write_transaction
+from hub.sqlite import open_database, write_transaction
 
 __all__ = ["EmbeddedRegistry"]
 
@@ -38,11 +38,7 @@ class EmbeddedRegistry(SchemaRegistry):
         self._lock = threading.RLock()
         self._by_id: dict[int, str] = {}
         try:
-            self._db = sqlite3.connect(
-                str(path), timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db = open_database(path)
             with self._write() as db:
                 for stmt in _TABLES:
                     db.execute(stmt)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from hub.compat import Compatibility
-from hub.errors import IncompatibleSchema, RegistryError, SchemaNotFound
+from hub.errors import IncompatibleSchema, RegistryError, RegistryUnavailable, SchemaNotFound
 from hub.registry.base import RegisteredSchema, SchemaRegistry, canonical
 
 __all__ = ["HttpRegistry"]
@@ -41,7 +41,8 @@ class HttpRegistry(SchemaRegistry):
         try:
             resp = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            raise RegistryError(f"schema registry at {self.base_url} unreachable: {exc}") from exc
+            raise RegistryUnavailable(
+                f"schema registry at {self.base_url} unreachable: {exc}") from exc
         if resp.status_code < 300:
             return resp.json() if resp.content else None
         detail = _error_text(resp)
@@ -49,7 +50,8 @@ class HttpRegistry(SchemaRegistry):
             raise SchemaNotFound(f"{method} {path}: {detail}")
         if resp.status_code == 409:
             raise IncompatibleSchema(f"{method} {path}: {detail}")
-        raise RegistryError(f"{method} {path} answered {resp.status_code}: {detail}")
+        error = RegistryUnavailable if resp.status_code >= 500 else RegistryError
+        raise error(f"{method} {path} answered {resp.status_code}: {detail}")
 
     def register(self, subject: str, schema: str) -> int:
         text = canonical(schema)

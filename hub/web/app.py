@@ -9,6 +9,13 @@ Access is checked on the server for every page and API call: a member or admin s
 only alerts of their own teams (403 for another team's alert, by page or API);
 operators see no alert at all. Every view of an alert's detail, claim, note and close,
 and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
+
+Sign-in (:mod:`hub.web.signin`) is limited before a password is hashed (429 with
+``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.web.sessions`),
+and a live-update stream ends within seconds of its session's end. Over TLS (the
+connection's own, or a trusted proxy's ``X-Forwarded-Proto``) every response carries
+``Strict-Transport-Security``. The app serves no ``/docs`` or ``/redoc``, and
+``/openapi.json`` only with ``HUB_WEB__OPENAPI=true``.
 """
 
 from __future__ import annotations
@@ -22,9 +29,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
-import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -50,21 +56,19 @@ from hub.metrics import HttpMetricsMiddleware
 from hub.topics import ensure_topics
 from hub.web.accounts import User
 from hub.web.auth import (
-    LoginLimiter,
     LoginRequired,
     check_csrf,
     csrf_token,
     current_user,
-    end_session,
+    live_user,
     record_access,
     require_role,
-    start_session,
 )
 from hub.web.deps import WebDeps
+from hub.web.forms import read_form
+from hub.web.signin import add_sign_in_routes
 
 __all__ = ["SECURITY_HEADERS", "create_web_app", "serve_web", "stop_web"]
-
-log = structlog.get_logger(__name__)
 
 _HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -79,6 +83,8 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+#: sent on every response that came over TLS (never over plain http: browsers ignore it)
+HSTS = "max-age=31536000"
 #: closing outcomes as offered in the form
 _OUTCOME_LABELS = {
     CloseOutcome.PICKED_UP: "Picked up (told to the source)",
@@ -90,12 +96,15 @@ _DONE = {"claimed": "You claimed this alert.", "noted": "Note added.",
 _TEAM_ROLES = ("member", "admin")
 #: how long one live-update stream lasts before the browser reconnects
 _STREAM_SECONDS = 300.0
+#: how often a live-update stream checks that its session is still live
+_SESSION_CHECK_SECONDS = 2.0
 
 TeamUser = Annotated[User, Depends(require_role(*_TEAM_ROLES))]
 
 
 class _SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` (and no-store for everything but static files)."""
+    """Adds :data:`SECURITY_HEADERS`, no-store for everything but static files, and
+    :data:`HSTS` when the request came over https."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -105,6 +114,7 @@ class _SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = str(scope.get("path", "")).startswith("/static/")
+        tls = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -113,6 +123,8 @@ class _SecurityHeaders:
                     headers.setdefault(name, value)
                 if not static:
                     headers.setdefault("Cache-Control", "no-store")
+                if tls:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -146,25 +158,6 @@ def _detail(item: InboxItem) -> dict[str, Any]:
         "notes": [{"author": n.author, "text": n.text, "at": n.at.isoformat()}
                   for n in item.notes],
     }  # fmt: skip
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """A url-encoded form body (small), first value per field."""
-    body = await request.body()
-    if len(body) > 32_000:
-        raise HTTPException(413, "form too large")
-    if body and not request.headers.get("content-type", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        raise HTTPException(415, "expected a form")
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in parsed.items()}
 
 
 class _Filters:
@@ -207,17 +200,19 @@ class _Filters:
 
 def create_web_app(deps: WebDeps) -> FastAPI:
     """The browser app over ``deps`` (see the module docstring)."""
-    app = FastAPI(title="Signalhub web", docs_url=None, redoc_url=None, openapi_url=None)
+    settings = deps.web
+    app = FastAPI(title="Signalhub web", docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json" if settings.openapi else None)
     app.state.deps = deps
     app.state.stopping = threading.Event()
-    app.state.login_limiter = LoginLimiter()
+    app.state.sessions = deps.users.sessions(idle_timeout=settings.session_idle_timeout,
+                                             max_age=settings.session_max_age)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     ensure_topics(deps.conn.bus)
     ensure_outcomes_topic(deps.conn.bus)
-    limiter: LoginLimiter = app.state.login_limiter
     team_names = {t.id: t.name for t in deps.config.teams}
     event_types = sorted({e for t in deps.config.teams for e in t.event_types})
     has_operator = _include_operator(app)
@@ -255,7 +250,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         response.headers.update(headers)
         return response
 
-    # -- signing in ---------------------------------------------------------------------
+    # -- home and signing in (hub.web.signin) ----------------------------------------------
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
@@ -269,58 +264,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                           " operator dashboard is not installed.", status_code=200)
         return RedirectResponse("/inbox", status_code=303)
 
-    @app.get("/login")
-    def login_form(request: Request, next: str = "/") -> Response:
-        if current_user(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
-        cookie = Response()
-        fresh = csrf_token(request) is None
-        if fresh:  # an anonymous session carries the login form's CSRF token
-            start_session(request, cookie, None)
-        response = render(request, "login.html", next=_safe_next(next), error=None)
-        if fresh:
-            response.raw_headers.extend(h for h in cookie.raw_headers if h[0] == b"set-cookie")
-        return response
-
-    @app.post("/login")
-    async def login(request: Request) -> Response:
-        form = await _form(request)
-        check_csrf(request, form)
-        username = form.get("username", "").strip().lower()[:64]
-        password = form.get("password", "")
-        target = _safe_next(form.get("next"))
-        client = request.client.host if request.client else "-"
-        if limiter.blocked(username, client):
-            await run_in_threadpool(record_access, deps, name="sign-in", username=username,
-                                    reason_code="SIGN_IN_RATE_LIMITED", error=True)
-            return await run_in_threadpool(
-                render, request, "error.html", 429, status_code=429,
-                message="Too many failed sign-ins. Wait five minutes and try again.",
-            )  # fmt: skip
-        user = await run_in_threadpool(deps.users.authenticate, username, password)
-        if user is None:
-            limiter.failed(username, client)
-            await run_in_threadpool(record_access, deps, name="sign-in", username=username,
-                                    reason_code="SIGN_IN_FAILED", error=True)
-            return await run_in_threadpool(
-                render, request, "login.html", 401, next=target,
-                error="Unknown username or wrong password.", username=username,
-            )  # fmt: skip
-        limiter.succeeded(username, client)
-        await run_in_threadpool(record_access, deps, name="sign-in", username=username,
-                                reason_code="SIGNED_IN")
-        redirect = RedirectResponse(target, status_code=303)
-        start_session(request, redirect, user)
-        log.info("web sign-in", role=user.role)
-        return redirect
-
-    @app.post("/logout")
-    async def logout(request: Request) -> Response:
-        form = await _form(request)
-        check_csrf(request, form)
-        response = RedirectResponse("/login", status_code=303)
-        end_session(request, response)
-        return response
+    add_sign_in_routes(app, render)
 
     # -- the team inbox -----------------------------------------------------------------
 
@@ -343,7 +287,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     def _action(name: str, run: Callable[[User, InboxItem, dict[str, str]], str]) -> Callable[
             [Request, str, User], Awaitable[Response]]:
         async def handler(request: Request, alert_id: str, user: TeamUser) -> Response:
-            form = await _form(request)
+            form = await read_form(request)
             check_csrf(request, form)
 
             def work() -> str:
@@ -408,10 +352,20 @@ def create_web_app(deps: WebDeps) -> FastAPI:
             found = [i for i in filters.items(deps) if _ms(i.received_at) > last]
             return sorted(found, key=lambda i: i.received_at)
 
+        def still_signed_in() -> bool:
+            now = live_user(request)
+            return now is not None and now.role == user.role and now.teams == user.teams
+
         async def stream() -> AsyncIterator[str]:
             last, started = after, time.monotonic()
+            checked = started
             yield "retry: 3000\n\n"
             while not stopping.is_set() and time.monotonic() - started < _STREAM_SECONDS:
+                if time.monotonic() - checked >= _SESSION_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if not await run_in_threadpool(still_signed_in):
+                        yield "event: signed-out\ndata: {}\n\n"
+                        return
                 for item in await run_in_threadpool(newer, last):
                     last = max(last, _ms(item.received_at))
                     row = {**_row(item), "team_name": team_names.get(item.alert.team_id)}
@@ -463,8 +417,11 @@ def _include_operator(app: FastAPI) -> bool:
 
 def serve_web(app: FastAPI, host: str = "127.0.0.1", port: int = 8081
               ) -> tuple[uvicorn.Server, threading.Thread]:
-    """Run the web app with uvicorn in a thread (port 0: any free port)."""
-    return serve(app, host, port)
+    """Run the web app with uvicorn in a thread (port 0: any free port). Forwarded
+    headers are believed only from ``HUB_WEB__TRUSTED_PROXIES``."""
+    proxies = app.state.deps.web.trusted_proxies
+    return serve(app, host, port, proxy_headers=bool(proxies),
+                 forwarded_allow_ips=list(proxies) or None)
 
 
 def stop_web(app: FastAPI, server: uvicorn.Server, thread: threading.Thread) -> None:

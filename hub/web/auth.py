@@ -1,58 +1,69 @@
-"""Sign-in, sessions, CSRF, the login rate limit and the access log of the web app.
+"""Sign-in, server-side sessions, CSRF and the access log of the web app.
 
-- The session is a signed cookie (itsdangerous, ``secret_key``; ``HttpOnly``,
-  ``SameSite=Lax``, ``Secure`` over https; 8 hours): the username and a CSRF token.
-  Every POST form carries the token in a hidden ``csrf_token`` field (:func:`check_csrf`).
-  Signing in issues a fresh session (and token); the login form itself has an anonymous
-  session with a token.
+- The session cookie (``__Host-signalhub_session``: ``Secure``, ``HttpOnly``,
+  ``SameSite=Lax``, ``Path=/``, no domain) carries only a random session id, signed
+  with ``secret_key`` (itsdangerous); the session itself is a row in ``users.db``
+  (:class:`hub.web.sessions.SessionStore`) that signing out, disabling the account and
+  changing its teams or password revoke at once. Sessions end after
+  ``HUB_WEB__SESSION_IDLE_TIMEOUT`` seconds without a request and
+  ``HUB_WEB__SESSION_MAX_AGE`` seconds after sign-in. With
+  ``HUB_WEB__SECURE_COOKIES=false`` (plain-http development only) the cookie is
+  ``signalhub_session``, ``Secure`` only over https.
+- CSRF: every POST form carries the session's token in a hidden ``csrf_token`` field
+  (:func:`check_csrf`): an HMAC of the session id, so a new session has a new token. The
+  login form has an anonymous cookie holding a random token (no server state).
 - Dependencies: :func:`current_user`, :func:`require_user` (a page redirects to /login,
-  ``/api/`` answers 401) and :func:`require_role` (403 otherwise). A disabled account
-  is signed out on its next request.
-- :class:`LoginLimiter`: 5 failed sign-ins per username and client in 5 minutes, then 429.
+  ``/api/`` answers 401) and :func:`require_role` (403 otherwise).
 - :func:`record_access` writes a ProcessingRecord to ``audit.v1`` for every sign-in
   (success or failure; the username only) and every view of or action on an alert.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import math
 import secrets
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from hub.audit import new_trace_id, processing_record
 from hub.events import DecisionOutcome, TeamAlert
+from hub.settings import WebSettings
 from hub.topics import AUDIT
 from hub.web.accounts import User
 from hub.web.deps import WebDeps
+from hub.web.sessions import SessionStore
 
 __all__ = [
     "ACCESS_ACTIVITY",
+    "DEV_SESSION_COOKIE",
     "SESSION_COOKIE",
-    "SESSION_MAX_AGE",
-    "LoginLimiter",
     "LoginRequired",
     "check_csrf",
     "csrf_token",
     "current_user",
     "end_session",
+    "live_user",
     "load_or_create_secret",
     "record_access",
     "require_role",
     "require_user",
+    "session_cookie_name",
     "start_session",
 ]
 
-SESSION_COOKIE = "signalhub_session"
-SESSION_MAX_AGE = 8 * 3600
+#: the session cookie's name (``__Host-``: Secure, host-only, Path=/ enforced by browsers)
+SESSION_COOKIE = "__Host-signalhub_session"
+#: its name with ``HUB_WEB__SECURE_COOKIES=false`` (plain-http development)
+DEV_SESSION_COOKIE = "signalhub_session"
 #: the processing activity under which sign-ins and alert views are logged
 ACCESS_ACTIVITY = "urn:signalhub:processing-activity:team-inbox-access"
 _SALT = "signalhub-web-session"
@@ -84,56 +95,101 @@ def load_or_create_secret(state_dir: Path) -> str:
     return key
 
 
+def session_cookie_name(settings: WebSettings) -> str:
+    return SESSION_COOKIE if settings.secure_cookies else DEV_SESSION_COOKIE
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """What the cookie says: a server-side session id, or an anonymous CSRF token."""
+
+    session_id: str | None = None
+    anonymous_csrf: str | None = None
+
+
 def _deps(request: Request) -> WebDeps:
     deps: WebDeps = request.app.state.deps
     return deps
+
+
+def _sessions(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.sessions
+    return store
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(_deps(request).secret_key, salt=_SALT)
 
 
-def _session(request: Request) -> dict[str, Any]:
-    """The verified session of this request (empty when absent, forged or expired)."""
+def _session(request: Request) -> _Session:
+    """The verified cookie of this request (empty when absent, forged or too old)."""
     if "session" in request.scope.get("state", {}):
-        cached: dict[str, Any] = request.state.session
+        cached: _Session = request.state.session
         return cached
-    data: dict[str, Any] = {}
-    raw = request.cookies.get(SESSION_COOKIE)
+    session = _Session()
+    deps = _deps(request)
+    raw = request.cookies.get(session_cookie_name(deps.web))
     if raw:
         try:
-            loaded = _serializer(request).loads(raw, max_age=SESSION_MAX_AGE)
-            if isinstance(loaded, dict):
-                data = loaded
+            loaded = _serializer(request).loads(raw,
+                                                max_age=math.ceil(deps.web.session_max_age))
         except BadSignature:
-            data = {}
-    request.state.session = data
-    return data
+            loaded = None
+        if isinstance(loaded, dict):
+            sid, anon = loaded.get("s"), loaded.get("a")
+            session = _Session(sid if isinstance(sid, str) else None,
+                               anon if isinstance(anon, str) else None)
+    request.state.session = session
+    return session
 
 
-def _set_cookie(request: Request, response: Response, data: dict[str, Any]) -> None:
+def _set_cookie(request: Request, response: Response, session: _Session) -> None:
+    settings = _deps(request).web
+    payload = {"s": session.session_id} if session.session_id else {
+        "a": session.anonymous_csrf}
     response.set_cookie(
-        SESSION_COOKIE, _serializer(request).dumps(data), max_age=SESSION_MAX_AGE,
-        httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/",
+        session_cookie_name(settings), _serializer(request).dumps(payload),
+        max_age=math.ceil(settings.session_max_age), httponly=True, samesite="lax",
+        secure=settings.secure_cookies or request.url.scheme == "https", path="/",
     )  # fmt: skip
-    request.state.session = data
+    request.state.session = session
+    request.scope["state"].pop("user", None)  # read again from the new session
 
 
 def start_session(request: Request, response: Response, user: User | None) -> str:
-    """A fresh session (new CSRF token) for ``user`` (None: anonymous, for the login form)."""
-    token = secrets.token_urlsafe(32)
-    _set_cookie(request, response, {"u": user.username if user else None, "csrf": token})
+    """A fresh session for ``user`` (None: anonymous, for the login form); any session
+    the request came with is revoked. Returns the new CSRF token."""
+    old = _session(request).session_id
+    if old:
+        _sessions(request).revoke(old)
+    if user is None:
+        session = _Session(anonymous_csrf=secrets.token_urlsafe(32))
+    else:
+        session = _Session(session_id=_sessions(request).create(user.username))
+    _set_cookie(request, response, session)
+    token = csrf_token(request)
+    assert token is not None
     return token
 
 
 def end_session(request: Request, response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
-                           secure=request.url.scheme == "https")  # fmt: skip
+    """Revoke this request's session on the server and delete the cookie."""
+    sid = _session(request).session_id
+    if sid:
+        _sessions(request).revoke(sid)
+    settings = _deps(request).web
+    response.delete_cookie(session_cookie_name(settings), path="/", httponly=True,
+                           samesite="lax",
+                           secure=settings.secure_cookies or request.url.scheme == "https")
 
 
 def csrf_token(request: Request) -> str | None:
-    token = _session(request).get("csrf")
-    return token if isinstance(token, str) else None
+    session = _session(request)
+    if session.session_id:
+        mac = hmac.new(_deps(request).secret_key.encode(), b"csrf\0" +
+                       session.session_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    return session.anonymous_csrf
 
 
 def check_csrf(request: Request, form: Mapping[str, str]) -> None:
@@ -145,17 +201,27 @@ def check_csrf(request: Request, form: Mapping[str, str]) -> None:
                                  " Reload the page and try again.")
 
 
+def _user_of_session(request: Request, *, touch: bool) -> User | None:
+    sid = _session(request).session_id
+    username = _sessions(request).user_of(sid, touch=touch) if sid else None
+    user = _deps(request).users.get(username) if username else None
+    return None if user is None or user.disabled else user
+
+
 def current_user(request: Request) -> User | None:
-    """The signed-in, enabled user of this request, or None."""
+    """The signed-in, enabled user of this request's live session, or None."""
     if "user" in request.scope.get("state", {}):
         cached: User | None = request.state.user
         return cached
-    username = _session(request).get("u")
-    user = _deps(request).users.get(username) if isinstance(username, str) else None
-    if user is not None and user.disabled:
-        user = None
+    user = _user_of_session(request, touch=True)
     request.state.user = user
     return user
+
+
+def live_user(request: Request) -> User | None:
+    """Like :func:`current_user`, read again now (for long requests: the live-update
+    stream), without counting as use of the session."""
+    return _user_of_session(request, touch=False)
 
 
 def require_user(request: Request) -> User:
@@ -179,39 +245,6 @@ def require_role(*roles: str) -> Callable[[Request], User]:
         return user
 
     return dependency
-
-
-class LoginLimiter:
-    """At most ``max_failures`` failed sign-ins per (username, client) in ``window`` s."""
-
-    def __init__(self, max_failures: int = 5, window: float = 300.0) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, username: str, client: str) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            return len(self._recent((username, client), now)) >= self.max_failures
-
-    def failed(self, username: str, client: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._recent((username, client), now).append(now)
-            if len(self._failures) > 10_000:  # forget idle keys
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
-
-    def succeeded(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username, client), None)
 
 
 def record_access(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.sinks.inbox import InboxStore
 from hub.config import HubConfig
 from hub.connect import Connection
+from hub.settings import WebSettings
 from hub.web.accounts import UserStore
 
 __all__ = ["WebDeps"]
@@ -26,3 +27,7 @@ class WebDeps:
     state_dir: Path
     #: the routers' decision counts (for the operator dashboard)
     counts: Callable[[], dict[str, int]]
+    #: cookies, sessions and sign-in limits (``HUB_WEB__*``)
+    web: WebSettings = field(default_factory=WebSettings)
+    #: where Prometheus metrics are served (their own listener), shown to operators
+    metrics_url: str | None = None

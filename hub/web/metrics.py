@@ -1,20 +1,28 @@
-"""``/metrics`` (Prometheus text format), ``/healthz`` (the process answers) and
-``/readyz`` (the bus and the schema registry answer) of the web app.
+"""``/healthz`` (the process answers) and ``/readyz`` (the bus and the schema registry
+answer) of the web app, and the Prometheus listener with ``/metrics``.
 
-None of them needs a session: they carry counts, reason codes and topic names only
-(see ``docs/operations.md``). Put them behind the network's own access rules.
+Health needs no session: it carries status words and error class names only. Metrics
+are not served by the web app but by :func:`create_metrics_app` on a listener of their
+own (``HUB_METRICS__ADDRESS``, default ``127.0.0.1:9464``), so a firewall can keep them
+apart from the inbox; with ``HUB_METRICS__TOKEN`` set they also need
+``Authorization: Bearer <token>`` (see ``docs/operations.md``).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import hmac
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
+from hub.bus.base import Bus
+from hub.config import HubConfig
 from hub.web.deps import WebDeps
 
-__all__ = ["router"]
+__all__ = ["create_metrics_app", "router"]
 
 router = APIRouter(tags=["operations"])
 
@@ -22,20 +30,6 @@ router = APIRouter(tags=["operations"])
 def _deps(request: Request) -> WebDeps:
     deps: WebDeps = request.app.state.deps
     return deps
-
-
-@router.get("/metrics", include_in_schema=False)
-async def prometheus_metrics(request: Request) -> Response:
-    deps = _deps(request)
-
-    def render() -> bytes:
-        groups = metrics.consumer_groups(deps.config)
-        try:
-            return metrics.exposition(deps.conn.bus, groups)
-        except Exception:  # the bus is down: the process's own metrics still count
-            return metrics.exposition()
-
-    return Response(await run_in_threadpool(render), media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/healthz")
@@ -65,3 +59,30 @@ async def readyz(request: Request) -> JSONResponse:
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
                         status_code=200 if ready else 503)
+
+
+def create_metrics_app(bus: Bus | None, config: HubConfig | None,
+                       token: SecretStr | None = None) -> FastAPI:
+    """An app with only ``GET /metrics``: the hub's metrics, plus consumer lag read from
+    ``bus`` for the groups of ``config``; 401 without the bearer ``token`` when set."""
+    app = FastAPI(title="Signalhub metrics", docs_url=None, redoc_url=None, openapi_url=None)
+    expected = f"Bearer {token.get_secret_value()}".encode() if token else None
+
+    @app.get("/metrics")
+    async def prometheus_metrics(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(expected, given):
+                return Response("a bearer token is needed\n", 401, media_type="text/plain",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+
+        def render() -> bytes:
+            groups = metrics.consumer_groups(config) if config is not None else []
+            try:
+                return metrics.exposition(bus, groups)
+            except Exception:  # the bus is down: the process's own metrics still count
+                return metrics.exposition()
+
+        return Response(await run_in_threadpool(render), media_type=metrics.CONTENT_TYPE)
+
+    return app

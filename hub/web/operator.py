@@ -7,8 +7,8 @@ its error message is shown with pseudonyms, postcodes and long numbers masked.
 
 Pages: ``/operator`` (the flow picture, refreshed by ``static/operator.js`` polling
 ``/operator/api/flow`` every 2 s), ``/operator/deadletters`` (browse, replay one or
-all). The router also carries ``/metrics``, ``/healthz`` and ``/readyz``
-(:mod:`hub.web.metrics`).
+all). The router also carries ``/healthz`` and ``/readyz`` (:mod:`hub.web.metrics`);
+Prometheus metrics have a listener of their own, which the flow page names.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -33,6 +33,7 @@ from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
 from hub.web.accounts import User
 from hub.web.auth import check_csrf, csrf_token, record_access, require_role
 from hub.web.deps import WebDeps
+from hub.web.forms import read_form
 from hub.web.metrics import router as health_router
 
 __all__ = ["TEMPLATES_DIR", "flow_snapshot", "require_operator", "router", "safe_text"]
@@ -49,7 +50,7 @@ router = APIRouter()
 router.include_router(health_router)
 
 _MASKS = (
-    (re.compile(r"ps[0-9]*-[0-9A-Za-z_-]+"), "ps-…"),
+    (re.compile(r"ps\d*-[0-9A-Za-z_-]+"), "ps-…"),  # ps-… and versioned ps1-…
     (re.compile(r"\b\d{4}\s?[A-Za-z]{2}\b"), "[postcode]"),
     (re.compile(r"\d{6,}"), "[number]"),
 )
@@ -276,7 +277,7 @@ async def flow_page(request: Request, user: Operator) -> HTMLResponse:
     deps = _deps(request)
     snapshot = await run_in_threadpool(flow_snapshot, deps, _cache(request))
     return _page(request, "operator_flow.html", user, title="Operator: flow",
-                 flow=snapshot, picture=_layout(deps))
+                 flow=snapshot, picture=_layout(deps), metrics_url=deps.metrics_url)
 
 
 @router.get("/operator/api/flow")
@@ -297,10 +298,7 @@ async def deadletters_page(request: Request, user: Operator, reason: str | None 
 
 async def _form(request: Request) -> dict[str, str]:
     """The url-encoded form (small: no multipart), after the CSRF check."""
-    body = await request.body()
-    if len(body) > 10_000:
-        raise HTTPException(413, "form too large")
-    values = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    values = await read_form(request, limit=10_000)
     check_csrf(request, values)
     return values
 

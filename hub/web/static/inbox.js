@@ -60,6 +60,12 @@
     var source = new EventSource(url);
     source.onopen = function () { status.textContent = "Live updates: on"; };
     source.onerror = function () { status.textContent = "Live updates: reconnecting\u2026"; };
+    source.addEventListener("signed-out", function () {
+      // the session ended on the server: stop, and let the reload lead to the login form
+      source.close();
+      status.textContent = "Live updates: signed out";
+      window.location.reload();
+    });
     source.addEventListener("alert", function (event) {
       var a = JSON.parse(event.data);
       if (a.received_ms > Number(after)) { after = String(a.received_ms); }

@@ -1,0 +1,203 @@
+"""The value types of the event models: what a field may hold, in one place.
+
+Each type checks a value on the way in and states the same rule in the JSON schema
+(so the OpenAPI document of the ingest API says exactly what is refused):
+
+- free text (:data:`Text` and its bounded forms) holds no control characters and none
+  of the invisible characters that can hide or reorder text (zero-width characters,
+  bidirectional overrides and isolates, the byte-order mark, soft hyphen, line and
+  paragraph separators), and no lone surrogates;
+- postcodes and municipality codes are normalised only as documented: spaces removed,
+  ASCII letters upper-cased (``"3511 ab"`` → ``"3511AB"``); anything else, such as a
+  ligature, fails the pattern;
+- dates and timestamps lie in the years 1900 to 2199; timestamps are timezone-aware and
+  kept in UTC at millisecond precision (what ``timestamp-millis`` carries);
+- event ids are UUIDs in their hyphenated form, kept in lower case;
+- a ``subject_ref`` is a pseudonym exactly: ``ps<key version>-<40 hex digits>``.
+
+Errors name the rule, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+
+__all__ = [
+    "INT_MAX",
+    "LONG_MAX",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "SUBJECT_REF_PATTERN",
+    "TEXT_PATTERN",
+    "Cents",
+    "Code",
+    "Count",
+    "EventId",
+    "HouseNumber",
+    "HouseNumberAddition",
+    "LongText",
+    "MunicipalityCode",
+    "Postcode",
+    "Reference",
+    "SignalDate",
+    "SpanId",
+    "SubjectRef",
+    "Text",
+    "TraceId",
+    "UtcDatetime",
+    "utc_millis",
+]
+
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+#: characters no text field may hold (as regular-expression ranges, valid in Python and
+#: in ECMA-262, the dialect of JSON Schema patterns)
+_UNSAFE = (r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+           r"\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff")
+#: the pattern of every free-text field
+TEXT_PATTERN = f"^[^{_UNSAFE}]+$"
+_UNSAFE_CHAR = re.compile(f"[{_UNSAFE}]")
+#: the exact form of a pseudonym (see hub.pseudonym)
+SUBJECT_REF_PATTERN = r"^ps[1-9][0-9]{0,3}-[0-9a-f]{40}$"
+_SUBJECT_REF = re.compile(SUBJECT_REF_PATTERN)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_POSTCODE = re.compile(r"[1-9][0-9]{3}[A-Z]{2}")
+_GM_CODE = re.compile(r"GM[0-9]{4}")
+#: a year in range, at the start of an ISO date or date-time
+_YEAR_PATTERN = r"^(19|2[01])[0-9]{2}-"
+
+
+def _safe_text(value: str) -> str:
+    if _UNSAFE_CHAR.search(value):
+        raise ValueError("must not contain control characters or invisible formatting"
+                         " characters (zero-width, bidirectional overrides, ...)")
+    return value
+
+
+def _text_schema(max_length: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length,
+                           "pattern": TEXT_PATTERN})
+
+
+_SAFE = AfterValidator(_safe_text)
+
+#: a short free text: names, roles, ids (at most 200 characters)
+Text = Annotated[str, Field(min_length=1, max_length=200), _SAFE, _text_schema(200)]
+#: a reference of the source's own (case or creditor reference; at most 64 characters)
+Reference = Annotated[str, Field(min_length=1, max_length=64), _SAFE, _text_schema(64)]
+#: a code such as a purpose or a team id (at most 100 characters)
+Code = Annotated[str, Field(min_length=1, max_length=100), _SAFE, _text_schema(100)]
+#: a house-number addition: letter and/or addition (BAG: at most 1 + 4; allow 10)
+HouseNumberAddition = Annotated[str, Field(min_length=1, max_length=10), _SAFE,
+                                _text_schema(10)]
+#: a message for operators (reasons, error texts; at most 2,000 characters)
+LongText = Annotated[str, Field(min_length=1, max_length=2000), _SAFE, _text_schema(2000)]
+
+
+def _normalised(pattern: re.Pattern[str], rule: str) -> Any:
+    """Spaces removed, ASCII upper-cased, then the whole value must match."""
+
+    def check(value: object) -> object:
+        if not isinstance(value, str):
+            return value  # the str type refuses it
+        compact = value.replace(" ", "")
+        if compact.isascii():
+            compact = compact.upper()
+        if not pattern.fullmatch(compact):
+            raise ValueError(rule)
+        return compact
+
+    return BeforeValidator(check)
+
+
+#: a Dutch postcode, kept as ``1234AB``; sources may send ``1234 ab``
+Postcode = Annotated[
+    str,
+    _normalised(_POSTCODE, "must be a Dutch postcode: four digits, not starting with 0,"
+                " and two letters (e.g. 1234 AB)"),
+    WithJsonSchema({"type": "string", "maxLength": 12,
+                    "pattern": "^ *[1-9]( *[0-9]){3}( *[A-Za-z]){2} *$",
+                    "description": "Dutch postcode, e.g. 3511AB (spaces and lower case"
+                    " are normalised)."}),
+]
+#: a CBS municipality code, kept as ``GM0344``; sources may send ``gm0344``
+MunicipalityCode = Annotated[
+    str,
+    _normalised(_GM_CODE, "must be a municipality code: GM and four digits (e.g. GM0344)"),
+    WithJsonSchema({"type": "string", "maxLength": 12,
+                    "pattern": "^ *[Gg] *[Mm]( *[0-9]){4} *$",
+                    "description": "CBS municipality code, e.g. GM0344."}),
+]
+
+
+def _uuid_text(value: object) -> object:
+    if isinstance(value, str):
+        if not _UUID.fullmatch(value):
+            raise ValueError("must be a UUID (8-4-4-4-12 hexadecimal digits)")
+        return value.lower()
+    return str(value) if type(value).__name__ == "UUID" else value
+
+
+#: a UUID, kept in lower case
+EventId = Annotated[str, BeforeValidator(_uuid_text),
+                    WithJsonSchema({"type": "string", "format": "uuid"})]
+
+
+def _utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be timezone-aware (UTC)")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR}")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def utc_millis(value: datetime) -> datetime:
+    """``value`` as the models keep it (UTC, millisecond precision); for outputs built
+    with ``model_construct`` from known-valid values."""
+    return _utc_millis(value)
+
+
+def _date_in_range(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR}")
+    return value
+
+
+#: a timestamp with a time zone, years 1900-2199
+UtcDatetime = Annotated[
+    datetime, AfterValidator(_utc_millis),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _YEAR_PATTERN,
+                    "description": "RFC 3339 date-time with a time zone, years 1900-2199."}),
+]
+#: a calendar date, years 1900-2199
+SignalDate = Annotated[
+    date, AfterValidator(_date_in_range),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _YEAR_PATTERN}),
+]
+
+
+def _pseudonym(value: str) -> str:
+    if not _SUBJECT_REF.fullmatch(value):
+        raise ValueError("must be a pseudonym made by the hub: ps<version>-<40 hex digits>"
+                         " (send a BSN as bsn, never as subject_ref)")
+    return value
+
+
+#: a person's pseudonym, exactly as the hub makes it
+SubjectRef = Annotated[
+    str, AfterValidator(_pseudonym),
+    WithJsonSchema({"type": "string", "pattern": SUBJECT_REF_PATTERN,
+                    "description": "The person's pseudonym, as the hub makes it."}),
+]
+HouseNumber = Annotated[int, Field(ge=1, le=99999)]
+Cents = Annotated[int, Field(ge=0, le=LONG_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT_MAX)]
+TraceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+SpanId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]

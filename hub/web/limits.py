@@ -1,0 +1,183 @@
+"""Sign-in limits, checked *before* a password is hashed.
+
+- :class:`LoginLimiter`: failed sign-ins per username and client address, per username,
+  per client address, and all password checks of the app per minute. An attempt is
+  counted when it is admitted (so concurrent guesses count at once); a successful
+  sign-in takes its attempt back from the username and address counts.
+- :class:`AttemptStore` is where the counts live: :class:`MemoryAttemptStore` in this
+  process (bounded: old entries expire, idle keys are dropped); a shared store (several
+  web processes) implements the same three methods.
+- :class:`CheckGate`: at most ``concurrency`` password checks (Argon2, 64 MiB each) at
+  once; the others wait a few seconds in the event loop (holding no thread) or are
+  turned away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["AttemptStore", "CheckGate", "LimitRule", "LoginLimiter", "MemoryAttemptStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    """At most ``limit`` entries under one key in the last ``window`` seconds."""
+
+    limit: int
+    window: float
+
+
+class AttemptStore(Protocol):
+    """Timestamps of attempts per key. Implementations make :meth:`try_add` atomic."""
+
+    def try_add(self, keys: Sequence[tuple[str, LimitRule]], at: float) -> float | None:
+        """If every key is under its rule, add ``at`` to each and return None; else add
+        nothing and return the seconds until the blocking key frees a slot."""
+
+    def discard(self, key: str, at: float) -> None:
+        """Take back the entry ``at`` of ``key`` (if it is still there)."""
+
+    def clear(self, key: str) -> None:
+        """Forget every entry of ``key``."""
+
+
+class MemoryAttemptStore:
+    """:class:`AttemptStore` in this process's memory, bounded by ``max_keys`` keys of at
+    most their rule's ``limit`` entries each; expired entries and empty keys are dropped."""
+
+    def __init__(self, max_keys: int = 20_000, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.max_keys = max_keys
+        self._clock = clock
+        self._keys: OrderedDict[str, tuple[float, deque[float]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _recent(self, key: str, window: float, now: float) -> deque[float]:
+        entry = self._keys.get(key)
+        times = entry[1] if entry else deque()
+        while times and times[0] <= now - window:
+            times.popleft()
+        return times
+
+    def _sweep(self, now: float) -> None:
+        """Drop keys without a live entry; then the least recently used over the bound."""
+        if now >= self._next_sweep or len(self._keys) > self.max_keys:
+            for key in [k for k, (w, t) in self._keys.items() if not t or t[-1] <= now - w]:
+                del self._keys[key]
+            self._next_sweep = now + 10.0
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def try_add(self, keys: Sequence[tuple[str, LimitRule]], at: float) -> float | None:
+        with self._lock:
+            now = self._clock()
+            wait = 0.0
+            recent = [(key, rule, self._recent(key, rule.window, now)) for key, rule in keys]
+            for _, rule, times in recent:
+                if len(times) >= rule.limit:
+                    wait = max(wait, times[len(times) - rule.limit] + rule.window - now)
+            if wait > 0:
+                return wait
+            for key, rule, times in recent:
+                times.append(at)
+                self._keys[key] = (rule.window, times)
+                self._keys.move_to_end(key)
+            self._sweep(now)
+            return None
+
+    def discard(self, key: str, at: float) -> None:
+        with self._lock:
+            entry = self._keys.get(key)
+            if entry is not None and at in entry[1]:
+                entry[1].remove(at)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._keys.pop(key, None)
+
+
+class LoginLimiter:
+    """The sign-in rules over one :class:`AttemptStore` (see the module docstring)."""
+
+    def __init__(self, *, pair: LimitRule, account: LimitRule, address: LimitRule,
+                 everyone: LimitRule, store: AttemptStore | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rules = {"pair": pair, "account": account, "address": address,
+                      "global": everyone}
+        self.store: AttemptStore = store if store is not None else MemoryAttemptStore()
+        self._clock = clock
+
+    @staticmethod
+    def _keys(username: str, client: str) -> dict[str, str]:
+        return {"pair": f"pair\0{username}\0{client}", "account": f"account\0{username}",
+                "address": f"address\0{client}", "global": "global"}
+
+    def admit(self, username: str, client: str) -> tuple[float | None, float]:
+        """(None, ticket) when this attempt may check a password, else (seconds to wait,
+        ticket); the ticket goes to :meth:`succeeded`."""
+        at = self._clock()
+        keys = self._keys(username, client)
+        wait = self.store.try_add([(keys[n], rule) for n, rule in self.rules.items()], at)
+        return (None if wait is None else float(max(1, math.ceil(wait)))), at
+
+    def succeeded(self, username: str, client: str, ticket: float) -> None:
+        """A correct password: forget this pair's failures, and take the attempt back
+        from the username and address counts (the global count keeps it)."""
+        keys = self._keys(username, client)
+        self.store.clear(keys["pair"])
+        self.store.discard(keys["account"], ticket)
+        self.store.discard(keys["address"], ticket)
+
+    def withdrawn(self, username: str, client: str, ticket: float) -> None:
+        """No password was checked after all (the gate was full): take the attempt back
+        from the pair, username and address counts (the global count keeps it)."""
+        keys = self._keys(username, client)
+        for name in ("pair", "account", "address"):
+            self.store.discard(keys[name], ticket)
+
+
+class CheckGate:
+    """At most ``concurrency`` password checks at once; a caller waits up to ``wait``
+    seconds for a slot (at most ``queue`` callers wait), else it is turned away."""
+
+    def __init__(self, concurrency: int, wait: float = 5.0, queue: int | None = None) -> None:
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self.wait = wait
+        self.queue = queue if queue is not None else 8 * concurrency
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[bool]:
+        """``async with gate.slot() as ok``: ok is True while holding a slot."""
+        acquired = self._slots.acquire(blocking=False)
+        if not acquired:
+            with self._lock:
+                queued = self._waiting < self.queue
+                self._waiting += queued
+            if queued:
+                try:
+                    deadline = time.monotonic() + self.wait
+                    while not acquired and time.monotonic() < deadline:
+                        await asyncio.sleep(0.02)
+                        acquired = self._slots.acquire(blocking=False)
+                finally:
+                    with self._lock:
+                        self._waiting -= 1
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._slots.release()
