@@ -73,7 +73,7 @@ def _digest(salt: bytes, i: int, size: int) -> bytes:
 
 def subject_of(i: int) -> str:
     """Pseudonym of consent ``i``: random-looking, so index inserts land anywhere."""
-    return "ps-" + _digest(b"subject", i, 20).hex()
+    return "ps1-" + _digest(b"subject", i, 20).hex()
 
 
 def purpose_of(i: int) -> str:

@@ -2,10 +2,11 @@
 
 ``HubProcess.start()`` opens one bus connection per component (each thread owns its
 consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group),
-the sink runner, the web app (team inbox; ``web_port``, None: none) and the Prometheus
-listener (``HUB_METRICS__ADDRESS``; empty: none); ``stop()`` asks
-every loop to finish its batch, commit and close, then stops the servers (in-flight
-requests complete first).
+the sealed intake (when ``HUB_INTAKE_PRIVATE_KEY`` is set: signals sealed to the hub on
+``intake.sealed.v1``), the sink runner, the web app (team inbox; ``web_port``, None:
+none) and the Prometheus listener (``HUB_METRICS__ADDRESS``; empty: none); ``stop()``
+asks every loop to finish its batch, commit and close, then stops the servers
+(in-flight requests complete first).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from connectors.sinks.inbox import InboxStore
 from connectors.sinks.runner import SinkRunner, webhook_secrets
 from connectors.sources.http_ingest import create_app, serve, server_address, stop
 from connectors.sources.keys import SourceRegistry
+from connectors.sources.sealed_intake import SealedIntakeSource
 from hub.config import HubConfig
 from hub.connect import Connection, connect
 from hub.pseudonym import Pseudonymiser
@@ -54,6 +56,7 @@ class HubProcess:
     _conns: list[Connection] = field(default_factory=list)
     _routers: list[Router] = field(default_factory=list)
     _sinks: SinkRunner | None = None
+    _sealed: SealedIntakeSource | None = None
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
     _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
     _metrics: tuple[uvicorn.Server, threading.Thread] | None = None
@@ -107,8 +110,14 @@ class HubProcess:
         self._spawn("sinks", lambda: sinks.run(self.stop_event))
         self.sources = SourceRegistry(self.state_dir / "sources.db")
         secrets = self.settings.pseudonym_secrets
+        pseudonymiser = Pseudonymiser(secrets) if secrets else None
+        if self.settings.intake_private_key is not None:
+            sealed = SealedIntakeSource(self._connect(), self.settings.intake_private_key,
+                                        pseudonymiser)
+            self._sealed = sealed  # its consumer is made in its own thread, by run()
+            self._spawn("sealed-intake", sealed.run)
         app = create_app(
-            self._connect(), self.sources, Pseudonymiser(secrets) if secrets else None,
+            self._connect(), self.sources, pseudonymiser,
             idempotency_store_path=self.state_dir / "http-idempotency.db",
             consent_ledger_path=self.state_dir / "http-consent-ledger.db",
         )
@@ -160,8 +169,12 @@ class HubProcess:
         if self._metrics is not None:
             stop(*self._metrics)
             self._metrics = None
+        if self._sealed is not None:
+            self._sealed.stop()
         for thread in self._threads:
             thread.join(timeout=60)
+        if self._sealed is not None:
+            self._sealed.close()
         for router in self._routers:
             router.close()
         if self._sinks is not None:

@@ -9,6 +9,7 @@ from hub.commands.consent import consent
 from hub.commands.deadletters import deadletters
 from hub.commands.importer import import_file
 from hub.commands.inbox import inbox
+from hub.commands.keys import keys
 from hub.commands.router import explain, router
 from hub.commands.run import demo, run
 from hub.commands.schemas import schemas
@@ -42,6 +43,7 @@ main.add_command(import_file)
 main.add_command(run)
 main.add_command(demo)
 main.add_command(users)
+main.add_command(keys)
 
 
 if __name__ == "__main__":

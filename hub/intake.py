@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from hub.bus.base import Bus, Record
 from hub.errors import ConfigError, FieldError, IntakeError
 from hub.events import EVENT_TYPES
-from hub.pseudonym import InvalidBsn, Pseudonymiser
+from hub.pseudonym import InvalidBsn, PseudonymMaker
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
@@ -57,7 +57,7 @@ _BSN_TEXT = re.compile(BSN_PATTERN.strip("^$"))
 PLACEHOLDER_REF = "ps1-" + "0" * 40
 
 
-def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: Pseudonymiser | None
+def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: PseudonymMaker | None
                           ) -> list[FieldError]:
     """Replace ``data["bsn"]`` by ``data["subject_ref"]`` (the municipality's pseudonym);
     return the problems, naming fields only. The BSN is gone from ``data`` either way."""
@@ -125,7 +125,7 @@ def build_signal(
     payload: Mapping[str, Any],
     *,
     source: str,
-    pseudonymiser: Pseudonymiser | None,
+    pseudonymiser: PseudonymMaker | None,
     now: datetime | None = None,
 ) -> BaseModel:
     """Validate ``payload`` into the signal model of ``event_type`` (see module doc).

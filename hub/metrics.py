@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from hub.bus.base import Bus, Record
 from hub.config import HubConfig
-from hub.topics import SIGNAL_TOPICS, alerts_topic
+from hub.topics import SEALED_INTAKE, SIGNAL_TOPICS, alerts_topic
 
 __all__ = [
     "CONTENT_TYPE",
@@ -135,8 +135,10 @@ def instrument_publisher(publisher: Any, component: str = "ingest") -> None:
 
 def consumer_groups(config: HubConfig) -> list[tuple[str, str]]:
     """(group, topic) of the consumer groups that matter: the router on every signal
-    topic, and ``sinks-<team>-inbox`` / ``sinks-<team>-webhook`` on the team's topic."""
+    topic, the sealed intake on ``intake.sealed.v1``, and ``sinks-<team>-inbox`` /
+    ``sinks-<team>-webhook`` on the team's topic."""
     groups = [("router", topic) for topic in SIGNAL_TOPICS.values()]
+    groups.append(("sealed-intake", SEALED_INTAKE))
     for team in config.teams:
         if team.deliveries.inbox:
             groups.append((f"sinks-{team.id}-inbox", alerts_topic(team.id)))

@@ -1,7 +1,8 @@
 """Synthetic, fictional sample events (no real person behind any of them).
 
 Used by ``signalhub selftest``, the benchmarks and the tests. Pseudonyms are random
-hex strings, postcodes are drawn from a fictional municipality's ranges.
+hex in the pseudonym format (``ps1-`` + 40 hex), postcodes are drawn from a fictional
+municipality's ranges.
 """
 
 from __future__ import annotations

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hub.compat import Compatibility
+from hub.errors import ConfigError
+from hub.intake_keys import check_private_key, check_public_key
+from hub.pseudonym import KeyVersions, parse_secrets
 
 __all__ = [
     "EmbeddedSettings",
@@ -127,10 +130,22 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto = console on a terminal, JSON otherwise"
     )
-    pseudonym_secrets: dict[str, SecretStr] = Field(
+    pseudonym_secrets: KeyVersions = Field(
         default_factory=dict,
-        description="per municipality code, the key of subject_ref = HMAC-SHA256(BSN);"
-        ' JSON, e.g. {"GM0153": "..."}; never logged',
+        description="per municipality code, the key of subject_ref = HMAC-SHA256(BSN),"
+        ' at least 32 bytes; JSON, e.g. {"GM0153": "..."} or with versions'
+        ' {"GM0153": {"1": "...", "2": "..."}} (the highest is current); never logged,'
+        " never given to a source",
+    )
+    intake_private_key: SecretStr | None = Field(
+        None,
+        description="the hub's X25519 private key (base64) that opens sealed signals on"
+        " intake.sealed.v1; make a pair with `signalhub keys generate`; never logged",
+    )
+    intake_public_key: str | None = Field(
+        None,
+        description="on a source's machine: the hub's X25519 public key (base64) that"
+        " `signalhub import` seals rows to (like --seal-to)",
     )
     config: Path = Field(Path("hub.yaml"), description="the hub's configuration file")
     state_dir: Path = Field(
@@ -141,7 +156,29 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
+    @field_validator("pseudonym_secrets", mode="before")
+    @classmethod
+    def _versioned_secrets(cls, value: object) -> KeyVersions:
+        # ConfigError (not ValueError) on purpose: pydantic would put the key in its message
+        return parse_secrets(value)  # type: ignore[arg-type]
+
+    @field_validator("intake_private_key", mode="before")
+    @classmethod
+    def _intake_private_key(cls, value: object) -> SecretStr | None:
+        return None if value in (None, "") else check_private_key(value)
+
+    @field_validator("intake_public_key", mode="before")
+    @classmethod
+    def _intake_public_key(cls, value: object) -> str | None:
+        return None if value in (None, "") else check_public_key(value)
+
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings once; keyword arguments win over the environment."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read the settings once; keyword arguments win over the environment.
+
+    Raises :class:`ConfigError` for a bad pseudonym or intake key (naming where, never
+    the key) and for a value that is not valid JSON where JSON is expected."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # its message names the field, not the value
+        raise ConfigError(f"{exc}: check that it is valid JSON") from None

@@ -8,6 +8,7 @@ __all__ = [
     "AUDIT",
     "CONSENT",
     "DEADLETTER",
+    "SEALED_INTAKE",
     "SIGNAL_TOPICS",
     "alerts_topic",
     "core_topics",
@@ -28,6 +29,8 @@ SIGNAL_RECORDS = {
 CONSENT = "consent.v1"
 AUDIT = "audit.v1"
 DEADLETTER = "deadletter.v1"
+#: signals sealed to the hub's intake key by systems that produce directly (hub.sealed)
+SEALED_INTAKE = "intake.sealed.v1"
 
 
 def alerts_topic(team_id: str) -> str:
@@ -40,6 +43,7 @@ def core_topics(partitions: int = 3) -> list[TopicSpec]:
     specs.append(TopicSpec(CONSENT, partitions, cleanup_policy="compact"))
     specs.append(TopicSpec(AUDIT, partitions))
     specs.append(TopicSpec(DEADLETTER, 1))
+    specs.append(TopicSpec(SEALED_INTAKE, partitions))
     return specs
 
 

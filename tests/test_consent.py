@@ -323,7 +323,7 @@ def test_cli_grant_show_check_withdraw(hub_settings: Settings, tmp_path: Path) -
     env = {
         "HUB_BUS": hub_settings.bus,
         "HUB_STATE_DIR": str(tmp_path / "state"),
-        "HUB_PSEUDONYM_SECRETS": '{"GM9999": "test-secret"}',
+        "HUB_PSEUDONYM_SECRETS": '{"GM9999": "test-secret-of-at-least-32-bytes-gm9999"}',
         "HUB_LOG_FORMAT": "json",
     }
     if hub_settings.registry_url:

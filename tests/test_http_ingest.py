@@ -32,7 +32,7 @@ from hub.settings import Settings
 from hub.topics import CONSENT, SIGNAL_TOPICS
 
 GM = "GM0344"
-PSEUDONYMISER = Pseudonymiser({GM: SecretStr("http-ingest-test-secret")})
+PSEUDONYMISER = Pseudonymiser({GM: SecretStr("http-ingest-test-secret-of-32-bytes")})
 URN = "urn:nld:oin:00000001234567890000"
 OTHER_URN = "urn:nld:oin:00000009876543210000"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"

@@ -37,7 +37,8 @@ from hub.topics import SIGNAL_TOPICS
 
 MAPPING = Path(__file__).resolve().parent.parent / "examples" / "mappings" / "debt-nl.yaml"
 TOPIC = SIGNAL_TOPICS["debt-signal"]
-SECRETS = {"GM0153": "test-secret-gm0153", "GM9999": "test-secret-gm9999"}
+SECRETS = {"GM0153": "test-secret-of-32-bytes-for-gm0153",
+           "GM9999": "test-secret-of-32-bytes-for-gm9999"}
 PSEUDONYMISER = Pseudonymiser({k: SecretStr(v) for k, v in SECRETS.items()})
 DUTCH_HEADER = ("bsn;gemeente;postcode;huisnummer;toevoeging;soort_schuldeiser;soort_signaal;"
                 "bedrag_achterstand;achterstand_sinds;datum_signaal;crisis;bezwaar;referentie")

@@ -94,7 +94,7 @@ def test_signals_in_alerts_out(hub_settings: Settings, tmp_path: Path, receiver:
     monkeypatch.setenv("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
     settings = hub_settings.model_copy(update={
         "state_dir": tmp_path / "state",
-        "pseudonym_secrets": {"GM9999": SecretStr("e2e-secret")}})
+        "pseudonym_secrets": {"GM9999": SecretStr("e2e-test-secret-of-at-least-32-bytes")}})
     process = HubProcess(settings, load_config(config_with_webhook(tmp_path, receiver)),
                          port=0, web_port=None)
     process.start()
@@ -136,7 +136,8 @@ def test_signals_in_alerts_out(hub_settings: Settings, tmp_path: Path, receiver:
             "bedrag_achterstand;achterstand_sinds;datum_signaal;crisis;bezwaar\n"
             "123456782;GM9999;7512 AB;14;Energie;Achterstand;1.234,56;01-09-2026;"
             f"{date.today():%d-%m-%Y};nee;nee\n", encoding="cp1252")
-        env = {"HUB_BUS": settings.bus, "HUB_PSEUDONYM_SECRETS": '{"GM9999": "e2e-secret"}'}
+        env = {"HUB_BUS": settings.bus,
+               "HUB_PSEUDONYM_SECRETS": '{"GM9999": "e2e-test-secret-of-at-least-32-bytes"}'}
         if settings.registry_url:
             env["HUB_REGISTRY_URL"] = settings.registry_url
         result = CliRunner().invoke(main, [

@@ -202,6 +202,10 @@ class ImportPublisher(SignalPublisher):
     models). ``tests/test_import.py`` checks the records equal :class:`SignalPublisher`'s
     for the signal with that id, byte for byte."""
 
+    def topic(self, event_type: str) -> str:
+        """The topic ``event_type``'s signals go to."""
+        return SIGNAL_TOPICS[event_type]
+
     def record_with_id(self, event_type: str, event_id: str, signal: BaseModel) -> Record:
         topic = SIGNAL_TOPICS[event_type]
         data = dict(signal.__dict__, event_id=event_id)

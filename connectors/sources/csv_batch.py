@@ -54,9 +54,10 @@ from connectors.sources.batch_mapping import (
     default_mapping,
     plain_reason,
 )
+from connectors.sources.batch_sealed import SealedImportPublisher
 from hub.bus.base import Bus
 from hub.intake import FieldError, IntakeError, build_signal
-from hub.pseudonym import Pseudonymiser
+from hub.pseudonym import PseudonymMaker
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS, core_topics
 
@@ -131,13 +132,14 @@ class BatchFileSource(Source):
         source: str,
         bus: Bus,
         serde: AvroSerde,
-        pseudonymiser: Pseudonymiser | None,
+        pseudonymiser: PseudonymMaker | None,
         state_dir: str | Path,
         mapping: ColumnMapping | None = None,
         encoding: str | None = None,
         rejects_path: str | Path | None = None,
         batch_size: int = DEFAULT_BATCH,
         progress: ProgressCallback | None = None,
+        publisher: ImportPublisher | SealedImportPublisher | None = None,
     ) -> None:
         if event_type not in SIGNAL_TOPICS:
             raise BatchFileError(f"unknown event type {event_type!r}: choose one of"
@@ -156,7 +158,7 @@ class BatchFileSource(Source):
         self.progress = progress
         self.summary = ImportSummary(self.path, event_type, source)
         self.size = 0
-        self._publisher = ImportPublisher(bus, serde)
+        self._publisher = publisher or ImportPublisher(bus, serde)
         self._requested_encoding = encoding
         self._rejects = RejectsFile(Path(rejects_path) if rejects_path else
                                  rejects_path_for(self.path))
@@ -225,10 +227,11 @@ class BatchFileSource(Source):
             raise BatchFileError(
                 f"the file has BSNs (column {present['bsn']!r}) but this hub has no pseudonym"
                 " secrets: set HUB_PSEUDONYM_SECRETS to the municipalities' keys, e.g."
-                ' {"GM0153": "..."}, then run again')
+                ' {"GM0153": "..."}, then run again; on a source\'s machine, seal the rows'
+                " to the hub instead with --seal-to / HUB_INTAKE_PUBLIC_KEY")
         self._convert = [(f, self.mapping.converter(f)) for f in present]
         self._ledger = ImportLedger(self.state_dir / IMPORTS_FILE)
-        topic = SIGNAL_TOPICS[self.event_type]
+        topic = self._publisher.topic(self.event_type)
         self.bus.create_topic(next(s for s in core_topics() if s.name == topic))
         self._ready = True
 

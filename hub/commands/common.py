@@ -41,7 +41,10 @@ def settings_from(bus_url: str | None, registry_url: str | None = None) -> Setti
         overrides["bus"] = bus_url
     if registry_url:
         overrides["registry_url"] = registry_url
-    settings = load_settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except HubError as exc:  # e.g. a pseudonym key too short (the message never has it)
+        raise click.ClickException(str(exc)) from exc
     configure_logging(settings.log_level, settings.log_format)
     return settings
 

@@ -113,7 +113,16 @@ def _session(settings: Settings, state_dir: Path | None) -> Iterator[_Session]:
 def _subject(
     settings: Settings, subject_ref: str | None, bsn: str | None, municipality: str | None
 ) -> str:
-    """The pseudonym from --subject-ref, or from --bsn and --municipality."""
+    """The pseudonym from --subject-ref, or from --bsn and --municipality (made with the
+    municipality's current key version, as the signals' are)."""
+    return _subjects(settings, subject_ref, bsn, municipality)[0]
+
+
+def _subjects(
+    settings: Settings, subject_ref: str | None, bsn: str | None, municipality: str | None
+) -> list[str]:
+    """The pseudonym from --subject-ref; from --bsn and --municipality, the pseudonym of
+    every configured key version, the current one first (see docs/privacy.md)."""
     if (subject_ref is None) == (bsn is None):
         raise click.UsageError("give exactly one of --subject-ref and --bsn")
     if subject_ref is not None:
@@ -122,7 +131,7 @@ def _subject(
                 "--subject-ref takes a pseudonym, not a BSN: pass a BSN as --bsn with"
                 " --municipality"
             )
-        return subject_ref
+        return [subject_ref]
     assert bsn is not None
     if municipality is None:
         raise click.UsageError("--bsn needs --municipality (whose pseudonym key applies)")
@@ -132,7 +141,9 @@ def _subject(
         else:
             bsn = sys.stdin.readline().strip()
     try:
-        return Pseudonymiser(settings.pseudonym_secrets).subject_ref(bsn, municipality)
+        pseudonymiser = Pseudonymiser(settings.pseudonym_secrets)
+        return [pseudonymiser.subject_ref(bsn, municipality, version=v)
+                for v in reversed(pseudonymiser.versions(municipality))]
     except HubError as exc:  # the messages never echo the BSN
         raise click.ClickException(str(exc)) from exc
 
@@ -160,7 +171,14 @@ def _describe(record: ConsentRecord, now: datetime) -> dict[str, Any]:
         "status": record.status_at(now).value,
         "source": record.source,
         "municipality_code": record.municipality_code,
+        "key_version": _key_version(record.subject_ref),
     }
+
+
+def _key_version(subject_ref: str) -> int | None:
+    """The pseudonym key version of ``ps<version>-...`` (None for another format)."""
+    head, sep, _ = subject_ref.partition("-")
+    return int(head[2:]) if sep and head.startswith("ps") and head[2:].isdigit() else None
 
 
 @click.group("consent")
@@ -361,6 +379,9 @@ def show(
     """List the consents of one person: id, purpose, scope, validity and status now.
 
     Status is VALID, WITHDRAWN, EXPIRED or NOT_YET_VALID (whoever the recipient).
+    With --bsn, consents recorded under an older pseudonym key version that is still
+    configured are listed too (marked with their key version): withdraw them, or record
+    them again, after a key rotation.
 
     \b
     Examples:
@@ -368,11 +389,11 @@ def show(
       signalhub consent show --bsn - --municipality GM0344 --json
     """
     settings = settings_from(bus_url, registry_url)
-    subject = _subject(settings, subject_ref, bsn, municipality)
+    subjects = _subjects(settings, subject_ref, bsn, municipality)
     with _session(settings, state_dir) as s:
         s.follower.catch_up()
         now = datetime.now(UTC)
-        records = s.ledger.consents_of(subject)
+        records = [r for subject in subjects for r in s.ledger.consents_of(subject)]
         for record in records:
             row = _describe(record, now)
             if as_json:
@@ -383,6 +404,7 @@ def show(
                 f"  scope={','.join(row['recipient_scope']) or '-'}"
                 f"  valid={_iso(record.valid_from)}..{_iso(record.valid_until)}"
                 + (f"  withdrawn={_iso(record.withdrawn_at)}" if record.withdrawn_at else "")
+                + (f"  key=v{row['key_version']}" if row["key_version"] else "")
             )
         if not as_json:
             click.echo(f"{len(records)} consent(s)")

@@ -11,16 +11,17 @@ import click
 from hub.bus.base import Consumer, Message, Record, TopicSpec
 from hub.commands.common import bus_option, open_connection, registry_option
 from hub.connect import Connection
-from hub.topics import DEADLETTER, SIGNAL_TOPICS
+from hub.topics import DEADLETTER, SEALED_INTAKE, SIGNAL_TOPICS
 
 _REPLAY_GROUP = "signalhub-deadletter-replay"
 _ALERT_TOPIC = re.compile(r"^alerts\.[a-z0-9][a-z0-9-]{1,62}\.v1$")
 
 
 def _replayable(dl: dict[str, Any]) -> bool:
-    """A signal goes back to its signal topic; an alert only when a sink could not
-    deliver it (DELIVERY_FAILED), back to its team's alert topic."""
-    if dl["topic"] in SIGNAL_TOPICS.values():
+    """A signal goes back to its signal topic (a sealed one to intake.sealed.v1); an
+    alert only when a sink could not deliver it (DELIVERY_FAILED), back to its team's
+    alert topic."""
+    if dl["topic"] in SIGNAL_TOPICS.values() or dl["topic"] == SEALED_INTAKE:
         return True
     return dl["reason_code"] == "DELIVERY_FAILED" and bool(_ALERT_TOPIC.match(dl["topic"]))
 

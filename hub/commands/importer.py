@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from connectors.sources.batch_mapping import BatchFileError, ColumnMapping, load_mapping
+from connectors.sources.batch_sealed import sealed_import
 from connectors.sources.csv_batch import (
     DEFAULT_BATCH,
     BatchFileSource,
@@ -117,6 +118,12 @@ Example (Dutch headers, ';' separated, amounts like 1.234,56):
       --mapping examples/mappings/debt-nl.yaml
 
 \b
+On a source's machine (no pseudonym secrets there), seal the rows to the hub:
+  signalhub import schuldsignalen-2025-05.csv --type debt-signal \\
+      --source urn:nld:oin:00000001234567890000 --seal-to "$HUB_PUBLIC_KEY" \\
+      --bus kafka://hub.example:9092 --registry https://registry.example/apis/ccompat/v7
+
+\b
 Exit codes: 0 the file was processed (also with rejected rows: see the
 rejects file), 2 the file could not be imported (missing column, unreadable
 file, bad mapping; nothing was published), 1 the bus or the ledger failed,
@@ -151,21 +158,27 @@ file, bad mapping; nothing was published), 1 the bus or the ledger failed,
               show_default=True, help="Signals per publish (and ledger transaction).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (none is shown when"
               " standard error is not a terminal).")
+@click.option("--seal-to", "seal_to", metavar="PUBLIC_KEY", default=None,
+              help="On a source's machine: seal every row, BSN included, to the hub's intake"
+              " public key (base64; default $HUB_INTAKE_PUBLIC_KEY) and publish it to"
+              " intake.sealed.v1, where the hub pseudonymises it: no pseudonym secrets"
+              " needed (see docs/privacy.md).")
 @bus_option
 @registry_option
 def import_file(
     file: Path, event_type: str, source: str, mapping: Path | None, file_format: str,
     encoding: str | None, delimiter: str | None, rejects_path: Path | None,
-    state_dir: Path | None, batch_size: int, no_progress: bool, bus_url: str | None,
-    registry_url: str | None,
+    state_dir: Path | None, batch_size: int, no_progress: bool, seal_to: str | None,
+    bus_url: str | None, registry_url: str | None,
 ) -> None:
     """Import a creditor's batch file (CSV or JSON Lines) as signals.
 
     Every row becomes one signal: validated, its BSN pseudonymised at once (a BSN is
     never published, logged or written to the rejects file) and published to the
-    event type's topic in batches. A row that cannot become a signal goes to the rejects
-    file (line, column, reason) and the import goes on. Importing the same rows again
-    (the same file, or another file with the same rows) publishes nothing twice.
+    event type's topic in batches; with --seal-to, sealed to the hub instead. A row
+    that cannot become a signal goes to the rejects file (line, column, reason) and the
+    import goes on. Importing the same rows again (the same file, or another file with
+    the same rows) publishes nothing twice.
     """
     if not source.strip() or ":" not in source or any(c.isspace() for c in source):
         raise click.BadParameter("a URI naming the sender, e.g. urn:nld:oin:<OIN>",
@@ -184,14 +197,17 @@ def import_file(
         conn = connect(settings)
     except HubError as exc:
         raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
-    secrets = settings.pseudonym_secrets
+    secrets, seal_to = settings.pseudonym_secrets, seal_to or settings.intake_public_key
+    state_dir = state_dir or settings.state_dir
     interrupted = False
     try:
         with conn, _progress(not no_progress, file.stat().st_size) as progress:
+            intake: dict[str, Any] = (
+                sealed_import(seal_to, state_dir, conn.bus, conn.serde) if seal_to
+                else {"pseudonymiser": Pseudonymiser(secrets) if secrets else None})
             reader = _source(
                 file, jsonl, delimiter, event_type=event_type, source=source, bus=conn.bus,
-                serde=conn.serde, pseudonymiser=Pseudonymiser(secrets) if secrets else None,
-                state_dir=state_dir or settings.state_dir, mapping=column_mapping,
+                serde=conn.serde, **intake, state_dir=state_dir, mapping=column_mapping,
                 encoding=encoding, rejects_path=rejects_path, batch_size=batch_size,
                 progress=progress)
             with reader:

@@ -118,7 +118,7 @@ def demo(demo_dir: Path, port: int, web_port: int, rate: float,
     shutil.rmtree(demo_dir, ignore_errors=True)
     settings = settings_from(f"embedded:{demo_dir / 'hub.db'}").model_copy(update={
         "state_dir": demo_dir / "state",
-        "pseudonym_secrets": {"GM9999": SecretStr(secrets.token_hex(16))},
+        "pseudonym_secrets": {"GM9999": {1: SecretStr(secrets.token_urlsafe(32))}},
     })
     config = load_config(examples_dir() / "hub.yaml")
     process = HubProcess(settings, config, port=port, web_port=web_port)
