@@ -13,6 +13,7 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── IntakeError             a payload is no valid signal or consent; ``errors``
     │   │                           name each field (never its value)
     │   ├── KeyReused               an Idempotency-Key came back with another request
+    │   ├── InvalidBsn              not nine digits passing the 11-test
     │   ├── AccountError            an account change that is not allowed
     │   └── BatchFileError          a batch file cannot be imported at all
     ├── Conflict                    the request clashes with an earlier one (409)
@@ -39,6 +40,7 @@ on says what its caller should do, and the HTTP API answers by branch
     │   └── DeliveryInterrupted     stopping while waiting to retry
     ├── LocalKafkaError             the local broker of the dev tooling failed
     │   └── ToolMissing             java or mvn is missing or too old
+    ├── LocalRegistryError          the local registry of the dev tooling failed
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
@@ -55,9 +57,11 @@ on says what its caller should do, and the HTTP API answers by branch
         ├── NotWireFormat           bytes do not start with magic byte 0 and a schema id
         └── DecodeError             the Avro body does not decode with its writer schema
 
-``Unavailable`` is a second base of the errors listed under it: they keep their place
-in their own branch too. Control signals are not failures: a refusal by the router is a
-decision with a reason code, not an exception.
+``Unavailable`` and ``NotFound`` are second bases of the errors listed under them: they
+keep their place in their own branch too. Not hub errors: the web app's
+``LoginRequired`` (a control signal: show the sign-in page) and the HTTP layers'
+``ApiError`` (an answer, not a failure). Control signals are not failures: a refusal by
+the router is a decision with a reason code, not an exception.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ __all__ = [
     "ImportLedgerError",
     "InboxError",
     "LocalKafkaError",
+    "LocalRegistryError",
     "NotFound",
     "SourceRegistryError",
     "ToolMissing",
@@ -87,6 +92,7 @@ __all__ = [
     "IdempotencyError",
     "InFlight",
     "IntakeError",
+    "InvalidBsn",
     "InvalidInput",
     "KeyReused",
     "RegistryUnavailable",
@@ -132,6 +138,10 @@ class FieldError:
 
 class InvalidInput(HubError):
     """What the caller sent is invalid; sending it again will not help."""
+
+
+class InvalidBsn(InvalidInput):
+    """The value is not a valid BSN (nine digits passing the 11-test)."""
 
 
 class AccountError(InvalidInput):
@@ -245,6 +255,11 @@ class LocalKafkaError(HubError):
 
 class ToolMissing(LocalKafkaError):
     """A required tool (java, mvn) is missing or too old; the message says what to install."""
+
+
+class LocalRegistryError(HubError):
+    """The project's local schema registry (test and development tooling) could not be
+    fetched, started or reached."""
 
 
 class BusError(HubError):

@@ -64,6 +64,7 @@ __all__ = [
     "PickUpOutcome",
     "ProcessingRecord",
     "ProcessingStatus",
+    "SealedSignal",
     "TeamAlert",
     "YouthCareExit",
     "YouthCareForm",
@@ -434,6 +435,20 @@ class AlertOutcome(AvroModel):
     source: Text
 
 
+class SealedSignal(AvroModel):
+    """A signal sealed to the hub's intake key (schema ``SealedSignal``)."""
+
+    avro_name: ClassVar[str] = "SealedSignal"
+    _flat_avro: ClassVar[bool] = True
+
+    event_id: EventId
+    event_type: Text
+    source: Text
+    key_id: Text
+    sealed_payload: bytes
+    sent_at: UtcDatetime
+
+
 #: every top-level model by Avro record name
 MODELS: dict[str, type[AvroModel]] = {
     m.avro_name: m
@@ -446,6 +461,7 @@ MODELS: dict[str, type[AvroModel]] = {
         ProcessingRecord,
         DeadLetter,
         AlertOutcome,
+        SealedSignal,
     )
 }
 

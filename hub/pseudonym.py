@@ -22,7 +22,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, InvalidBsn
 from hub.values import SUBJECT_REF_PATTERN
 
 __all__ = [
@@ -45,10 +45,6 @@ _SUBJECT_REF = re.compile(SUBJECT_REF_PATTERN)
 
 #: per municipality code, its keys by version
 KeyVersions = dict[str, dict[int, SecretStr]]
-
-
-class InvalidBsn(HubError):
-    """The value is not a valid BSN (nine digits passing the 11-test)."""
 
 
 def is_valid_bsn(value: str) -> bool:

@@ -26,18 +26,17 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel
 
 from hub.bus.base import Record
 from hub.errors import ConfigError, DecodeError
-from hub.events import AvroModel
+from hub.events import SealedSignal
 from hub.intake_keys import Opener, Sealer
 from hub.pseudonym import normalise_bsn
 from hub.serde import AvroSerde
 from hub.topics import SEALED_INTAKE
-from hub.values import EventId, Text, UtcDatetime
 
 __all__ = [
     "LocalCheck",
@@ -53,20 +52,6 @@ _HUB_FIELDS = frozenset({"received_at", "source"})
 #: the sealed content is {..., "signal": {field: value or list of values}}
 _MAX_DEPTH = 3
 _GM_CODE = re.compile(r"GM[0-9]{4}")
-
-
-class SealedSignal(AvroModel):
-    """A signal sealed to the hub's intake key (schema ``SealedSignal``)."""
-
-    avro_name: ClassVar[str] = "SealedSignal"
-    _flat_avro: ClassVar[bool] = True
-
-    event_id: EventId
-    event_type: Text
-    source: Text
-    key_id: Text
-    sealed_payload: bytes
-    sent_at: UtcDatetime
 
 
 class LocalCheck:

@@ -38,6 +38,8 @@ from typing import IO
 
 import httpx
 
+from hub.errors import LocalRegistryError
+
 __all__ = [
     "CCOMPAT_PATH",
     "DEFAULT_VERSION",
@@ -58,10 +60,6 @@ JVM_DIRS = (Path("/usr/lib/jvm"),)
 _PORT_IN_USE = re.compile(
     r"address already in use|port already bound|bindexception|seems to be in use", re.I
 )
-
-
-class LocalRegistryError(RuntimeError):
-    """The local registry could not be fetched, started or reached."""
 
 
 # --------------------------------------------------------------------------- discovery
