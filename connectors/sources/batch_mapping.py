@@ -52,10 +52,6 @@ _FALSE = frozenset({"nee", "n", "false", "onwaar", "0", "no"})
 #: pydantic messages (field, first 30 characters) that read better in other words
 _REASONS = {
     ("", "Field required"): "missing or empty",
-    ("postcode", "String should match pattern '^"):
-        "not a postcode (four digits and two letters, e.g. 1234 AB)",
-    ("municipality_code", "String should match pattern '^"):
-        "not a municipality code (GM and four digits, e.g. GM0153)",
 }
 _WHOLE = re.compile(r"^[+-]?\d{1,18}$", re.ASCII)
 _DMY = re.compile(r"^(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>\d{4})$", re.ASCII)
