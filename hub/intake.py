@@ -30,6 +30,7 @@ from hub.pseudonym import InvalidBsn, Pseudonymiser
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
+from hub.values import FROM_SOURCE, compact_code
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,9 +72,10 @@ def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: Pseudonymiser | N
         return [FieldError("bsn", "send either bsn or subject_ref, not both")]
     if pseudonymiser is None:
         return [FieldError("bsn", "this hub has no pseudonym secrets configured")]
+    code = data.get("municipality_code")
     try:
         data["subject_ref"] = pseudonymiser.subject_ref(
-            bsn, str(data.get("municipality_code", "")).upper())
+            bsn, compact_code(code) if isinstance(code, str) else "")
     except InvalidBsn as exc:
         return [FieldError("bsn", str(exc))]
     except ConfigError:
@@ -113,11 +115,25 @@ def field_errors(exc: ValidationError, skip: Collection[str] = ()) -> list[Field
             for e in exc.errors() if not e["loc"] or e["loc"][0] not in skip]
 
 
+def _integral(value: Any) -> Any:
+    """``value`` with every integral float as an int: JSON (and JSON Schema's
+    ``integer``) has one number type, so ``4.0`` is the integer 4 (as ``4`` is)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 def validate_strict(model: type[M], data: Mapping[str, Any]) -> M:
     """``data`` as ``model``, with JSON's types taken strictly: a number is not a
-    boolean, a string is not a number, a date is an ISO string (or a date object)."""
-    text = json.dumps(data, default=_json_value)
-    return model.model_validate_json(text, strict=True)
+    boolean, a string is not a number (an integral number such as ``4.0`` is an
+    integer, as JSON Schema has it), a date is an ISO string (or a date object) in
+    exactly the form the schema's pattern states (see :data:`hub.values.FROM_SOURCE`)."""
+    text = json.dumps(_integral(dict(data)), default=_json_value)
+    return model.model_validate_json(text, strict=True, context={FROM_SOURCE: True})
 
 
 def build_signal(
