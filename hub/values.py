@@ -218,11 +218,11 @@ def _parsed(kind: TypeAdapter[Any], form: re.Pattern[str], rule: str) -> Any:
     return BeforeValidator(check)
 
 
-_DATETIME_TEXT = _parsed(TypeAdapter(datetime), _DATETIME_FORM, "must be an RFC 3339"
-                         f" date-time with a time zone, years {MIN_YEAR} to {MAX_YEAR}"
-                         " (e.g. 2025-03-01T09:30:00+01:00)")
-_DATE_TEXT_CHECK = _parsed(TypeAdapter(date), _DATE_FORM, "must be a date YYYY-MM-DD,"
-                           f" years {MIN_YEAR} to {MAX_YEAR}")
+_DATETIME_PARSED = _parsed(TypeAdapter(datetime), _DATETIME_FORM, "must be an RFC 3339"
+                          f" date-time with a time zone, years {MIN_YEAR} to {MAX_YEAR}"
+                          " (e.g. 2025-03-01T09:30:00+01:00)")
+_DATE_PARSED = _parsed(TypeAdapter(date), _DATE_FORM, "must be a date YYYY-MM-DD,"
+                       f" years {MIN_YEAR} to {MAX_YEAR}")
 
 
 def _utc_millis(value: datetime) -> datetime:
@@ -250,13 +250,13 @@ def _date_in_range(value: date) -> date:
 
 #: a timestamp with a time zone, years 1900-2199
 UtcDatetime = Annotated[
-    datetime, _DATETIME_TEXT, AfterValidator(_utc_millis),
+    datetime, _DATETIME_PARSED, AfterValidator(_utc_millis),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN,
                     "description": "RFC 3339 date-time with a time zone, years 1900-2199."}),
 ]
 #: a calendar date, years 1900-2199
 SignalDate = Annotated[
-    date, _DATE_TEXT_CHECK, AfterValidator(_date_in_range),
+    date, _DATE_PARSED, AfterValidator(_date_in_range),
     WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
 ]
 

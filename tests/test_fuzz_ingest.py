@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,7 +35,8 @@ from tests.fuzz_payloads import (
     report,
 )
 
-pytestmark = pytest.mark.slow
+#: bounded: each test at most 100 examples of at most 10 s (a few ms is usual), 120 s in all
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 _SAFE = re.compile(TEXT_PATTERN)
@@ -48,8 +49,8 @@ _FIELDS = {kind: [f for f in EVENT_TYPES[kind].model_fields if f not in SERVER_S
            for kind in EVENT_TYPES} | {"consent": list(CONSENT_FIELDS)}
 #: cases run, by property, body kind and outcome
 CASES: Counter[str] = Counter()
-_FUZZ = settings(max_examples=100, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(max_examples=100, deadline=timedelta(seconds=10), database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 def build(kind: str, payload: dict[str, Any]) -> AvroModel:

@@ -32,12 +32,14 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 import pytest
 import schemathesis
+from hypothesis import settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from connectors.sources.http_ingest import create_app, serve, server_address, stop
@@ -47,7 +49,9 @@ from hub.settings import Settings
 from hub.values import TEXT_PATTERN
 from tests.fuzz_payloads import DOCS, PSEUDONYMISER, URN, dates_in_order, fix_bsn, report
 
-pytestmark = pytest.mark.slow
+#: bounded: at most 80 random cases per operation (plus the coverage phase's),
+#: each at most 10 s (a few ms is usual), 120 s per operation
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 PURPOSE = "fuzz-purpose"
 SCOPES = [f"team-{i:02d}" for i in range(64)]
@@ -135,6 +139,7 @@ def prepared(case: Any) -> None:
 
 
 @schema.parametrize()
+@settings(deadline=timedelta(seconds=10))
 def test_api_either_way(case: Any, fuzz_api: tuple[str, str]) -> None:
     url, key = fuzz_api
     prepared(case)
