@@ -30,11 +30,13 @@ from hub.pseudonym import InvalidBsn, PseudonymMaker
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
+from hub.values import FROM_SOURCE, compact_code
 
 M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "BSN_PATTERN",
+    "MAX_VALUE_DEPTH",
     "FieldError",
     "PLACEHOLDER_REF",
     "SERVER_SET",
@@ -71,9 +73,10 @@ def pseudonymise_in_place(data: dict[str, Any], pseudonymiser: PseudonymMaker | 
         return [FieldError("bsn", "send either bsn or subject_ref, not both")]
     if pseudonymiser is None:
         return [FieldError("bsn", "this hub has no pseudonym secrets configured")]
+    code = data.get("municipality_code")
     try:
         data["subject_ref"] = pseudonymiser.subject_ref(
-            bsn, str(data.get("municipality_code", "")).upper())
+            bsn, compact_code(code) if isinstance(code, str) else "")
     except InvalidBsn as exc:
         return [FieldError("bsn", str(exc))]
     except ConfigError:
@@ -113,11 +116,50 @@ def field_errors(exc: ValidationError, skip: Collection[str] = ()) -> list[Field
             for e in exc.errors() if not e["loc"] or e["loc"][0] not in skip]
 
 
+#: how deeply a field's value may nest (a list of texts is 1; JSON text from anywhere may
+#: nest deeper than Python's recursion allows, which would be no field error but a crash)
+MAX_VALUE_DEPTH = 8
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """True when ``value`` holds lists or objects more than ``limit`` deep (iteratively)."""
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            todo.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _integral(value: Any) -> Any:
+    """``value`` with every integral float as an int: JSON (and JSON Schema's
+    ``integer``) has one number type, so ``4.0`` is the integer 4 (as ``4`` is)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 def validate_strict(model: type[M], data: Mapping[str, Any]) -> M:
     """``data`` as ``model``, with JSON's types taken strictly: a number is not a
-    boolean, a string is not a number, a date is an ISO string (or a date object)."""
-    text = json.dumps(data, default=_json_value)
-    return model.model_validate_json(text, strict=True)
+    boolean, a string is not a number (an integral number such as ``4.0`` is an
+    integer, as JSON Schema has it), a date is an ISO string (or a date object) in
+    exactly the form the schema's pattern states (see :data:`hub.values.FROM_SOURCE`).
+
+    Raises pydantic's ValidationError, or IntakeError for values nested deeper than
+    :data:`MAX_VALUE_DEPTH`."""
+    deep = [k for k, v in data.items() if _nests_deeper(v, MAX_VALUE_DEPTH)]
+    if deep:
+        raise IntakeError([FieldError(str(k), f"nested deeper than {MAX_VALUE_DEPTH} levels")
+                           for k in deep])
+    text = json.dumps(_integral(dict(data)), default=_json_value)
+    return model.model_validate_json(text, strict=True, context={FROM_SOURCE: True})
 
 
 def build_signal(

@@ -8,10 +8,16 @@ Each type checks a value on the way in and states the same rule in the JSON sche
   bidirectional overrides and isolates, the byte-order mark, soft hyphen, line and
   paragraph separators), and no lone surrogates;
 - postcodes and municipality codes are normalised only as documented: spaces removed,
-  ASCII letters upper-cased (``"3511 ab"`` → ``"3511AB"``); anything else, such as a
-  ligature, fails the pattern;
+  ASCII letters upper-cased (``"3511 ab"`` → ``"3511AB"``); spaces may stand around the
+  value and between digits and letters (``" 3511 ab "``, ``"gm 0344"``), at most 12
+  characters in all; anything else, such as a ligature, fails the pattern;
 - dates and timestamps lie in the years 1900 to 2199; timestamps are timezone-aware and
-  kept in UTC at millisecond precision (what ``timestamp-millis`` carries);
+  kept in UTC at millisecond precision (what ``timestamp-millis`` carries). What a source
+  sends (validated with the :data:`FROM_SOURCE` context, see
+  :func:`hub.intake.validate_strict`) is checked as text, exactly as the schema's pattern
+  states it: ``YYYY-MM-DD``, and RFC 3339 ``YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)``
+  with the year written 1900-2199 (in the sender's time zone: in UTC such a time may lie
+  up to a day outside those years, and the models keep and read it back as such);
 - event ids are UUIDs in their hyphenated form, kept in lower case;
 - a ``subject_ref`` is a pseudonym exactly: ``ps<key version>-<40 hex digits>``.
 
@@ -21,12 +27,25 @@ Errors name the rule, never the value.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 __all__ = [
+    "CODE_MAX_LENGTH",
+    "DATETIME_PATTERN",
+    "DATE_PATTERN",
+    "FROM_SOURCE",
     "INT_MAX",
     "LONG_MAX",
     "MAX_YEAR",
@@ -49,6 +68,7 @@ __all__ = [
     "Text",
     "TraceId",
     "UtcDatetime",
+    "compact_code",
     "utc_millis",
 ]
 
@@ -59,18 +79,34 @@ MIN_YEAR, MAX_YEAR = 1900, 2199
 #: characters no text field may hold (as regular-expression ranges, valid in Python and
 #: in ECMA-262, the dialect of JSON Schema patterns)
 _UNSAFE = (r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-           r"\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff")
+           r"\u2060-\u206f\ufeff\ufff9-\ufffb")
+#: lone surrogates: not Unicode characters at all, so no pattern can name them portably
+#: (validators whose strings are Unicode, such as Rust's, refuse such a pattern); a JSON
+#: text can only hold them as ``\ud800``-style escapes, and the check refuses them
+_SURROGATES = r"\ud800-\udfff"
 #: the pattern of every free-text field
 TEXT_PATTERN = f"^[^{_UNSAFE}]+$"
-_UNSAFE_CHAR = re.compile(f"[{_UNSAFE}]")
+_UNSAFE_CHAR = re.compile(f"[{_UNSAFE}{_SURROGATES}]")
 #: the exact form of a pseudonym (see hub.pseudonym)
 SUBJECT_REF_PATTERN = r"^ps[1-9][0-9]{0,3}-[0-9a-f]{40}$"
 _SUBJECT_REF = re.compile(SUBJECT_REF_PATTERN)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_POSTCODE = re.compile(r"[1-9][0-9]{3}[A-Z]{2}")
-_GM_CODE = re.compile(r"GM[0-9]{4}")
-#: a year in range, at the start of an ISO date or date-time
-_YEAR_PATTERN = r"^(19|2[01])[0-9]{2}-"
+#: a postcode and a municipality code as a source may write them (the schema's patterns)
+_POSTCODE_FORM = "^ *[1-9][0-9]{3} *[A-Za-z]{2} *$"
+_GM_CODE_FORM = "^ *[Gg][Mm] *[0-9]{4} *$"
+#: a calendar date as a source writes it: year 1900-2199 (the day is checked as a date)
+_DATE_TEXT = r"(19|2[01])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DATE_PATTERN = f"^{_DATE_TEXT}$"
+#: an RFC 3339 date-time with a time zone as a source writes it (no leap second: neither
+#: Python nor Avro's timestamp-millis can hold one; at most nine fraction digits)
+DATETIME_PATTERN = (f"^{_DATE_TEXT}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                    r"(\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+_DATE_FORM, _DATETIME_FORM = re.compile(DATE_PATTERN), re.compile(DATETIME_PATTERN)
+#: validation context key: the values are JSON text as a source sent it (see module doc)
+FROM_SOURCE = "from_source"
+#: the instants a timestamp written with a year 1900-2199 in any time zone can be
+_FIRST_INSTANT = datetime(MIN_YEAR, 1, 1, tzinfo=UTC) - timedelta(days=1)
+_END_INSTANT = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC) + timedelta(days=1)
 
 
 def _safe_text(value: str) -> str:
@@ -100,18 +136,30 @@ HouseNumberAddition = Annotated[str, Field(min_length=1, max_length=10), _SAFE,
 LongText = Annotated[str, Field(min_length=1, max_length=2000), _SAFE, _text_schema(2000)]
 
 
-def _normalised(pattern: re.Pattern[str], rule: str) -> Any:
-    """Spaces removed, ASCII upper-cased, then the whole value must match."""
+def compact_code(value: str) -> str:
+    """A postcode or municipality code as the models keep it: spaces removed, ASCII
+    letters upper-cased (``" gm 0344"`` → ``"GM0344"``); anything else left as it is."""
+    compact = value.replace(" ", "")
+    return compact.upper() if compact.isascii() else compact
+
+
+#: the longest postcode or municipality code a source may send (spaces included)
+CODE_MAX_LENGTH = 12
+
+
+def _normalised(form: str, rule: str) -> Any:
+    """At most CODE_MAX_LENGTH characters matching ``form``; kept with spaces removed and
+    ASCII upper-cased."""
+    pattern = re.compile(form)
 
     def check(value: object) -> object:
         if not isinstance(value, str):
             return value  # the str type refuses it
-        compact = value.replace(" ", "")
-        if compact.isascii():
-            compact = compact.upper()
-        if not pattern.fullmatch(compact):
+        if len(value) > CODE_MAX_LENGTH:
+            raise ValueError(f"must be at most {CODE_MAX_LENGTH} characters, spaces included")
+        if not pattern.fullmatch(value):
             raise ValueError(rule)
-        return compact
+        return compact_code(value)
 
     return BeforeValidator(check)
 
@@ -119,19 +167,20 @@ def _normalised(pattern: re.Pattern[str], rule: str) -> Any:
 #: a Dutch postcode, kept as ``1234AB``; sources may send ``1234 ab``
 Postcode = Annotated[
     str,
-    _normalised(_POSTCODE, "must be a Dutch postcode: four digits, not starting with 0,"
-                " and two letters (e.g. 1234 AB)"),
-    WithJsonSchema({"type": "string", "maxLength": 12,
-                    "pattern": "^ *[1-9]( *[0-9]){3}( *[A-Za-z]){2} *$",
+    _normalised(_POSTCODE_FORM, "must be a Dutch postcode: four digits, not starting"
+                " with 0, and two letters (e.g. 1234 AB)"),
+    WithJsonSchema({"type": "string", "maxLength": CODE_MAX_LENGTH,
+                    "pattern": _POSTCODE_FORM,
                     "description": "Dutch postcode, e.g. 3511AB (spaces and lower case"
                     " are normalised)."}),
 ]
 #: a CBS municipality code, kept as ``GM0344``; sources may send ``gm0344``
 MunicipalityCode = Annotated[
     str,
-    _normalised(_GM_CODE, "must be a municipality code: GM and four digits (e.g. GM0344)"),
-    WithJsonSchema({"type": "string", "maxLength": 12,
-                    "pattern": "^ *[Gg] *[Mm]( *[0-9]){4} *$",
+    _normalised(_GM_CODE_FORM, "must be a municipality code: GM and four digits (e.g."
+                " GM0344)"),
+    WithJsonSchema({"type": "string", "maxLength": CODE_MAX_LENGTH,
+                    "pattern": _GM_CODE_FORM,
                     "description": "CBS municipality code, e.g. GM0344."}),
 ]
 
@@ -149,10 +198,39 @@ EventId = Annotated[str, BeforeValidator(_uuid_text),
                     WithJsonSchema({"type": "string", "format": "uuid"})]
 
 
+def _from_source(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get(FROM_SOURCE))
+
+
+def _parsed(kind: TypeAdapter[Any], form: re.Pattern[str], rule: str) -> Any:
+    """A validator that parses text (its form checked first, for a source's text)."""
+
+    def check(value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        if _from_source(info) and not form.fullmatch(value):
+            raise ValueError(rule)
+        try:  # parsed here: a before-validator's result is checked as a Python value
+            return kind.validate_python(value)
+        except ValidationError:
+            raise ValueError(rule) from None
+
+    return BeforeValidator(check)
+
+
+_DATETIME_PARSED = _parsed(TypeAdapter(datetime), _DATETIME_FORM, "must be an RFC 3339"
+                          f" date-time with a time zone, years {MIN_YEAR} to {MAX_YEAR}"
+                          " (e.g. 2025-03-01T09:30:00+01:00)")
+_DATE_PARSED = _parsed(TypeAdapter(date), _DATE_FORM, "must be a date YYYY-MM-DD,"
+                       f" years {MIN_YEAR} to {MAX_YEAR}")
+
+
 def _utc_millis(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must be timezone-aware (UTC)")
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
+    # the year first: converting a time at the edge of the calendar would overflow
+    if not MIN_YEAR - 1 <= value.year <= MAX_YEAR + 1 or not (
+            _FIRST_INSTANT <= value < _END_INSTANT):
         raise ValueError(f"must lie in the years {MIN_YEAR} to {MAX_YEAR}")
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
@@ -172,14 +250,14 @@ def _date_in_range(value: date) -> date:
 
 #: a timestamp with a time zone, years 1900-2199
 UtcDatetime = Annotated[
-    datetime, AfterValidator(_utc_millis),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _YEAR_PATTERN,
+    datetime, _DATETIME_PARSED, AfterValidator(_utc_millis),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN,
                     "description": "RFC 3339 date-time with a time zone, years 1900-2199."}),
 ]
 #: a calendar date, years 1900-2199
 SignalDate = Annotated[
-    date, AfterValidator(_date_in_range),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": _YEAR_PATTERN}),
+    date, _DATE_PARSED, AfterValidator(_date_in_range),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
 ]
 
 

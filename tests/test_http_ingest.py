@@ -443,7 +443,7 @@ def test_idempotency_store_reserves_replays_and_refuses(tmp_path: Path) -> None:
 def test_consent_grant_and_withdrawal_land_on_consent_topic(api: Api) -> None:
     bsn = valid_bsn(random.Random())
     grant = {"bsn": bsn, "municipality_code": GM, "purpose": "youth-care-exit-handover",
-             "recipient_scope": ["team-utrecht-west", GM], "valid_until": "2030-01-01T00:00Z"}
+             "recipient_scope": ["team-utrecht-west", GM], "valid_until": "2030-01-01T00:00:00Z"}
     with api.client() as client:
         granted = client.post("/v1/consents", json=grant)
         assert granted.status_code == 202, granted.text

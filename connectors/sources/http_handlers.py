@@ -61,6 +61,11 @@ class _Event(NamedTuple):
 MAX_JSON_DEPTH = 10
 
 
+def _not_json(constant: str) -> Any:
+    """``NaN`` and ``Infinity``, which Python's parser takes but JSON does not have."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 @contextmanager
 def _hub_errors(index: int | None = None) -> Iterator[None]:
     """Hub errors as HTTP answers, by their branch of the exception tree."""
@@ -129,14 +134,15 @@ class Ingest:
             if size > self.max_body_bytes:
                 raise too_large
             chunks.append(chunk)
+        too_deep = invalid([field("(body)", f"nested deeper than {MAX_JSON_DEPTH} levels")])
         try:
-            body = json.loads(b"".join(chunks))
+            body = json.loads(b"".join(chunks), parse_constant=_not_json)
         except RecursionError:
-            body = None
+            raise too_deep from None
         except (ValueError, UnicodeDecodeError):
             raise invalid([field("(body)", "not valid JSON")]) from None
-        if body is None or nests_deeper_than(body, MAX_JSON_DEPTH):
-            raise invalid([field("(body)", f"nested deeper than {MAX_JSON_DEPTH} levels")])
+        if nests_deeper_than(body, MAX_JSON_DEPTH):
+            raise too_deep
         return body
 
     def batch_items(self, body: Any) -> list[Any]:

@@ -47,6 +47,7 @@ from hub.errors import HubError
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
+from hub.values import TEXT_PATTERN
 
 __all__ = ["KINDS", "HttpIngestSource", "create_app", "serve", "server_address", "stop"]
 
@@ -74,7 +75,7 @@ IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=255,
     description="Makes a retry safe: the same key (per source) gets the first answer again"
     " and publishes nothing more.")]
-ConsentIdPath = Annotated[str, PathParam(min_length=1, max_length=100,
+ConsentIdPath = Annotated[str, PathParam(min_length=1, max_length=100, pattern=TEXT_PATTERN,
                                          description="The consent's id, as granted.")]
 _Authorize = Callable[[Request, str | None, str], Awaitable[SourceInfo]]
 _ACCEPTED = "Accepted: the events are durable on the bus (or were before: a replay)."

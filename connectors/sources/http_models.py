@@ -154,9 +154,13 @@ def fingerprint(route: str, contents: Sequence[str]) -> str:
 #: a BSN as sources send it; format "bsn": nine digits passing the 11-test
 _BSN_SCHEMA = {"type": "string", "format": "bsn", "pattern": BSN_PATTERN, "writeOnly": True,
                "description": _BSN_DOC}
-#: the person is named by exactly one of bsn (with municipality_code) and subject_ref
+#: the person is named by exactly one of bsn (with a municipality_code, not null: its
+#: key makes the pseudonym) and subject_ref
 _PERSON: dict[str, Any] = {
-    "oneOf": [{"required": ["bsn", "municipality_code"]}, {"required": ["subject_ref"]}],
+    "oneOf": [{"required": ["bsn", "municipality_code"],
+               "properties": {"municipality_code": {"type": "string"}},
+               "not": {"required": ["subject_ref"]}},
+              {"required": ["subject_ref"], "not": {"required": ["bsn"]}}],
     "dependentRequired": {"bsn": ["municipality_code"]},
 }
 #: rules across fields that a JSON schema cannot state (hub.validation.meaning_problems)
@@ -167,6 +171,8 @@ _MEANING = {
     " in the future",
     "YouthCareExit": "planned_end_date at most a year before turns_18_on; occurred_at at"
     " most 5 minutes in the future",
+    "ConsentGrant": "valid_until after valid_from; purpose and every recipient_scope entry"
+    " among those the source may record (else 403)",
 }
 
 
@@ -207,9 +213,11 @@ def _consent_input() -> tuple[dict[str, Any], dict[str, Any]]:
     props["valid_until"]["description"] = "End of validity, exclusive (default: none)."
     props["recipient_scope"]["description"] = (
         "Who may receive: team ids, or municipality codes for every team there.")
+    props["recipient_scope"]["minItems"] = 1  # a grant names at least one recipient
     props["purpose"]["description"] = "Purpose code, e.g. youth-care-exit-handover."
     schema = {"title": "ConsentGrant", "type": "object", "additionalProperties": False,
-              "description": "A consent granted by the person (send bsn or subject_ref).",
+              "description": "A consent granted by the person (send bsn or subject_ref)."
+              f" Rules across fields: {_MEANING['ConsentGrant']}.",
               "properties": {k: props[k] for k in CONSENT_FIELDS},
               "required": ["purpose", "recipient_scope"], **_PERSON}
     return schema, defs
