@@ -189,10 +189,11 @@ class HttpRegistry(SchemaRegistry):
         return schema_id
 
     def schema_by_id(self, schema_id: int) -> str:
-        if schema_id not in self._by_id:
-            answer = self._call("GET", f"/schemas/ids/{schema_id}")
-            self._by_id[schema_id] = str(answer["schema"])
-        return self._by_id[schema_id]
+        text = self._by_id.get(schema_id)
+        if text is None:
+            text = str(self._call("GET", f"/schemas/ids/{schema_id}")["schema"])
+            self._by_id[schema_id] = text
+        return text
 
     def lookup(self, subject: str, schema: str) -> RegisteredSchema | None:
         try:
