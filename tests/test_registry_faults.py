@@ -34,7 +34,7 @@ from connectors.sources.http_ingest import serve, server_address, stop
 from hub.config import load_config
 from hub.connect import connect
 from hub.devtools.local_registry import LocalApicurio
-from hub.errors import RegistryUnavailable
+from hub.errors import LocalRegistryError, RegistryUnavailable
 from hub.registry.base import canonical
 from hub.registry.http import CONFIRM_EVERY, HttpRegistry
 from hub.schemas import load_schema
@@ -155,6 +155,14 @@ def test_a_registry_restarted_on_persistent_storage_keeps_its_ids(
             {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "int"}]}))
     assert again == before
     assert new not in before.values()  # ids are not handed out twice
+
+
+def test_a_second_registry_on_the_same_data_is_refused(apicurio: LocalApicurio) -> None:
+    apicurio.start()
+    second = LocalApicurio(data_dir=apicurio.data_dir)
+    with pytest.raises(LocalRegistryError, match="in use by another local registry"):
+        second.start()
+    assert not second.running and apicurio.running
 
 
 # --- a registry that lost its schemas ------------------------------------------------
