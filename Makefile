@@ -44,7 +44,7 @@ bench: install  ## throughput benchmarks, each against a baseline measured in th
 kafka: install  ## run a local single-node Apache Kafka (KRaft) broker in the foreground
 	$(BIN)/python -m hub.devtools.local_kafka
 
-registry: install  ## run a local Apicurio Registry (Confluent-compatible API) in the foreground
+registry: install  ## run a local Apicurio Registry (Confluent-compatible API, ids kept in an H2 file) in the foreground
 	$(BIN)/python -m hub.devtools.local_registry
 
 clean:  ## remove the virtual environment and local data

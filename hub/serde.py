@@ -18,7 +18,7 @@ from typing import Any
 import fastavro
 from fastavro.types import Schema
 
-from hub.errors import DecodeError, NotWireFormat, SchemaNotFound, SerdeError
+from hub.errors import DecodeError, NotWireFormat, SerdeError
 from hub.registry.base import SchemaRegistry, canonical, subject_for
 from hub.schemas import load_schema, schema_names
 
@@ -67,9 +67,9 @@ class AvroSerde:
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
-        self._writer_ids: dict[tuple[str, str], int] = {}
+        self._subjects: dict[tuple[str, str], tuple[str, str]] = {}  # -> (subject, text)
         self._parsed: dict[str, Schema] = {}
-        self._by_id: dict[int, tuple[str, Schema]] = {}
+        self._writers: dict[str, tuple[str, Schema]] = {}  # writer schema text -> parsed
         self._local: dict[str, str] = {}  # full name -> short name of local schemas
         for name in schema_names():
             self._local[full_name(load_schema(name))] = name
@@ -80,13 +80,16 @@ class AvroSerde:
         return self._parsed[name]
 
     def schema_id(self, topic: str, name: str) -> int:
-        """Register (once) the local schema ``name`` for ``topic``; return its id."""
+        """The confirmed id of the local schema ``name`` for ``topic`` (registered when the
+        registry does not know it); raises RegistryUnavailable rather than use an id the
+        registry has not confirmed (see :meth:`SchemaRegistry.writer_id`)."""
         key = (topic, name)
-        if key not in self._writer_ids:
+        found = self._subjects.get(key)
+        if found is None:
             schema = load_schema(name)
-            subject = subject_for(topic, full_name(schema))
-            self._writer_ids[key] = self.registry.register(subject, canonical(schema))
-        return self._writer_ids[key]
+            found = self._subjects[key] = (subject_for(topic, full_name(schema)),
+                                           canonical(schema))
+        return self.registry.writer_id(*found)
 
     def encode(self, topic: str, name: str, record: dict[str, Any]) -> bytes:
         """Avro-encode ``record`` with the local schema ``name`` in wire format."""
@@ -103,14 +106,15 @@ class AvroSerde:
         return self.encode(topic, model.avro_name, model.to_avro())
 
     def _writer(self, schema_id: int) -> tuple[str, Schema]:
-        if schema_id not in self._by_id:
-            try:
-                text = self.registry.schema_by_id(schema_id)
-            except SchemaNotFound:
-                raise
+        # Asked of the registry object every time (it caches, and forgets ids it finds the
+        # registry has lost); parsed once per schema text.
+        text = self.registry.schema_by_id(schema_id)
+        found = self._writers.get(text)
+        if found is None:
             parsed_json = json.loads(text)
-            self._by_id[schema_id] = (full_name(parsed_json), fastavro.parse_schema(parsed_json))
-        return self._by_id[schema_id]
+            found = self._writers[text] = (full_name(parsed_json),
+                                           fastavro.parse_schema(parsed_json))
+        return found
 
     def decode(self, data: bytes | None) -> Decoded:
         """Decode wire-format bytes; raises NotWireFormat, SchemaNotFound or DecodeError."""

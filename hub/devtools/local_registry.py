@@ -4,8 +4,17 @@ Apicurio publishes each release's runnable distribution on Maven Central as
 ``io.apicurio:apicurio-registry-app:<version>:tar.gz:all`` (a Quarkus fast-jar for 3.x, a
 ``-runner.jar`` with ``lib/`` for 2.x). :meth:`LocalApicurio.ensure_built` has Maven fetch and
 unpack it once (``tools/apicurio/pom.xml``) into ``$HUB_CACHE_DIR/apicurio-<version>`` (default
-``~/.cache/signalhub/apicurio-<version>``); :meth:`LocalApicurio.start` runs it on 127.0.0.1 with
-its default storage, H2 in memory, so every start is an empty registry and nothing is kept.
+``~/.cache/signalhub/apicurio-<version>``); :meth:`LocalApicurio.start` runs it on 127.0.0.1.
+
+Storage is persistent by default: Apicurio's SQL storage on an H2 *file* database
+(``apicurio.storage.kind=sql``, ``apicurio.storage.sql.kind=h2``, ``apicurio.datasource.url=
+jdbc:h2:file:<data dir>/registry``), so schema ids survive a restart (:meth:`LocalApicurio.restart`)
+and a record written under id N still names the same schema afterwards. The data directory is
+``data_dir`` if given (the command line's default: ``$HUB_CACHE_DIR/apicurio-<version>/data``),
+else a private temporary one kept for the life of the object and removed when its ``with``
+block ends. ``in_memory=True`` (``--in-memory``) gives Apicurio's H2 in-memory database: every
+start is an empty registry, which hands out ids 1, 2, 3 again to whatever registers first.
+Only 3.x has SQL storage in this distribution; 2.x runs in memory only.
 
 The Confluent-compatible API is served under ``/apis/ccompat/v7`` (3.x and 2.x alike; 2.x also
 answers under ``/apis/ccompat/v6``, 3.x also under ``/apis/ccompat/v8``).
@@ -30,6 +39,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -191,10 +201,12 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 class LocalApicurio:
-    """One Apicurio Registry JVM on 127.0.0.1 with in-memory storage.
+    """One Apicurio Registry JVM on 127.0.0.1 with persistent (H2 file) or in-memory storage.
 
     ``with LocalApicurio() as reg:`` starts it (``reg.base_url`` is the Confluent-compatible
-    API root) and stops it on exit; :meth:`start` is idempotent and returns that URL.
+    API root) and stops it on exit; :meth:`start` is idempotent and returns that URL;
+    :meth:`stop` then :meth:`start` (or :meth:`restart`) runs it again on the same port and
+    the same data.
     """
 
     def __init__(
@@ -207,6 +219,8 @@ class LocalApicurio:
         xmx: str = DEFAULT_XMX,
         extra_properties: dict[str, str] | None = None,
         tools_dir: Path = TOOLS_DIR,
+        data_dir: Path | str | None = None,
+        in_memory: bool = False,
     ) -> None:
         self.version = version
         self.cache_dir = Path(cache_dir) if cache_dir else cache_root() / f"apicurio-{version}"
@@ -216,7 +230,12 @@ class LocalApicurio:
         self.xmx = xmx
         self.extra_properties = dict(extra_properties or {})
         self.tools_dir = tools_dir
+        self.in_memory = in_memory
+        self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else None
+        self._own_data_dir = False
+        self._data_lock: IO[str] | None = None
         self.port: int | None = None
+        self._kept_port: int | None = None  # the port of the last good start
         self.log_path: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -298,6 +317,7 @@ class LocalApicurio:
             "quarkus.management.host": "127.0.0.1",
             "quarkus.management.port": str(management_port),
             "quarkus.otel.sdk.disabled": "true",
+            **self.storage_properties(),
             **self.extra_properties,
         }
         # A small test server: C1 only and the serial GC start faster and use less memory.
@@ -305,17 +325,61 @@ class LocalApicurio:
                "-XX:+ExitOnOutOfMemoryError"]
         return [str(java), *jvm, *(f"-D{k}={v}" for k, v in props.items()), "-jar", str(jar)]
 
+    def storage_properties(self) -> dict[str, str]:
+        """Apicurio's storage settings: SQL on an H2 file in :attr:`data_dir`, or in memory."""
+        if self.in_memory:
+            return {}
+        if required_java(self.version) < 21:
+            raise LocalRegistryError(
+                f"Apicurio {self.version} has no SQL storage in this distribution: run it with"
+                " in_memory=True (--in-memory) or use a 3.x release"
+            )
+        if self.data_dir is None:
+            raise LocalRegistryError("no data directory yet: call start() first")
+        return {
+            "apicurio.storage.kind": "sql",
+            "apicurio.storage.sql.kind": "h2",
+            "apicurio.datasource.url": f"jdbc:h2:file:{self.data_dir / 'registry'}",
+        }
+
+    def _claim_data_dir(self) -> None:
+        """Create (or pick a private) data directory and lock it: H2 opens a file once."""
+        if self.in_memory or self._data_lock is not None:
+            return
+        if self.data_dir is None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="apicurio-data-"))
+            self._own_data_dir = True
+            atexit.register(self.remove_data)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = (self.data_dir / "registry.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise LocalRegistryError(
+                f"{self.data_dir} is in use by another local registry; stop it or choose"
+                " another data directory"
+            ) from None
+        self._data_lock = handle
+
+    def _release_data_dir(self) -> None:
+        if self._data_lock is not None:
+            self._data_lock.close()  # closing drops the lock
+            self._data_lock = None
+
     def start(self, timeout: float = 180.0) -> str:
-        """Start (once) and wait until the Confluent API answers; returns its base URL."""
+        """Start (once) and wait until the Confluent API answers; returns its base URL.
+
+        After a :meth:`stop` it starts on the port it had, so clients keep their URL."""
         if self.running:
             return self.base_url
         self.ensure_built()
         deadline = time.monotonic() + timeout
         for _attempt in range(3):  # a free port may be taken before the JVM binds it
-            port = self.requested_port or free_port()
+            port = self.requested_port or self._kept_port or free_port()
             if self._launch(port, deadline):
                 return self.base_url
-            if self.requested_port:
+            if self.requested_port or self._kept_port:
                 break
         raise LocalRegistryError(
             f"Apicurio {self.version} could not bind port {self.port} on 127.0.0.1 (in use); "
@@ -324,7 +388,12 @@ class LocalApicurio:
 
     def _launch(self, port: int, deadline: float) -> bool:
         """One attempt; False when its port was taken meanwhile (the caller retries)."""
-        command = self.command(port, free_port())  # raises before anything is opened
+        self._claim_data_dir()
+        try:
+            command = self.command(port, free_port())  # raises before anything is opened
+        except LocalRegistryError:
+            self._release_data_dir()
+            raise
         self.port = port
         logs = self.cache_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -342,6 +411,7 @@ class LocalApicurio:
             if _PORT_IN_USE.search(_tail(self.log_path, 60)):
                 return False
             raise
+        self._kept_port = port
         return True
 
     def _wait_ready(self, deadline: float) -> None:
@@ -364,8 +434,23 @@ class LocalApicurio:
                     )
                 time.sleep(0.25)
 
+    def restart(self, down_for: float = 0.0, timeout: float = 180.0) -> str:
+        """Stop, stay down ``down_for`` seconds, start again on the same port and data."""
+        self.stop()
+        time.sleep(down_for)
+        return self.start(timeout)
+
+    def remove_data(self) -> None:
+        """Stop, and delete a private temporary data directory (a given one is kept)."""
+        self.stop()
+        if self._own_data_dir and self.data_dir is not None:
+            atexit.unregister(self.remove_data)
+            _remove(self.data_dir)
+            self.data_dir, self._own_data_dir = None, False
+
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM to its process group, SIGKILL if it lingers; safe to call twice."""
+        """SIGTERM to its process group, SIGKILL if it lingers; safe to call twice. The
+        data (and the port, for the next :meth:`start`) are kept."""
         proc, self._proc = self._proc, None
         if proc is not None:
             atexit.unregister(self.stop)
@@ -378,6 +463,7 @@ class LocalApicurio:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self._release_data_dir()
 
     def __enter__(self) -> LocalApicurio:
         self.start()
@@ -389,7 +475,7 @@ class LocalApicurio:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.remove_data()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -411,8 +497,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hub.devtools.local_registry",
         description=(
-            "Run a real Apicurio Registry on 127.0.0.1 in the foreground (in-memory storage, "
-            "empty at every start) until Ctrl-C. The first run has Maven fetch "
+            "Run a real Apicurio Registry on 127.0.0.1 in the foreground until Ctrl-C, with "
+            "persistent storage (an H2 file database in --data-dir), so schema ids survive a "
+            "restart. The first run has Maven fetch "
             "io.apicurio:apicurio-registry-app:<version>:tar.gz:all from Maven Central into "
             "$HUB_CACHE_DIR/apicurio-<version> (default ~/.cache/signalhub/apicurio-<version>)."
         ),
@@ -433,6 +520,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="where the unpacked release lives (default: see above)")
     parser.add_argument("--timeout", type=float, default=180.0,
                         help="seconds to wait for readiness (default %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where its H2 database lives (default: "
+                             "$HUB_CACHE_DIR/apicurio-<version>/data)")
+    parser.add_argument("--in-memory", action="store_true",
+                        help="keep nothing: an empty registry at every start, ids reused "
+                             "(tests only; never for data that outlives the registry)")
     parser.add_argument("--build-only", action="store_true",
                         help="fetch and unpack the release, then exit")
     return parser
@@ -445,8 +538,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m hub.devtools.local_registry``."""
     args = _parser().parse_args(argv)
-    registry = LocalApicurio(args.apicurio_version, cache_dir=args.cache_dir,
-                             java_home=args.java_home, port=args.port, xmx=args.xmx)
+    cache_dir = args.cache_dir or cache_root() / f"apicurio-{args.apicurio_version}"
+    data_dir = None if args.in_memory else args.data_dir or cache_dir / "data"
+    registry = LocalApicurio(args.apicurio_version, cache_dir=cache_dir,
+                             java_home=args.java_home, port=args.port, xmx=args.xmx,
+                             data_dir=data_dir,
+                             in_memory=args.in_memory)
     try:
         if args.build_only:
             print(registry.ensure_built())
@@ -456,7 +553,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Apicurio Registry {registry.version} ready: {url}", flush=True)
-    print(f"log: {registry.log_path}  (Ctrl-C to stop)", flush=True)
+    storage = "in memory" if registry.in_memory else f"H2 file in {registry.data_dir}"
+    print(f"storage: {storage}; log: {registry.log_path}  (Ctrl-C to stop)", flush=True)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while registry.running:

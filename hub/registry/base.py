@@ -79,5 +79,23 @@ class SchemaRegistry(abc.ABC):
     def get_compatibility(self, subject: str | None = None) -> Compatibility:
         """The level in force for ``subject`` (its own, else the global default)."""
 
+    def writer_id(self, subject: str, schema: str) -> int:
+        """The id to write records of ``schema`` (canonical text) under ``subject`` with:
+        one the registry has confirmed, never a cached one it may have lost since.
+
+        Called for every record written, so implementations answer from memory while the
+        id is confirmed. This default registers every time; a registry whose ids cannot
+        change under a running hub caches them (the embedded one), a remote one confirms
+        them again periodically and after any failure (:class:`~hub.registry.http.HttpRegistry`).
+        Raises RegistryUnavailable when the id cannot be confirmed now.
+        """
+        return self.register(subject, schema)
+
+    def verify_ids(self) -> None:
+        """Check now that the registry answers and that every id this object has handed out
+        or read still names the same schema, registering again what it lost (the readiness
+        check). Raises RegistryUnavailable when it cannot be asked."""
+        self.subjects()
+
     def close(self) -> None:
         """Release resources."""

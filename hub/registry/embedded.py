@@ -37,6 +37,7 @@ class EmbeddedRegistry(SchemaRegistry):
     ) -> None:
         self._lock = threading.RLock()
         self._by_id: dict[int, str] = {}
+        self._writers: dict[tuple[str, str], int] = {}
         try:
             self._db = open_database(path)
             with self._write() as db:
@@ -87,6 +88,13 @@ class EmbeddedRegistry(SchemaRegistry):
                 "INSERT INTO registry_versions VALUES (?, ?, ?)", (subject, version, schema_id)
             )
         return int(schema_id)
+
+    def writer_id(self, subject: str, schema: str) -> int:
+        """Registered once, then from memory: the ids live in the bus's own file."""
+        key = (subject, schema)
+        if key not in self._writers:
+            self._writers[key] = self.register(subject, schema)
+        return self._writers[key]
 
     def schema_by_id(self, schema_id: int) -> str:
         if schema_id in self._by_id:

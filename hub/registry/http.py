@@ -1,20 +1,51 @@
 """A client for any Confluent-compatible schema registry API (Confluent, Apicurio's
-``/apis/ccompat/v7``, Karapace), used by the Kafka mode."""
+``/apis/ccompat/v7``, Karapace), used by the Kafka mode.
+
+Writer ids are *confirmed* (:meth:`HttpRegistry.writer_id`): an id is used for at most
+``confirm_every`` seconds after the registry last said that it still names the schema,
+and never after a failed call to the registry, until it has said so again. A registry
+that lost its schemas (Apicurio with in-memory storage, restarted) therefore gets them
+registered again, and records are written under the new id, not under an old one that
+now names another schema or nothing. While the registry cannot be reached, an
+unconfirmed id is not used: :meth:`writer_id` raises RegistryUnavailable (the ingest API
+answers 503). Concurrent first registrations of one subject by several clients are safe:
+Apicurio answers the loser of its ``PUT /config/<subject>`` race with 409 "rule already
+exists", which is taken as success and the level set again.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import structlog
 
 from hub.compat import Compatibility
 from hub.errors import IncompatibleSchema, RegistryError, RegistryUnavailable, SchemaNotFound
 from hub.registry.base import RegisteredSchema, SchemaRegistry, canonical
 
-__all__ = ["HttpRegistry"]
+__all__ = ["CONFIRM_EVERY", "HttpRegistry", "RETRY_AFTER"]
+
+log = structlog.get_logger(__name__)
 
 _CONTENT = "application/vnd.schemaregistry.v1+json"
+#: seconds a confirmed writer id is used before the registry is asked again
+CONFIRM_EVERY = 5.0
+#: seconds after a failed call during which unconfirmed ids fail at once (no new call)
+RETRY_AFTER = 1.0
+_CONFLICT_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Confirmed:
+    schema_id: int
+    at: float  # monotonic time the registry last confirmed it
+    generation: int  # the registry failure count then
 
 
 class HttpRegistry(SchemaRegistry):
@@ -26,23 +57,49 @@ class HttpRegistry(SchemaRegistry):
         *,
         default_compatibility: Compatibility = Compatibility.BACKWARD_TRANSITIVE,
         timeout: float = 10.0,
+        confirm_every: float = CONFIRM_EVERY,
+        retry_after: float = RETRY_AFTER,
         client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.default_compatibility = default_compatibility
+        self.confirm_every = confirm_every
+        self.retry_after = retry_after
+        self._clock = clock
         self._http = client or httpx.Client(
-            base_url=self.base_url, timeout=timeout,
+            base_url=self.base_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
             headers={"Accept": _CONTENT, "Content-Type": _CONTENT},
         )
         self._by_id: dict[int, str] = {}
-        self._ids: dict[tuple[str, str], int] = {}
+        self._writers: dict[tuple[str, str], _Confirmed] = {}
+        self._confirming = threading.Lock()
+        self._generation = 0  # bumped by every failed call and every lost id
+        self._down_until = float("-inf")
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    # ---- transport
+
+    def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """One request; RegistryUnavailable (and a failure noted) when the registry cannot
+        be reached or answers 5xx."""
         try:
             resp = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
+            self._failed()
             raise RegistryUnavailable(
                 f"schema registry at {self.base_url} unreachable: {exc}") from exc
+        if resp.status_code >= 500:
+            self._failed()
+            raise RegistryUnavailable(
+                f"{method} {path} answered {resp.status_code}: {_error_text(resp)}")
+        return resp
+
+    def _failed(self) -> None:
+        self._generation += 1
+        self._down_until = self._clock() + self.retry_after
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self._send(method, path, body)
         if resp.status_code < 300:
             return resp.json() if resp.content else None
         detail = _error_text(resp)
@@ -50,14 +107,76 @@ class HttpRegistry(SchemaRegistry):
             raise SchemaNotFound(f"{method} {path}: {detail}")
         if resp.status_code == 409:
             raise IncompatibleSchema(f"{method} {path}: {detail}")
-        error = RegistryUnavailable if resp.status_code >= 500 else RegistryError
-        raise error(f"{method} {path} answered {resp.status_code}: {detail}")
+        raise RegistryError(f"{method} {path} answered {resp.status_code}: {detail}")
+
+    # ---- writer ids
+
+    def writer_id(self, subject: str, schema: str) -> int:
+        """The id to write ``schema`` under ``subject`` with, confirmed by the registry
+        within ``confirm_every`` seconds and since its last failure; re-registers when the
+        registry no longer knows it. Raises RegistryUnavailable, never a stale id."""
+        key = (subject, schema)
+        entry = self._writers.get(key)
+        if entry is not None and self._fresh(entry):
+            return entry.schema_id
+        with self._confirming:
+            entry = self._writers.get(key)
+            if entry is not None and self._fresh(entry):
+                return entry.schema_id
+            if self._clock() < self._down_until:
+                raise RegistryUnavailable(
+                    f"schema registry at {self.base_url} failed less than {self.retry_after:g} s"
+                    f" ago; the schema id for {subject} is not confirmed")
+            return self._confirm(subject, schema, entry)
+
+    def _fresh(self, entry: _Confirmed) -> bool:
+        return (entry.generation == self._generation
+                and self._clock() - entry.at < self.confirm_every)
+
+    def _confirm(self, subject: str, schema: str, entry: _Confirmed | None) -> int:
+        generation = self._generation
+        found = self.lookup(subject, schema)
+        schema_id = found.schema_id if found is not None else self.register(subject, schema)
+        if entry is not None and entry.schema_id != schema_id:
+            log.error(
+                "the schema registry changed the id of a schema: it lost its data (run it with"
+                " persistent storage); records written before under the old id may not decode",
+                subject=subject, old_id=entry.schema_id, new_id=schema_id)
+            # Every id known so far is suspect: readers ask again, writers confirm again.
+            self._by_id.clear()
+            self._generation += 1
+            generation = self._generation
+        elif entry is None and found is None:
+            log.info("schema registered", subject=subject, schema_id=schema_id)
+        self._by_id[schema_id] = canonical(schema)
+        self._writers[(subject, schema)] = _Confirmed(schema_id, self._clock(), generation)
+        return schema_id
+
+    def verify_ids(self) -> None:
+        """Confirm every writer id now (re-registering where the registry lost it) and check
+        that every cached reader id still names the same schema (else forget it and log)."""
+        with self._confirming:
+            self.subjects()  # answers at all, even before anything is cached
+            for (subject, schema), entry in list(self._writers.items()):
+                self._confirm(subject, schema, entry)
+            writers = {e.schema_id for e in self._writers.values()}
+            for schema_id, text in list(self._by_id.items()):
+                if schema_id in writers:
+                    continue
+                try:
+                    current = canonical(self._call("GET", f"/schemas/ids/{schema_id}")["schema"])
+                except SchemaNotFound:
+                    current = None
+                if current != canonical(text):
+                    log.error("a schema id read before names another schema or none now: the"
+                              " schema registry lost its data (run it with persistent storage)",
+                              schema_id=schema_id)
+                    self._by_id.pop(schema_id, None)
+
+    # ---- the registry protocol
 
     def register(self, subject: str, schema: str) -> int:
         text = canonical(schema)
-        cached = self._ids.get((subject, text))
-        if cached is not None:
-            return cached
         if not self.versions(subject):
             # Registries differ in their global default (Apicurio: NONE, Confluent:
             # BACKWARD); a new subject gets the hub's level explicitly.
@@ -66,15 +185,15 @@ class HttpRegistry(SchemaRegistry):
             "POST", f"/subjects/{subject}/versions", {"schema": text, "schemaType": "AVRO"}
         )
         schema_id = int(answer["id"])
-        self._ids[(subject, text)] = schema_id
         self._by_id.setdefault(schema_id, text)
         return schema_id
 
     def schema_by_id(self, schema_id: int) -> str:
-        if schema_id not in self._by_id:
-            answer = self._call("GET", f"/schemas/ids/{schema_id}")
-            self._by_id[schema_id] = str(answer["schema"])
-        return self._by_id[schema_id]
+        text = self._by_id.get(schema_id)
+        if text is None:
+            text = str(self._call("GET", f"/schemas/ids/{schema_id}")["schema"])
+            self._by_id[schema_id] = text
+        return text
 
     def lookup(self, subject: str, schema: str) -> RegisteredSchema | None:
         try:
@@ -115,7 +234,18 @@ class HttpRegistry(SchemaRegistry):
 
     def set_compatibility(self, level: Compatibility, subject: str | None = None) -> None:
         path = f"/config/{subject}" if subject else "/config"
-        self._call("PUT", path, {"compatibility": level.value})
+        for _attempt in range(_CONFLICT_RETRIES):
+            resp = self._send("PUT", path, {"compatibility": level.value})
+            if resp.status_code < 300:
+                return
+            if not (resp.status_code == 409 and "already exists" in _error_text(resp)):
+                break
+            # Apicurio: another client created the subject's rule at the same moment; the
+            # rule exists now, so the next PUT updates it to our level.
+        detail = _error_text(resp)
+        if resp.status_code == 404:
+            raise SchemaNotFound(f"PUT {path}: {detail}")
+        raise RegistryError(f"PUT {path} answered {resp.status_code}: {detail}")
 
     def get_compatibility(self, subject: str | None = None) -> Compatibility:
         if subject:

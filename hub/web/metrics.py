@@ -1,5 +1,5 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the bus and the schema registry
-answer) of the web app, and the Prometheus listener with ``/metrics``.
+"""``/healthz`` (the process answers) and ``/readyz`` (the bus answers, the schema registry
+confirms the ids in use) of the web app, and the Prometheus listener with ``/metrics``.
 
 Health needs no session: it carries status words and error class names only. Metrics
 are not served by the web app but by :func:`create_metrics_app` on a listener of their
@@ -40,14 +40,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: 200 when the bus lists its topics and the registry its subjects; else
-    503 naming what failed (the error class only)."""
+    """Readiness: 200 when the bus lists its topics and the registry confirms every
+    schema id this process writes or has read (registering again what it lost); else 503
+    naming what failed (the error class only)."""
     deps = _deps(request)
 
     def check() -> dict[str, str]:
         checks: dict[str, str] = {}
         for name, probe in (("bus", deps.conn.bus.list_topics),
-                            ("registry", deps.conn.registry.subjects)):
+                            ("registry", deps.conn.registry.verify_ids)):
             try:
                 probe()
                 checks[name] = "ok"
