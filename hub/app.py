@@ -98,7 +98,8 @@ class HubProcess:
         private_dir(self.state_dir)
         for i in range(self.routers):
             state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
-            router = Router(self._connect(), self.config, state)
+            router = Router(self._connect(), self.config, state,
+                            guarantee=self.settings.processing_guarantee)
             router.ensure_topics()
             self._routers.append(router)
             self._spawn(f"router-{i}", lambda r=router: r.run(self.stop_event))

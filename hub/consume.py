@@ -3,6 +3,10 @@
 ``AvroConsumer.poll`` decodes each message; one that is not wire format, names an
 unknown schema id or does not decode is written to the dead-letter topic (durably,
 before ``poll`` returns) and skipped, so committing after processing never loses it.
+With ``collect=True`` (the stream loop) the dead letters are kept in :attr:`pending`
+instead, to be produced with the batch's outputs and offsets in one transaction.
+``next_offsets`` holds, per partition, the offset after the last message of the last
+poll (what to commit once the batch is done).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from hub.bus.base import Consumer, Message, TopicPartition
+from hub.bus.base import Consumer, Message, Record, TopicPartition
 from hub.deadletters import DeadLetterWriter
 from hub.errors import SchemaNotFound, SerdeError
 from hub.serde import AvroSerde
@@ -38,18 +42,27 @@ class AvroConsumer:
 
     def __init__(
         self, consumer: Consumer, serde: AvroSerde, dead_letters: DeadLetterWriter,
-        *, stage: str = "decode",
-    ) -> None:
+        *, stage: str = "decode", collect: bool = False,
+    ) -> None:  # fmt: skip
         self.consumer = consumer
         self.serde = serde
         self.dead_letters = dead_letters
         self.stage = stage
+        self.collect = collect
         self.dead_lettered = 0
+        self.pending: list[Record] = []
+        self.next_offsets: dict[TopicPartition, int] = {}
+        self.first_offsets: dict[TopicPartition, int] = {}
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Event]:
         events: list[Event] = []
         failures: list[tuple[Message, BaseException]] = []
+        self.next_offsets = {}
+        self.first_offsets = {}
         for message in self.consumer.poll(max_records, timeout):
+            tp = TopicPartition(message.topic, message.partition)
+            self.first_offsets.setdefault(tp, message.offset)
+            self.next_offsets[tp] = message.offset + 1
             try:
                 decoded = self.serde.decode(message.value)
             except (SerdeError, SchemaNotFound) as exc:
@@ -60,7 +73,11 @@ class AvroConsumer:
                 failures.append((message, exc))
                 continue
             events.append(Event(message, decoded.schema_id, decoded.record_name, decoded.record))
-        if failures:
+        if failures and self.collect:
+            self.pending.extend(self.dead_letters.build(m, exc, stage=self.stage)
+                                for m, exc in failures)  # fmt: skip
+            self.dead_lettered += len(failures)
+        elif failures:
             self.dead_letters.send_many(failures, stage=self.stage)
             self.dead_lettered += len(failures)
         return events

@@ -7,9 +7,12 @@ one :class:`ProcessingRecord` to ``audit.v1`` for every decision, forwarded or r
 Invalid data, an unknown municipality or an address no team covers become a dead letter
 plus a processing record.
 
-Delivery: at-least-once. A batch's alerts, records and dead letters are produced (and
-acknowledged) before the batch's ids are remembered and its offsets committed. A crash in
-between replays the batch; alert ids are deterministic (uuid5 of event id and team), so
+The router is a processor on the stream loop (hub/stream, docs/stream.md). Its state
+(handled event ids, earlier signals per person) is partitioned like the signal topics
+and changelogged (hub/router_state.py). Delivery: exactly-once by default (a batch's
+alerts, processing records, dead letters, changelog records and input offsets are
+committed in one transaction); with ``processing_guarantee=at-least-once`` a crash may
+replay a batch, and the deterministic alert ids (uuid5 of event id and team) let
 recipients drop the duplicates. Signals are keyed by the person's pseudonym, so their
 order per person is kept.
 """
@@ -17,8 +20,8 @@ order per person is kept.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,26 +31,30 @@ import structlog
 
 from hub import metrics
 from hub.audit import INTAKE_ACTIVITY, new_trace_id, processing_record
-from hub.bus.base import Record, TopicSpec
+from hub.bus.base import Record, TopicPartition, TopicSpec
 from hub.config import HubConfig
 from hub.connect import Connection
 from hub.consent import ConsentCheck, ConsentLedger, LedgerFollower
 from hub.consume import AvroConsumer, Event
 from hub.deadletters import DeadLetterWriter
 from hub.directory import Resolution, TeamDirectory
-from hub.errors import CommitFailed, SignalRejected
+from hub.errors import SignalRejected
 from hub.events import AlertUrgency, AvroModel, DecisionOutcome, TeamAlert, utc_millis
 from hub.policy import Decision, decide
-from hub.router_state import RouterState
+from hub.router_state import RouterState, changelog_topic
+from hub.stream import MemberSlot, Outcome, StreamLoop, claim_slot
+from hub.stream.loop import Guarantee
 from hub.topics import AUDIT, SIGNAL_RECORDS, SIGNAL_TOPICS, alerts_topic, ensure_topics
 from hub.validation import validate_signal
 
 _M = TypeVar("_M", bound=AvroModel)
 
-__all__ = ["ALERT_NAMESPACE", "Evaluation", "Router", "alert_id_for"]
+__all__ = ["ALERT_NAMESPACE", "Evaluation", "Router", "RouterProcessor", "alert_id_for"]
 
 log = structlog.get_logger(__name__)
 
+#: partitions of the signal topics (and of the router's changelog)
+_SIGNAL_PARTITIONS = 3
 #: namespace of the deterministic alert ids
 ALERT_NAMESPACE = uuid.UUID("6f1c8f0e-3b7a-4f55-9a43-5e1d2c7b9a10")
 _EVENT_TYPE_OF_RECORD = {
@@ -85,17 +92,24 @@ class Router:
         *,
         group: str = "router",
         batch_size: int = 500,
+        guarantee: Guarantee = "exactly-once",
     ) -> None:
         self.conn = conn
         self.config = config
         self.group = group
         self.batch_size = batch_size
+        self.guarantee = guarantee
+        self.state_dir = state_dir
         self.directory = TeamDirectory(config)
         self.ledger = ConsentLedger(state_dir / "consent-ledger.db")
         self.follower = LedgerFollower(conn.bus, conn.serde, self.ledger)
-        self.state = RouterState(state_dir / "router-state.db", config.history_days)
+        self.state = RouterState(
+            state_dir / "router" / group, config.history_days, bus=conn.bus,
+            topic=changelog_topic(group), partitions=_SIGNAL_PARTITIONS,
+        )  # fmt: skip
         self.dead_letters = DeadLetterWriter(conn.bus, conn.serde)
-        self._reader: AvroConsumer | None = None
+        self._loop: StreamLoop | None = None
+        self._slot: MemberSlot | None = None
         self.counts: dict[str, int] = {}
         #: configuration-derived output values that validated unchanged before: outputs
         #: with them are built without validating again (see _checked)
@@ -104,20 +118,28 @@ class Router:
     # -- set-up ---------------------------------------------------------------------------
 
     def ensure_topics(self) -> None:
-        ensure_topics(self.conn.bus)
+        ensure_topics(self.conn.bus, _SIGNAL_PARTITIONS)
         for team in self.config.teams:
             self.conn.bus.create_topic(TopicSpec(alerts_topic(team.id), 3))
+        self.state.ensure_topic()
+
+    @property
+    def loop(self) -> StreamLoop:
+        """The consume-process-produce-commit loop this router runs on (hub/stream)."""
+        if self._loop is None:
+            self._slot = claim_slot(self.state_dir, self.group)
+            self._loop = StreamLoop(
+                self.conn.bus, self.conn.serde, self.group, list(SIGNAL_TOPICS.values()),
+                RouterProcessor(self), name="router", guarantee=self.guarantee,
+                transactional_id=self._slot.transactional_id, batch_size=self.batch_size,
+                dead_letters=self.dead_letters,
+            )  # fmt: skip
+        return self._loop
 
     @property
     def reader(self) -> AvroConsumer:
-        if self._reader is None:
-            self._reader = AvroConsumer(
-                self.conn.bus.consumer(self.group, list(SIGNAL_TOPICS.values())),
-                self.conn.serde,
-                self.dead_letters,
-                stage="router-decode",
-            )
-        return self._reader
+        """The loop's decoding consumer (reading it by hand bypasses the loop)."""
+        return self.loop.reader
 
     # -- deciding ---------------------------------------------------------------------------
 
@@ -393,47 +415,61 @@ class Router:
         return records, done
 
     def step(self, timeout: float = 1.0) -> int:
-        """Poll one batch, route it, produce, remember, commit. Returns signals read."""
-        reader = self.reader
-        before = reader.dead_lettered
-        events = reader.poll(self.batch_size, timeout)
-        metrics.consumed("router", events)
-        if not events and reader.dead_lettered == before:
-            return 0
-        self.follower.catch_up()
-        records, done = self.process(events)
-        if records:
-            self.conn.bus.produce(records)
-            metrics.produced("router", records)
-        self.state.remember(done)
-        try:
-            reader.commit()
-        except CommitFailed as exc:
-            log.warning(
-                "commit refused after a rebalance; the batch will be replayed", error=str(exc)
-            )
-        return len(events) + reader.dead_lettered - before
+        """One checkpoint of the loop: poll a batch, route it, produce the outputs and
+        changelog records and commit the offsets (atomically in exactly-once mode), then
+        remember the batch. Returns the messages read."""
+        return self.loop.step(timeout)
 
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Route until ``stop`` is set (or, with ``idle_exit``, after that many idle seconds)."""
         stop = stop or threading.Event()
         self.ensure_topics()
         self.follower.catch_up()
-        idle_since = time.monotonic()
-        log.info("router started", group=self.group, bus=self.conn.bus.kind)
-        while not stop.is_set():
-            if self.step(timeout=0.5):
-                idle_since = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
-                break
+        log.info("router started", group=self.group, bus=self.conn.bus.kind,
+                 guarantee=self.guarantee)  # fmt: skip
+        self.loop.run(stop, idle_exit)
         log.info("router stopped", **{k.replace(":", "_"): v for k, v in self.counts.items()})
 
     def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
+        if self._loop is not None:
+            self._loop.close()
+        if self._slot is not None:
+            self._slot.release()
         self.follower.close()
         self.state.close()
         self.ledger.close()
+
+
+class RouterProcessor:
+    """The router as a processor on the loop: the state of a partition is restored when
+    it is assigned, a batch's changelog records go with its outputs, and the state is
+    written once they are committed."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def assigned(self, partitions: set[TopicPartition]) -> None:
+        self.router.state.assign({tp.partition for tp in partitions})
+
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        still = {tp.partition for tp in self.router.loop.reader.consumer.assignment()}
+        self.router.state.revoke({tp.partition for tp in partitions} - still)
+
+    def process(self, events: list[Event]) -> Outcome:
+        router = self.router
+        if events:
+            router.follower.catch_up()
+        records, done = router.process(events)
+        partition_of = {
+            str(e.record.get("event_id")): e.message.partition for e in events
+        }
+        changelog = router.state.remember(done, partition_of)
+        outputs = len(records)
+
+        def flush(placed: Sequence[tuple[int, int]]) -> None:
+            router.state.flush(placed[outputs:])
+
+        return Outcome([*records, *changelog], flush, router.state.abandon)
 
 
 def _text(value: Any) -> str | None:

@@ -1,113 +1,307 @@
-"""The router's local state: which events it has handled (idempotency on event_id) and
-when each person had earlier signals (the "earlier signals in the last 180 days" count).
+"""The router's state, partitioned like its input: per person, the signals it handled
+(event id and time), which answer both "was this event handled before?" and "how many
+earlier signals did this person have in the last ``history_days``?".
 
-One SQLite file per router state directory. Written after the outputs of a batch are
-durably on the bus and before the input offsets are committed, so a crash in between
-replays the batch and the deterministic alert ids let recipients drop the duplicates.
+One SQLite file per input partition under the state directory (``p<N>.db``, 0600), and
+every change also on a compacted changelog topic (``changelog.<group>.v1``, as many
+partitions as the signal topics): its record for a person is keyed by the pseudonym,
+written to the changelog partition equal to the input partition and holds the person's
+whole list (so compaction keeps what matters). Each file stores, beside the data, the
+changelog offset it is complete up to.
+
+- :meth:`RouterState.assign` restores a partition before it is processed: from the
+  stored changelog offset to the changelog's end (a warm restart reads only the tail; a
+  new machine reads the compacted partition);
+- :meth:`RouterState.revoke` drops a partition (the file stays, for a warm restart);
+- :meth:`RouterState.remember` stages a batch's changes and returns their changelog
+  records, to be produced with the batch's outputs and offsets in one transaction;
+  :meth:`RouterState.flush` writes them to the files after that commit, with the
+  changelog offsets (a crash in between is repaired by the next restore), and
+  :meth:`RouterState.abandon` forgets them when the commit failed.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import structlog
+
+from hub.bus.base import Bus, Record, TopicPartition, TopicSpec
+from hub.bus.embedded import partition_for_key
+from hub.errors import BusUnavailable
 from hub.sqlite import open_database, write_transaction
 
-__all__ = ["RouterState"]
+__all__ = ["RouterState", "changelog_topic"]
+
+log = structlog.get_logger(__name__)
 
 _TABLES = (
-    "CREATE TABLE IF NOT EXISTS handled (event_id TEXT PRIMARY KEY, at REAL NOT NULL)"
-    " WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS history (subject_ref TEXT NOT NULL, at REAL NOT NULL,"
-    " event_id TEXT NOT NULL, PRIMARY KEY (subject_ref, event_id)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS entries (subject_ref TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " at REAL NOT NULL, PRIMARY KEY (subject_ref, event_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS entries_by_event ON entries (event_id)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
+_RESTORE_TIMEOUT_S = 120.0
+
+Entries = dict[str, float]  # event id -> time (epoch seconds)
+
+
+def changelog_topic(group: str) -> str:
+    """The changelog of the router group ``group`` (``changelog.router.v1``)."""
+    return f"changelog.{group}.v1"
+
+
+class _Partition:
+    """One partition's file: entries per person and the changelog offset it holds."""
+
+    def __init__(self, path: Path) -> None:
+        self.lock = threading.Lock()
+        self.db = open_database(path, synchronous="NORMAL")
+        with write_transaction(self.db, self.lock) as db:
+            for stmt in _TABLES:
+                db.execute(stmt)
+
+    def query(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self.lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def offset(self) -> int:
+        rows = self.query("SELECT value FROM meta WHERE name = 'changelog_offset'", ())
+        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+
+    def entries(self, subject: str) -> Entries:
+        return {str(e): float(a) for e, a in self.query(  # type: ignore[arg-type]
+            "SELECT event_id, at FROM entries WHERE subject_ref = ?", (subject,))}
+
+    def write(self, people: Mapping[str, Entries | None], offset: int | None,
+              wipe: bool = False) -> None:  # fmt: skip
+        with write_transaction(self.db, self.lock) as db:
+            if wipe:
+                db.execute("DELETE FROM entries")
+            for subject, entries in people.items():
+                db.execute("DELETE FROM entries WHERE subject_ref = ?", (subject,))
+                if entries:
+                    db.executemany("INSERT INTO entries VALUES (?, ?, ?)",
+                                   [(subject, e, a) for e, a in entries.items()])  # fmt: skip
+            if offset is not None:
+                db.execute(
+                    "INSERT INTO meta VALUES ('changelog_offset', ?) ON CONFLICT (name)"
+                    " DO UPDATE SET value = excluded.value",
+                    (offset,),
+                )
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
 
 
 class RouterState:
-    def __init__(self, path: Path, history_days: int = 180) -> None:
+    """The partitions of the router's state this member owns (see the module docstring).
+
+    Without a ``bus`` (``signalhub explain``, tests of the evaluator) it owns every
+    partition it is asked about and has no changelog.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        history_days: int = 180,
+        *,
+        bus: Bus | None = None,
+        topic: str | None = None,
+        partitions: int = 3,
+        keep_handled_days: int = 400,
+    ) -> None:
+        self.directory = directory
         self.history_days = history_days
-        self._lock = threading.Lock()
-        self._db = open_database(path, synchronous="NORMAL")
-        with write_transaction(self._db, self._lock) as db:
-            for stmt in _TABLES:
-                db.execute(stmt)
+        self.keep_handled_days = keep_handled_days
+        self.bus = bus
+        self.topic = topic
+        self.partitions = partitions
+        self.owned: dict[int, _Partition] = {}
+        self._staged: dict[int, dict[str, Entries]] = {}
+        #: seconds each restore took and records it read, by partition (last restore)
+        self.restored: dict[int, tuple[float, int]] = {}
+        if bus is None or topic is None:
+            self.assign(range(partitions))
+
+    def ensure_topic(self) -> None:
+        if self.bus is not None and self.topic is not None:
+            self.bus.create_topic(TopicSpec(self.topic, self.partitions, "compact"))
+
+    # -- assignment -------------------------------------------------------------------
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Own ``partitions``: each one not owned yet is restored from the changelog."""
+        for p in sorted(set(partitions) - set(self.owned)):
+            store = _Partition(self.directory / f"p{p}.db")
+            if self.bus is not None and self.topic is not None:
+                self._restore(p, store)
+            self.owned[p] = store
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Drop ``partitions`` (their files stay for a later warm restore)."""
+        for p in set(partitions) & set(self.owned):
+            self._staged.pop(p, None)
+            self.owned.pop(p).close()
+
+    def _restore(self, p: int, store: _Partition) -> None:
+        assert self.bus is not None and self.topic is not None
+        started = time.monotonic()
+        end = self.bus.end_offsets(self.topic)[p]
+        offset = store.offset()
+        wipe = offset > end  # another bus, or a recreated changelog: start over
+        if wipe:
+            log.warning("router state ahead of its changelog: rebuilt", partition=p,
+                        stored=offset, changelog_end=end)  # fmt: skip
+            offset = 0
+            store.write({}, 0, wipe=True)
+        read = 0
+        if offset < end:
+            tp = TopicPartition(self.topic, p)
+            reader = self.bus.reader([tp])
+            try:
+                reader.seek(tp, offset)
+                deadline = time.monotonic() + _RESTORE_TIMEOUT_S
+                while reader.position(tp) < end:
+                    if time.monotonic() > deadline:
+                        raise BusUnavailable(
+                            f"restoring {self.topic}[{p}] did not reach offset {end}"
+                            f" within {_RESTORE_TIMEOUT_S:.0f}s"
+                        )
+                    people: dict[str, Entries | None] = {}
+                    for m in reader.poll(5000, 0.5):
+                        if m.key is not None and m.offset < end:
+                            try:
+                                people[m.key.decode()] = _decode(m.value)
+                            except ValueError:
+                                log.error("unreadable router changelog record skipped",
+                                          partition=p, offset=m.offset)  # fmt: skip
+                            read += 1
+                    store.write(people, min(reader.position(tp), end))
+            finally:
+                reader.close()
+        store.write({}, end)
+        seconds = time.monotonic() - started
+        self.restored[p] = (seconds, read)
+        log.info("router state restored", partition=p, records=read,
+                 from_offset=offset, to_offset=end, seconds=round(seconds, 3))  # fmt: skip
+
+    # -- reading (the evaluator's view) ---------------------------------------------------
+
+    def _query_all(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        return [row for store in self.owned.values() for row in store.query(sql, params)]
 
     def handled(self, event_ids: Iterable[str]) -> set[str]:
         """Those of ``event_ids`` that were handled before."""
         ids = list(event_ids)
         found: set[str] = set()
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                found.update(
-                    r[0]
-                    for r in self._db.execute(
-                        f"SELECT event_id FROM handled WHERE event_id IN ({marks})", chunk
-                    )
-                )
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(str(r[0]) for r in self._query_all(
+                f"SELECT event_id FROM entries WHERE event_id IN ({marks})", chunk))
         return found
 
     def earlier_signals(self, subject_ref: str, now: datetime, event_id: str) -> int:
-        since = (now - timedelta(days=self.history_days)).timestamp()
-        with self._lock:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM history WHERE subject_ref = ? AND at >= ? AND event_id != ?",
-                (subject_ref, since, event_id),
-            ).fetchone()
-        return int(count)
+        return self.earlier_signals_many([(subject_ref, event_id)], now)[0]
 
     def earlier_signals_many(
         self, signals: Sequence[tuple[str, str]], now: datetime
     ) -> list[int]:
-        """:meth:`earlier_signals` for each (subject_ref, event_id) of ``signals``, in one
-        query per 500 subjects. Counts what is remembered, like :meth:`earlier_signals`:
-        signals of the same batch are remembered only after it, so they do not count."""
+        """For each (subject_ref, event_id): the person's remembered signals within
+        ``history_days`` before ``now``, not counting that event itself. What is not
+        remembered yet (the batch being processed) is the evaluator's to add."""
         since = (now - timedelta(days=self.history_days)).timestamp()
         subjects = list(dict.fromkeys(s for s, _ in signals))
         seen: dict[str, set[str]] = {}
-        with self._lock:
-            for start in range(0, len(subjects), 500):
-                chunk = subjects[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for subject, event_id in self._db.execute(
-                    "SELECT subject_ref, event_id FROM history"
-                    f" WHERE subject_ref IN ({marks}) AND at >= ?",
-                    (*chunk, since),
-                ):
-                    seen.setdefault(subject, set()).add(event_id)
+        for start in range(0, len(subjects), 500):
+            chunk = subjects[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for subject, event_id in self._query_all(
+                "SELECT subject_ref, event_id FROM entries"
+                f" WHERE subject_ref IN ({marks}) AND at >= ?",
+                (*chunk, since),
+            ):
+                seen.setdefault(str(subject), set()).add(str(event_id))
         counts = []
         for subject, event_id in signals:
             ids = seen.get(subject)
             counts.append(0 if not ids else len(ids) - (event_id in ids))
         return counts
 
-    def remember(self, done: list[tuple[str, str | None, datetime]]) -> None:
-        """Mark (event_id, subject_ref, at) as handled, in one transaction."""
-        with write_transaction(self._db, self._lock) as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO handled VALUES (?, ?)",
-                [(e, at.timestamp()) for e, _, at in done],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO history VALUES (?, ?, ?)",
-                [(s, at.timestamp(), e) for e, s, at in done if s],
-            )
+    # -- changing -------------------------------------------------------------------------
 
-    def prune(self, now: datetime, keep_handled_days: int = 400) -> None:
-        """Forget history older than the window and handled ids older than a year+."""
-        with write_transaction(self._db, self._lock) as db:
-            db.execute(
-                "DELETE FROM history WHERE at < ?",
-                ((now - timedelta(days=self.history_days)).timestamp(),),
-            )
-            db.execute(
-                "DELETE FROM handled WHERE at < ?",
-                ((now - timedelta(days=keep_handled_days)).timestamp(),),
-            )
+    def remember(
+        self,
+        done: list[tuple[str, str | None, datetime]],
+        partition_of: Mapping[str, int] | None = None,
+    ) -> list[Record]:
+        """Stage (event_id, subject_ref, at) as handled; return the changelog records
+        (one per person: the whole list) to produce with the batch. ``partition_of``
+        maps event ids to their input partition (default: the partition of the key).
+        Without a changelog the change is written at once."""
+        now = time.time()
+        keep_since = now - self.keep_handled_days * 86_400
+        for event_id, subject, at in done:
+            key = subject or f"~{event_id}"
+            p = (partition_of or {}).get(event_id)
+            if p is None:
+                p = partition_for_key(key.encode(), self.partitions)
+            if p not in self.owned:
+                log.warning("state change for a partition not owned: dropped", partition=p)
+                continue
+            staged = self._staged.setdefault(p, {})
+            if key not in staged:
+                staged[key] = self.owned[p].entries(key)
+            staged[key][event_id] = at.timestamp()
+        records = []
+        for p, people in self._staged.items():
+            for key, entries in people.items():
+                for e in [e for e, a in entries.items() if a < keep_since]:
+                    del entries[e]
+                records.append(Record(self.topic or "", _encode(entries), key.encode(),
+                                      partition=p))  # fmt: skip
+        if self.topic is None:
+            self.flush([])
+            return []
+        return records
+
+    def flush(self, placed: Sequence[tuple[int, int]]) -> None:
+        """After the commit: write the staged changes, with the changelog offsets their
+        records got (``placed``: (partition, offset) of each returned record)."""
+        ends: dict[int, int] = {}
+        for partition, offset in placed:
+            ends[partition] = max(ends.get(partition, 0), offset + 1)
+        for p, people in self._staged.items():
+            store = self.owned.get(p)
+            if store is not None:
+                store.write(dict(people), ends.get(p))
+        self._staged.clear()
+
+    def abandon(self) -> None:
+        """The commit failed: forget the staged changes."""
+        self._staged.clear()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.revoke(list(self.owned))
+
+
+def _encode(entries: Entries) -> bytes | None:
+    if not entries:
+        return None  # a tombstone: compaction forgets the person
+    return json.dumps({"signals": sorted(entries.items())}, separators=(",", ":")).encode()
+
+
+def _decode(value: bytes | None) -> Entries | None:
+    if value is None:
+        return None
+    try:
+        return {str(e): float(a) for e, a in json.loads(value)["signals"]}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"unreadable router changelog record: {exc}") from exc

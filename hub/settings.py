@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         Path("var/state"), description="local state of routers (consent ledger, history)"
     )
+    processing_guarantee: Literal["exactly-once", "at-least-once"] = Field(
+        "exactly-once",
+        description="exactly-once: a router batch's outputs, changelog records and input"
+        " offsets are committed in one transaction (Kafka transactions; one SQLite"
+        " transaction on the embedded bus); at-least-once: produced, then committed (a"
+        " crash replays the batch, recipients drop duplicates by alert id)",
+    )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     web: WebSettings = Field(default_factory=WebSettings)

@@ -272,12 +272,14 @@ def read_topics(
 
 
 class _KafkaReader(Consumer):
-    """A Kafka consumer with partitions assigned by hand, outside any group."""
+    """A Kafka consumer with partitions assigned by hand, outside any group; reads
+    ``read_committed`` (what every hub consumer sees: nothing of an aborted transaction)."""
 
     def __init__(self, bootstrap: str, partitions: set[TopicPartition]) -> None:
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
             client_id="signalhub-test-reader", max_poll_records=5000,
+            isolation_level="read_committed",
         )
         self._consumer.assign([KafkaTP(tp.topic, tp.partition) for tp in partitions])
 

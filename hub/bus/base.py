@@ -4,6 +4,9 @@ A topic has a fixed number of partitions; a record's partition is chosen from it
 with Kafka's own murmur2 partitioner (so both backends place keys alike). Consumers read
 in a *group*: each group has its own committed offset per partition, and commits are
 explicit. ``seek`` moves a consumer's position without committing.
+``Consumer.commit_with`` produces records and commits offsets in one atomic step (one
+SQLite transaction on the embedded bus, one Kafka transaction on Kafka): the base of
+the exactly-once processing loop (hub/stream).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class Record:
     value: bytes | None
     key: bytes | None = None
     headers: Headers = ()
+    #: an explicit partition (a changelog record goes to its state partition); None:
+    #: chosen from the key
+    partition: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,17 @@ class Consumer(abc.ABC):
     @abc.abstractmethod
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         """Commit ``offsets`` (next offset to read) or, if None, the current positions."""
+
+    def commit_with(
+        self, records: Sequence[Record], offsets: Mapping[TopicPartition, int]
+    ) -> list[tuple[int, int]]:
+        """Produce ``records`` and commit ``offsets`` in one step: either both take effect
+        or neither does (exactly-once). Returns (partition, offset) of each record.
+
+        Raises :class:`~hub.errors.CommitFailed` when this member no longer owns a
+        partition of ``offsets`` (a rebalance, or a newer instance fenced this one):
+        nothing was produced or committed and the batch belongs to the new owner."""
+        raise NotImplementedError(f"{type(self).__name__} cannot produce and commit atomically")
 
     @abc.abstractmethod
     def seek(self, tp: TopicPartition, offset: int) -> None:
@@ -161,12 +178,23 @@ class Bus(abc.ABC):
         topics: Sequence[str],
         *,
         auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+        transactional_id: str | None = None,
     ) -> Consumer:
-        """Join ``group`` reading ``topics``; resume at the group's committed offsets."""
+        """Join ``group`` reading ``topics``; resume at the group's committed offsets.
+
+        ``transactional_id`` (Kafka): the consumer gets a transactional producer of that
+        id for :meth:`Consumer.commit_with`; a newer instance with the same id fences an
+        older one. Keep it stable per group member slot (see hub/stream/slots.py)."""
+
+    def reader(self, partitions: Iterable[TopicPartition]) -> Consumer:
+        """A consumer of ``partitions`` outside any group (assigned by hand, it commits
+        nothing; reads committed records only): for restoring state from a changelog."""
+        raise NotImplementedError(f"{type(self).__name__} has no group-less reader")
 
     @abc.abstractmethod
     def end_offsets(self, topic: str) -> dict[int, int]:
-        """Next offset to be written, per partition."""
+        """Next offset to be written, per partition (on Kafka: the last stable offset,
+        what a ``read_committed`` consumer can reach)."""
 
     @abc.abstractmethod
     def committed(self, group: str, topic: str) -> dict[int, int | None]:

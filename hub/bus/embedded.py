@@ -9,7 +9,8 @@ sharing partitions between processes).
 Several processes on one machine may open the same file: writes take SQLite's write
 lock (``BEGIN IMMEDIATE``); readers never block writers (WAL). Consumers of one group
 split the partitions between them: each member heartbeats in ``group_members`` and
-takes the partitions whose index modulo the number of live members equals its rank.
+takes the partitions whose number modulo the number of live members equals its rank
+(co-partitioned: partition p of every topic goes to the same member).
 A member that stops heartbeating for ``session_timeout`` seconds is dropped and its
 partitions move to the others, starting at the group's committed offsets (so
 uncommitted work is redelivered, as in Kafka).
@@ -34,10 +35,10 @@ from typing import Any, Literal
 from kafka.partitioner.default import murmur2
 
 from hub.bus.base import Bus, Consumer, Headers, Message, Record, TopicPartition, TopicSpec
-from hub.errors import BusError, BusUnavailable, TopicNotFound
+from hub.errors import BusError, BusUnavailable, CommitFailed, TopicNotFound
 from hub.sqlite import open_database, write_transaction
 
-__all__ = ["EmbeddedBus", "EmbeddedConsumer", "partition_for_key"]
+__all__ = ["EmbeddedBus", "EmbeddedConsumer", "EmbeddedReader", "partition_for_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -236,32 +237,68 @@ class EmbeddedBus(Bus):
         batch = list(records)
         if not batch:
             return []
-        placed = [
-            (r, partition_for_key(r.key, self.partitions_for(r.topic))) for r in batch
-        ]
+        with self._write() as db:
+            result = self._append(db, batch)
+        self._maybe_compact({r.topic for r in batch}, len(batch))
+        return result
+
+    def _place(self, record: Record) -> int:
+        count = self.partitions_for(record.topic)
+        if record.partition is None:
+            return partition_for_key(record.key, count)
+        if not 0 <= record.partition < count:
+            raise BusError(f"{record.topic} has no partition {record.partition}")
+        return record.partition
+
+    def _append(self, db: sqlite3.Connection, batch: list[Record]) -> list[tuple[int, int]]:
+        """Append ``batch`` inside the caller's write transaction."""
+        placed = [(r, self._place(r)) for r in batch]
         now = int(time.time() * 1000)
         result: list[tuple[int, int]] = []
         rows = []
+        ends: dict[tuple[str, int], int] = {}
+        for record, partition in placed:
+            tp = (record.topic, partition)
+            if tp not in ends:
+                ends[tp] = db.execute(
+                    "SELECT next_offset FROM partition_ends WHERE topic = ? AND partition = ?",
+                    tp,
+                ).fetchone()[0]
+            offset = ends[tp]
+            ends[tp] = offset + 1
+            rows.append((record.topic, partition, offset, record.key, record.value,
+                         encode_headers(record.headers), now,
+                         int(self._is_compacted(record.topic))))
+            result.append((partition, offset))
+        db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(
+            "UPDATE partition_ends SET next_offset = ? WHERE topic = ? AND partition = ?",
+            [(end, t, p) for (t, p), end in ends.items()],
+        )
+        return result
+
+    def _commit_with(
+        self, consumer: EmbeddedConsumer, records: Sequence[Record],
+        offsets: Mapping[TopicPartition, int],
+    ) -> list[tuple[int, int]]:
+        """Records and the group's offsets in one SQLite transaction, refused (nothing
+        written) when the group's membership no longer gives ``consumer`` a partition."""
+        batch = list(records)
         with self._write() as db:
-            ends: dict[tuple[str, int], int] = {}
-            for record, partition in placed:
-                tp = (record.topic, partition)
-                if tp not in ends:
-                    ends[tp] = db.execute(
-                        "SELECT next_offset FROM partition_ends WHERE topic = ? AND partition = ?",
-                        tp,
-                    ).fetchone()[0]
-                offset = ends[tp]
-                ends[tp] = offset + 1
-                rows.append((record.topic, partition, offset, record.key, record.value,
-                             encode_headers(record.headers), now,
-                             int(self._is_compacted(record.topic))))
-                result.append((partition, offset))
-            db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            db.executemany(
-                "UPDATE partition_ends SET next_offset = ? WHERE topic = ? AND partition = ?",
-                [(end, t, p) for (t, p), end in ends.items()],
-            )
+            rows = db.execute(
+                "SELECT member_id FROM group_members WHERE group_id = ? ORDER BY member_id",
+                (consumer.group,),
+            ).fetchall()
+            members = [str(r[0]) for r in rows]
+            owned = set(consumer._share(members)) if consumer.member_id in members else set()
+            lost = set(offsets) - owned
+            if lost:
+                raise CommitFailed(
+                    f"group {consumer.group} rebalanced: {len(lost)} partition(s) of this"
+                    " batch belong to another member now; nothing was produced or committed"
+                )
+            result = self._append(db, batch)
+            self._commit_in(db, consumer.group, offsets)
         self._maybe_compact({r.topic for r in batch}, len(batch))
         return result
 
@@ -349,12 +386,18 @@ class EmbeddedBus(Bus):
 
     def _commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
         with self._write() as db:
-            db.executemany(
-                "INSERT INTO group_offsets (group_id, topic, partition, next_offset)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (group_id, topic, partition)"
-                " DO UPDATE SET next_offset = excluded.next_offset",
-                [(group, tp.topic, tp.partition, off) for tp, off in offsets.items()],
-            )
+            self._commit_in(db, group, offsets)
+
+    @staticmethod
+    def _commit_in(
+        db: sqlite3.Connection, group: str, offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        db.executemany(
+            "INSERT INTO group_offsets (group_id, topic, partition, next_offset)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (group_id, topic, partition)"
+            " DO UPDATE SET next_offset = excluded.next_offset",
+            [(group, tp.topic, tp.partition, off) for tp, off in offsets.items()],
+        )
 
     def _first_offset(self, tp: TopicPartition) -> int:
         rows = self._read(
@@ -432,10 +475,15 @@ class EmbeddedBus(Bus):
         topics: Sequence[str],
         *,
         auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+        transactional_id: str | None = None,
     ) -> EmbeddedConsumer:
+        # every commit_with is one SQLite transaction: no transactional id needed
         for topic in topics:
             self.partitions_for(topic)
         return EmbeddedConsumer(self, group, list(topics), auto_offset_reset)
+
+    def reader(self, partitions: Iterable[TopicPartition]) -> EmbeddedReader:
+        return EmbeddedReader(self, set(partitions))
 
     def close(self) -> None:
         with self._lock:
@@ -480,15 +528,22 @@ class EmbeddedConsumer(Consumer):
         if members == self._members and self._positions:
             return
         self._members = members
-        rank = members.index(self.member_id) if self.member_id in members else 0
-        mine = [
-            tp for i, tp in enumerate(self._all_partitions()) if i % len(members) == rank
-        ]
+        mine = self._share(members)
         keep = {tp: pos for tp, pos in self._positions.items() if tp in mine}
         for tp in mine:
             if tp not in keep:
                 keep[tp] = self._start_offset(tp)
         self._positions = keep
+
+    def _share(self, members: list[str]) -> list[TopicPartition]:
+        """This member's partitions among ``members`` (sorted): partition ``p`` of every
+        topic goes to member ``p mod n``, so that the same partition number of each topic
+        is read by one member (co-partitioned, like Kafka's range assignor: the state of
+        a partition, e.g. a person's history, is then in one place)."""
+        if not members:
+            return []
+        rank = members.index(self.member_id) if self.member_id in members else 0
+        return [tp for tp in self._all_partitions() if tp.partition % len(members) == rank]
 
     def _start_offset(self, tp: TopicPartition) -> int:
         committed = self._bus.committed(self.group, tp.topic).get(tp.partition)
@@ -532,6 +587,13 @@ class EmbeddedConsumer(Consumer):
         if offsets:
             self._bus._commit(self.group, offsets)
 
+    def commit_with(
+        self, records: Sequence[Record], offsets: Mapping[TopicPartition, int]
+    ) -> list[tuple[int, int]]:
+        if self._closed:
+            raise BusError("consumer is closed")
+        return self._bus._commit_with(self, records, offsets)
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if tp not in self._positions:
             raise BusError(f"{tp.topic}[{tp.partition}] is not assigned to this consumer")
@@ -552,3 +614,42 @@ class EmbeddedConsumer(Consumer):
                 self._bus._leave(self.group, self.member_id)
             except BusError:  # pragma: no cover - the bus may already be closed
                 pass
+
+
+class EmbeddedReader(Consumer):
+    """Partitions read by hand, outside any group (state restore); commits nothing."""
+
+    def __init__(self, bus: EmbeddedBus, partitions: set[TopicPartition]) -> None:
+        self._bus = bus
+        self._positions = {tp: bus._first_offset(tp) for tp in partitions}
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        out: list[Message] = []
+        for tp in sorted(self._positions, key=lambda t: (t.topic, t.partition)):
+            got = self._bus._fetch(tp, self._positions[tp], max_records - len(out))
+            if got:
+                self._positions[tp] = got[-1].offset + 1
+                out.extend(got)
+            if len(out) >= max_records:
+                break
+        if not out:
+            # nothing stored past the position: it is the end (compaction leaves gaps)
+            for tp in self._positions:
+                end = self._bus.end_offsets(tp.topic)[tp.partition]
+                self._positions[tp] = max(self._positions[tp], end)
+        return out
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        raise BusError("a reader outside any group commits nothing")
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._positions[tp] = offset
+
+    def position(self, tp: TopicPartition) -> int:
+        return self._positions[tp]
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._positions)
+
+    def close(self) -> None:
+        self._positions.clear()

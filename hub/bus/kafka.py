@@ -3,7 +3,14 @@
 The producer is idempotent with ``acks=all`` and batches (``linger_ms``); ``produce``
 returns only when every record of the batch is acknowledged, so a caller that commits
 its input afterwards never loses a record. Consumers are real Kafka consumer groups
-with auto-commit off; offsets are committed explicitly.
+with auto-commit off; offsets are committed explicitly. Every consumer reads
+``read_committed``: records of an open or aborted transaction are never seen.
+
+Exactly-once (KIP-447): a consumer made with a ``transactional_id`` owns a transactional
+producer of that id. ``commit_with`` sends the records and the consumed offsets (with
+the consumer's group metadata, so the broker refuses a member of an older generation)
+in one transaction. ``init_transactions`` at start aborts whatever an earlier instance
+with the same id left open and fences it: its later commits fail.
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ from kafka.structs import OffsetAndMetadata
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
 from hub.errors import Backpressure, BusError, BusUnavailable, CommitFailed, TopicNotFound
 
-__all__ = ["KafkaBus", "KafkaBusConsumer"]
+__all__ = ["TRANSACTION_TIMEOUT_MS", "KafkaBus", "KafkaBusConsumer", "KafkaReader"]
+
+#: a transaction left open by a killed instance blocks read_committed readers of its
+#: partitions until the broker aborts it after this long (or a new instance with the
+#: same transactional id starts): short, as a batch's transaction takes milliseconds
+TRANSACTION_TIMEOUT_MS = 10_000
 
 
 def _wrap(exc: Exception, what: str) -> BusError:
@@ -103,6 +115,7 @@ class KafkaBus(Bus):
                 bootstrap_servers=self.bootstrap,
                 client_id=f"{self.client_id}-meta",
                 enable_auto_commit=False,
+                isolation_level="read_committed",
             )
         return self._meta
 
@@ -155,10 +168,7 @@ class KafkaBus(Bus):
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
         try:
             futures = [
-                self.producer.send(
-                    r.topic, value=r.value, key=r.key, headers=list(r.headers) or None
-                )
-                for r in records
+                _send(self.producer, r) for r in records
             ]
             self.producer.flush()
             out = []
@@ -201,8 +211,26 @@ class KafkaBus(Bus):
         topics: Sequence[str],
         *,
         auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+        transactional_id: str | None = None,
     ) -> KafkaBusConsumer:
-        return KafkaBusConsumer(self, group, list(topics), auto_offset_reset)
+        return KafkaBusConsumer(self, group, list(topics), auto_offset_reset,
+                                transactional_id)  # fmt: skip
+
+    def reader(self, partitions: Iterable[TopicPartition]) -> KafkaReader:
+        return KafkaReader(self, set(partitions))
+
+    def transactional_producer(self, transactional_id: str) -> KafkaProducer:
+        """A producer of ``transactional_id`` with its transactions initialised (which
+        fences any earlier producer of that id and aborts what it left open)."""
+        try:
+            producer = KafkaProducer(
+                **{**self._producer_config, "transactional_id": transactional_id,
+                   "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
+            )  # fmt: skip
+            producer.init_transactions()
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot start transactional producer {transactional_id}") from exc
+        return producer
 
     def close(self) -> None:
         for client in (self._producer, self._admin, self._meta):
@@ -215,7 +243,7 @@ class KafkaBus(Bus):
 
 
 class KafkaBusConsumer(Consumer):
-    """A member of a real Kafka consumer group (auto-commit off)."""
+    """A member of a real Kafka consumer group (auto-commit off, read_committed)."""
 
     def __init__(
         self,
@@ -223,8 +251,14 @@ class KafkaBusConsumer(Consumer):
         group: str,
         topics: list[str],
         auto_offset_reset: Literal["earliest", "latest"],
+        transactional_id: str | None = None,
     ) -> None:
         self.group = group
+        self._bus = bus
+        self.transactional_id = transactional_id
+        self._txn: KafkaProducer | None = None
+        if transactional_id is not None:
+            self._txn = bus.transactional_producer(transactional_id)
         try:
             self._consumer = KafkaConsumer(
                 *topics,
@@ -237,8 +271,11 @@ class KafkaBusConsumer(Consumer):
                 fetch_max_wait_ms=100,
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=1_000,
+                isolation_level="read_committed",
             )
         except kerr.KafkaError as exc:
+            if self._txn is not None:
+                self._txn.close()
             raise _wrap(exc, f"cannot join group {group}") from exc
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
@@ -278,6 +315,43 @@ class KafkaBusConsumer(Consumer):
         except kerr.KafkaError as exc:
             raise _wrap(exc, f"commit failed in group {self.group}") from exc
 
+    def commit_with(
+        self, records: Sequence[Record], offsets: Mapping[TopicPartition, int]
+    ) -> list[tuple[int, int]]:
+        if self._txn is None:
+            raise BusError(f"consumer of group {self.group} has no transactional id")
+        producer = self._txn
+        try:
+            producer.begin_transaction()
+            futures = [_send(producer, r) for r in records]
+            producer.flush()
+            placed = [(m.partition, m.offset) for m in (f.get(timeout=30) for f in futures)]
+            if offsets:
+                producer.send_offsets_to_transaction(
+                    {KafkaTP(tp.topic, tp.partition): OffsetAndMetadata(off, "", -1)
+                     for tp, off in offsets.items()},
+                    self._consumer.group_metadata(),
+                )  # fmt: skip
+            producer.commit_transaction()
+            return placed
+        except kerr.KafkaError as exc:
+            self._abort(exc)
+            raise _wrap(exc, f"transaction failed in group {self.group}") from exc
+
+    def _abort(self, exc: Exception) -> None:
+        """Abort the open transaction; after a fatal error (fenced) start a new producer."""
+        assert self._txn is not None and self.transactional_id is not None
+        try:
+            self._txn.abort_transaction()
+            return
+        except kerr.KafkaError:
+            pass
+        try:
+            self._txn.close(timeout=1)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
+        self._txn = self._bus.transactional_producer(self.transactional_id)
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)
 
@@ -292,3 +366,73 @@ class KafkaBusConsumer(Consumer):
             self._consumer.close(autocommit=False)
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
+        if self._txn is not None:
+            try:
+                self._txn.close(timeout=5)
+            except Exception:  # noqa: BLE001 - closing must not raise
+                pass
+            self._txn = None
+
+
+class KafkaReader(Consumer):
+    """Partitions assigned by hand, outside any group, read_committed (state restore)."""
+
+    def __init__(self, bus: KafkaBus, partitions: set[TopicPartition]) -> None:
+        try:
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=bus.bootstrap, group_id=None, enable_auto_commit=False,
+                client_id=f"{bus.client_id}-reader", max_poll_records=5000,
+                isolation_level="read_committed", auto_offset_reset="earliest",
+            )  # fmt: skip
+            self._consumer.assign([KafkaTP(tp.topic, tp.partition) for tp in partitions])
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "cannot start a reader") from exc
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout * 1000),
+                                          max_records=max_records)  # fmt: skip
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "reader poll failed") from exc
+        return [
+            Message(tp.topic, tp.partition, r.offset, r.key, r.value,
+                    tuple(r.headers or ()), r.timestamp)
+            for tp, records in batches.items() for r in records
+        ]  # fmt: skip
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        raise BusError("a reader outside any group commits nothing")
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)
+
+    def position(self, tp: TopicPartition) -> int:
+        try:
+            return int(self._consumer.position(KafkaTP(tp.topic, tp.partition)))
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "reader position failed") from exc
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        """The last stable offset of each assigned partition."""
+        tps = self._consumer.assignment()
+        try:
+            ends = self._consumer.end_offsets(list(tps))
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "reader end offsets failed") from exc
+        return {TopicPartition(tp.topic, tp.partition): int(o) for tp, o in ends.items()}
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def close(self) -> None:
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
+
+
+def _send(producer: KafkaProducer, r: Record) -> Any:
+    return producer.send(
+        r.topic, value=r.value, key=r.key, headers=list(r.headers) or None,
+        partition=r.partition,
+    )  # fmt: skip

@@ -46,7 +46,8 @@ def _router(
         conn = connect(settings)
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
-    return Router(conn, config, state_dir or settings.state_dir, group=group)
+    return Router(conn, config, state_dir or settings.state_dir, group=group,
+                  guarantee=settings.processing_guarantee)
 
 
 @click.command("router")

@@ -1,0 +1,203 @@
+"""The one consume → process → produce → commit loop.
+
+A :class:`StreamLoop` owns a group consumer and one :class:`Processor`. Per batch (the
+checkpoint, in this order):
+
+1. poll; what does not decode becomes a dead letter (one rule, by
+   :class:`~hub.consume.AvroConsumer`), kept to be produced with the batch;
+2. tell the processor about partitions assigned (it restores their state before it
+   sees their records) and revoked (it drops their state);
+3. ``processor.process(events)`` → an :class:`Outcome`: records to produce (outputs and
+   changelog records) and what to do once they are committed or abandoned;
+4. produce and commit: ``exactly-once`` — the records, the dead letters and the batch's
+   offsets in one step (:meth:`~hub.bus.base.Consumer.commit_with`: one Kafka or SQLite
+   transaction); ``at-least-once`` — produce (acknowledged), then commit;
+5. ``outcome.flush(placed)``: the processor writes its local state, with the changelog
+   offsets, after the commit (a crash before it is repaired by the next restore).
+
+Failures are handled here, once: a refused commit (rebalance, fenced) abandons the
+batch and rewinds the partitions still owned (their records come again); a bus that is
+unavailable is waited for (growing pauses, never a crash); a stop finishes the batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import structlog
+
+from hub import metrics
+from hub.bus.base import Bus, Record, TopicPartition
+from hub.consume import AvroConsumer, Event
+from hub.deadletters import DeadLetterWriter
+from hub.errors import BusError, CommitFailed
+from hub.serde import AvroSerde
+
+__all__ = ["Guarantee", "Outcome", "Processor", "StreamLoop"]
+
+log = structlog.get_logger(__name__)
+
+Guarantee = Literal["exactly-once", "at-least-once"]
+_MAX_PAUSE_S = 5.0
+
+
+def _nothing(placed: Sequence[tuple[int, int]]) -> None:
+    return None
+
+
+def _nothing_else() -> None:
+    return None
+
+
+@dataclass
+class Outcome:
+    """What one batch produces: ``records`` (outputs and changelog records, in order);
+    ``flush`` runs after the commit with the (partition, offset) of each record;
+    ``abandon`` after a failed commit (the batch comes again)."""
+
+    records: list[Record] = field(default_factory=list)
+    flush: Callable[[Sequence[tuple[int, int]]], None] = _nothing
+    abandon: Callable[[], None] = _nothing_else
+
+
+class Processor(Protocol):
+    """A stage on the loop (the router; see docs/stream.md for writing one)."""
+
+    def process(self, events: list[Event]) -> Outcome:
+        """Outputs and state changes of one batch (never produces by itself)."""
+
+    def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Partitions given to this member: restore their state before processing."""
+
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Partitions taken away: drop their state."""
+
+
+class StreamLoop:
+    """Runs one processor over ``topics`` in ``group`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        serde: AvroSerde,
+        group: str,
+        topics: Sequence[str],
+        processor: Processor,
+        *,
+        name: str,
+        guarantee: Guarantee = "exactly-once",
+        transactional_id: str | None = None,
+        batch_size: int = 500,
+        dead_letters: DeadLetterWriter | None = None,
+    ) -> None:
+        self.bus = bus
+        self.serde = serde
+        self.group = group
+        self.topics = list(topics)
+        self.processor = processor
+        self.name = name
+        self.guarantee = guarantee
+        self.transactional_id = transactional_id
+        self.batch_size = batch_size
+        self.dead_letters = dead_letters or DeadLetterWriter(bus, serde)
+        self._reader: AvroConsumer | None = None
+        self._owned: set[TopicPartition] = set()
+        self._failures = 0
+
+    @property
+    def reader(self) -> AvroConsumer:
+        if self._reader is None:
+            tid = self.transactional_id if self.guarantee == "exactly-once" else None
+            consumer = self.bus.consumer(self.group, self.topics, transactional_id=tid)
+            self._reader = AvroConsumer(consumer, self.serde, self.dead_letters,
+                                        stage=f"{self.name}-decode", collect=True)  # fmt: skip
+        return self._reader
+
+    def _rebalanced(self) -> None:
+        now = self.reader.consumer.assignment()
+        gone, new = self._owned - now, now - self._owned
+        if gone:
+            self.processor.revoked(gone)
+            log.info("partitions revoked", component=self.name, count=len(gone))
+        self._owned = now
+        if new:
+            self.processor.assigned(new)
+            log.info("partitions assigned", component=self.name, count=len(new))
+
+    def step(self, timeout: float = 1.0) -> int:
+        """One checkpoint; returns the messages read (0: nothing came)."""
+        reader = self.reader
+        events = reader.poll(self.batch_size, timeout)
+        self._rebalanced()
+        offsets = dict(reader.next_offsets)
+        if not offsets:
+            return 0
+        metrics.consumed(self.name, events)
+        dead = reader.pending
+        reader.pending = []
+        outcome = self.processor.process(events)
+        records = [*dead, *outcome.records]
+        try:
+            if self.guarantee == "exactly-once":
+                placed = reader.consumer.commit_with(records, offsets)
+            else:
+                placed = self.bus.produce(records) if records else []
+                reader.consumer.commit(offsets)
+        except BaseException as exc:
+            outcome.abandon()
+            self._rewind(reader.first_offsets)
+            if isinstance(exc, CommitFailed):
+                log.warning("commit refused (rebalance or fenced); the batch is read again",
+                            component=self.name, error=str(exc)[:300])  # fmt: skip
+                return 0
+            raise
+        metrics.produced(self.name, records)
+        outcome.flush(placed[len(dead):])
+        return sum(offsets[tp] - reader.first_offsets[tp] for tp in offsets)
+
+    def _rewind(self, first: dict[TopicPartition, int]) -> None:
+        assert self._reader is not None
+        owned = self._reader.consumer.assignment()
+        for tp, offset in first.items():
+            if tp in owned:
+                try:
+                    self._reader.consumer.seek(tp, offset)
+                except BusError as exc:  # revoked meanwhile: its new owner reads it
+                    log.warning("cannot rewind", topic=tp.topic, partition=tp.partition,
+                                error=type(exc).__name__)  # fmt: skip
+
+    def run(self, stop: threading.Event, idle_exit: float | None = None,
+            on_idle: Callable[[], None] | None = None) -> None:  # fmt: skip
+        """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a bus that is
+        unavailable is waited for, never a reason to stop."""
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            try:
+                read = self.step(timeout=0.5)
+                self._failures = 0
+            except BusError as exc:  # unavailable, backpressure, locked: transient
+                self._failures += 1
+                pause = min(_MAX_PAUSE_S, 0.25 * 2 ** min(self._failures, 5))
+                log.warning("bus unavailable; waiting", component=self.name,
+                            error=str(exc)[:300], retry_in=pause)  # fmt: skip
+                stop.wait(pause)
+                continue
+            if read:
+                idle_since = time.monotonic()
+            else:
+                if on_idle is not None:
+                    on_idle()
+                if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                    break
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._owned:
+            self.processor.revoked(self._owned)
+            self._owned = set()
