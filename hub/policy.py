@@ -216,9 +216,12 @@ def compile_policy(event_type: str, policy: EventPolicy) -> CompiledPolicy:
 
 
 def _minimise(
-    rule: CompiledRule, role: str, record: dict[str, Any]
+    rule: CompiledRule, role: str, record: dict[str, Any], explain: bool
 ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """(fields kept, fields dropped); the dropped ones only with ``explain``."""
     kept = {f: _as_text(record[f]) for f in rule.fields.get(role, ()) if record.get(f) is not None}
+    if not explain:
+        return kept, ()
     dropped = tuple(
         sorted(
             f
@@ -275,7 +278,8 @@ def decide_rule(
     explain: bool = True,
 ) -> Decision:
     """Apply the compiled ``rule`` to ``record`` for ``team``. ``explain=False``: the
-    decision is the same but its trace is empty (the routing path does not use it)."""
+    decision is the same but its trace and ``dropped`` are empty (the routing path does
+    not use them)."""
     trace = (
         [f"rule {rule.event_type}/{rule.name} applies to team {team.id} (role {team.role})"]
         if explain
@@ -307,7 +311,7 @@ def decide_rule(
     basis, code, consent_id = _legal_basis(rule, record, team, consent, trace)
     if basis is None:
         return refuse(code, consent_id=consent_id)
-    kept, dropped = _minimise(rule, team.role, record)
+    kept, dropped = _minimise(rule, team.role, record, explain)
     if trace is not None:
         trace.append(f"fields kept for role {team.role}: {', '.join(kept) or '(none)'}")
         trace.append(f"fields dropped: {', '.join(dropped) or '(none)'}")

@@ -71,7 +71,7 @@ def validated_signal(event_type: str, record: dict[str, Any]) -> dict[str, Any]:
     if model is None:
         raise SignalRejected(f"unknown event type {event_type!r}", "UNKNOWN_EVENT_TYPE")
     try:
-        data = dict(model.model_validate(record))
+        data = dict(model.model_validate(record).__dict__)  # the fields, as validated
     except ValidationError as exc:
         problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise SignalRejected(

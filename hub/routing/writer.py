@@ -25,10 +25,14 @@ Encoder = Callable[[Any], bytes]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+#: the encoded non-negative numbers 0-63, also lengths (one byte each)
+_SHORT = [bytes((n << 1,)) for n in range(64)]
 
 
 def _long(n: int) -> bytes:
     """Zig-zag varint, as Avro writes int and long."""
+    if 0 <= n < 64:
+        return _SHORT[n]
     n = (n << 1) ^ (n >> 63)
     if n < 0x80:
         return bytes((n,))
@@ -41,12 +45,14 @@ def _long(n: int) -> bytes:
 
 
 def _string(value: Any) -> bytes:
-    raw = value.encode() if isinstance(value, str) else str(value).encode()
-    return _long(len(raw)) + raw
+    raw = value.encode() if type(value) is str else str(value).encode()
+    n = len(raw)
+    return (_SHORT[n] if n < 64 else _long(n)) + raw
 
 
 def _bytes(value: bytes) -> bytes:
-    return _long(len(value)) + value
+    n = len(value)
+    return (_SHORT[n] if n < 64 else _long(n)) + value
 
 
 def _boolean(value: Any) -> bytes:
@@ -132,14 +138,32 @@ def _encoder(schema: Any) -> Encoder:
 class Template:
     """A record with some fields fixed: :meth:`encode` takes the others."""
 
+    __slots__ = ("_head", "_steps", "variable")
+
     def __init__(self, parts: list[bytes | tuple[str, Encoder]]) -> None:
-        self._parts = parts
+        # as: head, then per variable field its encoder and the fixed bytes after it
+        self._head = b""
+        steps: list[tuple[str, Encoder, bytes]] = []
+        for part in parts:
+            if isinstance(part, bytes):
+                if steps:
+                    name, enc, tail = steps[-1]
+                    steps[-1] = (name, enc, tail + part)
+                else:
+                    self._head += part
+            else:
+                steps.append((part[0], part[1], b""))
+        self._steps = tuple(steps)
         #: the fields :meth:`encode` needs
-        self.variable = tuple(p[0] for p in parts if isinstance(p, tuple))
+        self.variable = tuple(name for name, _, _ in steps)
 
     def encode(self, values: Mapping[str, Any]) -> bytes:
         """The Avro body with ``values`` for the variable fields."""
-        return b"".join([p if isinstance(p, bytes) else p[1](values[p[0]]) for p in self._parts])
+        out = [self._head]
+        for name, enc, tail in self._steps:
+            out.append(enc(values[name]))
+            out.append(tail)
+        return b"".join(out)
 
 
 class RecordWriter:
