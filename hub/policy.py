@@ -77,15 +77,24 @@ def add_working_days(start: date, days: int) -> date:
 
 
 def _as_text(value: Any) -> str:
-    if isinstance(value, str):  # also a StrEnum: its value
+    """A field value as text: booleans as true/false, lists comma-separated, dates in
+    ISO form, enums as their symbols."""
+    convert = _TEXT.get(type(value))
+    if convert is not None:
+        return convert(value)
+    if isinstance(value, str):  # a StrEnum: its value
         return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(_as_text(v) for v in value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
+
+
+_TEXT: dict[type, Callable[[Any], str]] = {
+    str: str, int: str, bool: lambda v: "true" if v else "false",
+    date: date.isoformat, datetime: datetime.isoformat,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ anything else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,6 +34,11 @@ def _long(n: int) -> bytes:
     """Zig-zag varint, as Avro writes int and long."""
     if 0 <= n < 64:
         return _SHORT[n]
+    return _varint(n)
+
+
+@functools.lru_cache(maxsize=4096)  # timestamps repeat within a batch
+def _varint(n: int) -> bytes:
     n = (n << 1) ^ (n >> 63)
     if n < 0x80:
         return bytes((n,))
@@ -82,13 +88,19 @@ def _enum(symbols: list[str]) -> Encoder:
 
 
 def _collection(kind: str, item: Encoder) -> Encoder:
+    keys: dict[str, bytes] = {}  # map keys are few (field names): encoded once
+
     def encode_map(value: Mapping[str, Any]) -> bytes:
         if not value:
             return b"\x00"
         parts = [_long(len(value))]
         for k, v in value.items():
-            parts.append(_string(k))
-            parts.append(item(v))
+            key = keys.get(k)
+            if key is None:
+                if len(keys) > 10_000:
+                    keys.clear()
+                key = keys[k] = _string(k)
+            parts += (key, item(v))
         parts.append(b"\x00")
         return b"".join(parts)
 
