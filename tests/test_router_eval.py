@@ -15,8 +15,8 @@ from hub.bus.base import Record
 from hub.cli import main
 from hub.config import load_config
 from hub.connect import connect
-from hub.events import YouthCareExit
 from hub.consent import ConsentCheck, ConsentStatus
+from hub.events import YouthCareExit
 from hub.router import Router
 from hub.routing import Evaluator, NoConsents, NoHistory
 from hub.samples import sample_debt
