@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-__all__ = ["AVRO_CONTENT_TYPE", "SPEC_VERSION", "Headers", "headers", "traceparent"]
+__all__ = ["AVRO_CONTENT_TYPE", "SPEC_VERSION", "EventHeaders", "Headers", "headers", "traceparent"]
 
 SPEC_VERSION = b"1.0"
 AVRO_CONTENT_TYPE = b"application/avro"
@@ -61,3 +61,24 @@ def headers(
     if trace is not None:
         out.append(("traceparent", traceparent(*trace)))
     return tuple(out)
+
+
+class EventHeaders:
+    """:func:`headers` for many events of one source and type (the router's alerts):
+    the fixed attributes encoded once. ``trace`` ids must be well-formed (they are not
+    checked again: the caller generates them)."""
+
+    def __init__(self, *, source: str, type: str) -> None:
+        self._spec = ("ce_specversion", SPEC_VERSION)
+        self._source = ("ce_source", source.encode())
+        self._type = ("ce_type", type.encode())
+        self._content = ("content-type", AVRO_CONTENT_TYPE)
+        self._time: tuple[str, tuple[str, bytes]] = ("", ("ce_time", b""))
+
+    def __call__(self, *, id: str, time: str, trace: tuple[str, str]) -> Headers:
+        if self._time[0] != time:
+            self._time = (time, ("ce_time", time.encode()))
+        return (
+            self._spec, ("ce_id", id.encode()), self._source, self._type, self._time[1],
+            self._content, ("traceparent", f"00-{trace[0]}-{trace[1]}-01".encode()),
+        )

@@ -55,6 +55,7 @@ log = structlog.get_logger(__name__)
 ALERT_SOURCE = "urn:signalhub:router"
 ALERT_TYPE = "nl.signalhub.team-alert.v1"
 _ALERT, _RECORD = "TeamAlert", "ProcessingRecord"
+_ALERT_HEADERS = cloudevents.EventHeaders(source=ALERT_SOURCE, type=ALERT_TYPE)
 _EVENT_TYPE_OF_RECORD = {
     name: etype for etype, name in ((e, SIGNAL_RECORDS[t]) for e, t in SIGNAL_TOPICS.items())
 }
@@ -162,10 +163,7 @@ class Router:
                 topic = alerts_topic(team.id)
                 out.append(Record(
                     topic, serde.encode_body(topic, _ALERT, alert), key,
-                    cloudevents.headers(
-                        id=alert_id, source=ALERT_SOURCE, type=ALERT_TYPE, time=batch.now_iso,
-                        trace=(trace_id, span_id),
-                    ),
+                    _ALERT_HEADERS(id=alert_id, time=batch.now_iso, trace=(trace_id, span_id)),
                 ))
                 batch.count("forwarded:FORWARDED")
             else:

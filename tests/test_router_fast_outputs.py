@@ -202,3 +202,14 @@ def test_flat_to_avro_matches_the_model_dump_walk() -> None:
         legal_basis="consent", created_at=now, trace_id="a" * 32, source="energy-co")
     assert alert.to_avro() == _plain(alert.model_dump())
     assert encode_avro(alert) == _model_encoding(alert)
+
+
+def test_event_headers_are_the_headers_function() -> None:
+    from hub import cloudevents
+
+    maker = cloudevents.EventHeaders(source="urn:x", type="t.v1")
+    for n in range(3):
+        trace = (f"{n:032x}", f"{n:016x}")
+        assert maker(id=f"id-{n}", time=f"2026-01-0{n + 1}T00:00:00+00:00", trace=trace) == (
+            cloudevents.headers(id=f"id-{n}", source="urn:x", type="t.v1",
+                                time=f"2026-01-0{n + 1}T00:00:00+00:00", trace=trace))
