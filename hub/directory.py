@@ -15,7 +15,10 @@ then the higher ``priority``; teams still tied all receive (an ``overlaps`` rule
 ``resolve: all`` says that this is intended; ``hub.config_checks`` refuses other ties).
 ``exclude`` removes a team for the addresses it names, whatever their level.
 
-Lookups go through a dict by PC4 and an LRU cache keyed by the call's arguments.
+Lookups go through a dict by PC4 and an LRU cache keyed by the call's arguments;
+:meth:`TeamDirectory.route` (the router's path, no trace) caches by the part of the
+address that any area looks at (the PC4 alone where no area names a PC6 of it, the PC6
+where none names house numbers), so the cache holds one entry per area, not per address.
 """
 
 from __future__ import annotations
@@ -199,6 +202,13 @@ class TeamDirectory:
                 team_entries.sort(key=lambda entry: -entry[0].level)
         self._share_all = [frozenset(r.teams) for r in config.overlaps if r.resolve == "all"]
         self._cached = functools.lru_cache(maxsize=cache_size)(self._resolve)
+        self._routed = functools.lru_cache(maxsize=cache_size)(self._route)
+        # the PC4s and PC6s that some area names at a finer level
+        areas = [a for m in config.municipalities for a in _parse_all(m.areas)]
+        for team in config.teams:
+            areas += _parse_all(team.areas) + _parse_all(team.exclude)
+        self._fine_pc4 = {a.pc4_lo for a in areas if a.letters is not None}
+        self._house_pc6 = {f"{a.pc4_lo}{a.letters}" for a in areas if a.level == HOUSE}
 
     def resolve(
         self,
@@ -217,9 +227,39 @@ class TeamDirectory:
         """
         return self._cached(postcode, house_number, event_type, municipality_code)
 
+    def route(
+        self,
+        postcode: str,
+        house_number: int | None,
+        event_type: str,
+        municipality_code: str | None = None,
+    ) -> Resolution:
+        """:meth:`resolve` without a trace (``trace`` is empty), for a postcode as the
+        signal models keep it (``7512AB``); cached by the part of the address that any
+        area looks at. Raises ValueError like :meth:`resolve`."""
+        if house_number is not None and not 0 <= house_number <= MAX_HOUSE_NUMBER:
+            raise ValueError(f"house number {house_number} is not between 1 and 99999")
+        if len(postcode) != 6 or int(postcode[:4]) not in self._fine_pc4:
+            pc6 = f"{postcode[:4]}AA" if len(postcode) == 6 else postcode
+            return self._routed(pc6, None, event_type, municipality_code)
+        if postcode not in self._house_pc6:
+            house_number = None
+        return self._routed(postcode, house_number, event_type, municipality_code)
+
+    def _route(
+        self,
+        postcode: str,
+        house_number: int | None,
+        event_type: str,
+        municipality_code: str | None,
+    ) -> Resolution:
+        found = self._resolve(postcode, house_number, event_type, municipality_code)
+        return Resolution(found.municipality, found.teams, [], found.reason)
+
     def clear_cache(self) -> None:
         """Forget cached resolutions."""
         self._cached.cache_clear()
+        self._routed.cache_clear()
 
     def _municipality_for(
         self, keys: tuple[str, str], pc4: int, letters: str, house_number: int | None

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from hub import cloudevents
 from hub.bus.base import Bus, Record
 from hub.errors import ConfigError, FieldError, IntakeError
 from hub.events import EVENT_TYPES
@@ -206,17 +207,13 @@ def build_signal(
     return signal
 
 
-def cloudevent_headers(event_type: str, signal: BaseModel) -> tuple[tuple[str, bytes], ...]:
+def cloudevent_headers(event_type: str, signal: BaseModel) -> cloudevents.Headers:
     """CloudEvents 1.0 Kafka binding (binary mode) attributes of a signal."""
-    data = signal.model_dump()
-    return (
-        ("ce_specversion", b"1.0"),
-        ("ce_id", str(data["event_id"]).encode()),
-        ("ce_source", str(data["source"]).encode()),
-        ("ce_type", f"nl.signalhub.{event_type}.v1".encode()),
-        ("ce_time", data["occurred_at"].isoformat().encode()),
-        ("ce_subject", str(data["subject_ref"]).encode()),
-        ("content-type", b"application/avro"),
+    data = signal.__dict__
+    return cloudevents.headers(
+        id=str(data["event_id"]), source=str(data["source"]),
+        type=f"nl.signalhub.{event_type}.v1", time=data["occurred_at"],
+        subject=str(data["subject_ref"]),
     )
 
 

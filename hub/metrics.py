@@ -107,10 +107,11 @@ def produced(component: str, records: Iterable[Record]) -> None:
         EVENTS_PRODUCED.labels(component, topic).inc(n)
 
 
-def router_decision(key: str) -> None:
-    """One router count, as the router keeps it: ``outcome:REASON`` or ``outcome``."""
+def router_decision(key: str, n: int = 1) -> None:
+    """``n`` router counts of one key, as the router keeps them: ``outcome:REASON`` or
+    ``outcome``."""
     outcome, _, reason = key.partition(":")
-    DECISIONS.labels(outcome, reason or "").inc()
+    DECISIONS.labels(outcome, reason or "").inc(n)
 
 
 def dead_letter(reason: str, stage: str) -> None:

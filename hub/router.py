@@ -20,65 +20,53 @@ order per person is kept.
 from __future__ import annotations
 
 import threading
-import uuid
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
-from hub import metrics
-from hub.audit import INTAKE_ACTIVITY, new_trace_id, processing_record
+from hub import cloudevents, metrics
+from hub.audit import INTAKE_ACTIVITY, processing_record
 from hub.bus.base import Record, TopicPartition, TopicSpec
 from hub.config import HubConfig
 from hub.connect import Connection
-from hub.consent import ConsentCheck, ConsentLedger, LedgerFollower
+from hub.consent import ConsentLedger, LedgerFollower
 from hub.consume import AvroConsumer, Event
 from hub.deadletters import DeadLetterWriter
-from hub.directory import Resolution, TeamDirectory
 from hub.errors import SignalRejected
-from hub.events import AlertUrgency, AvroModel, DecisionOutcome, TeamAlert, utc_millis
-from hub.policy import Decision, decide
+from hub.events import DecisionOutcome, utc_millis
 from hub.router_state import RouterState, changelog_topic
+from hub.routing import (
+    ALERT_NAMESPACE,
+    BatchHistory,
+    Evaluation,
+    IdSource,
+    NoHistory,
+    alert_id_for,
+    compile_config,
+)
 from hub.stream import MemberSlot, Outcome, StreamLoop, claim_slot
 from hub.stream.loop import Guarantee
 from hub.topics import AUDIT, SIGNAL_RECORDS, SIGNAL_TOPICS, alerts_topic, ensure_topics
-from hub.validation import validate_signal
 
-_M = TypeVar("_M", bound=AvroModel)
-
-__all__ = ["ALERT_NAMESPACE", "Evaluation", "Router", "RouterProcessor", "alert_id_for"]
+__all__ = ["ALERT_NAMESPACE", "ALERT_SOURCE", "ALERT_TYPE", "Evaluation", "Router",
+           "RouterProcessor", "alert_id_for"]
 
 log = structlog.get_logger(__name__)
 
 #: partitions of the signal topics (and of the router's changelog)
 _SIGNAL_PARTITIONS = 3
-#: namespace of the deterministic alert ids
-ALERT_NAMESPACE = uuid.UUID("6f1c8f0e-3b7a-4f55-9a43-5e1d2c7b9a10")
+#: CloudEvents source and type of the alerts
+ALERT_SOURCE = "urn:signalhub:router"
+ALERT_TYPE = "nl.signalhub.team-alert.v1"
+_ALERT, _RECORD = "TeamAlert", "ProcessingRecord"
+_ALERT_HEADERS = cloudevents.EventHeaders(source=ALERT_SOURCE, type=ALERT_TYPE)
 _EVENT_TYPE_OF_RECORD = {
     name: etype for etype, name in ((e, SIGNAL_RECORDS[t]) for e, t in SIGNAL_TOPICS.items())
 }
-
-
-def alert_id_for(event_id: str, team_id: str) -> str:
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"{event_id}/{team_id}"))
-
-
-@dataclass
-class Evaluation:
-    """What the router would do with one signal (also what ``explain`` prints)."""
-
-    event_type: str
-    event_id: str | None
-    subject_ref: str | None
-    resolution: Resolution | None = None
-    decisions: list[Decision] = field(default_factory=list)
-    rejected: SignalRejected | None = None
-    trace: list[str] = field(default_factory=list)
-    #: the validated signal (``model_dump()``), when it validated
-    data: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class Router:
@@ -100,7 +88,9 @@ class Router:
         self.batch_size = batch_size
         self.guarantee = guarantee
         self.state_dir = state_dir
-        self.directory = TeamDirectory(config)
+        #: the configuration compiled: evaluator and output templates (ConfigError here)
+        self.routing = compile_config(config)
+        self.directory = self.routing.directory
         self.ledger = ConsentLedger(state_dir / "consent-ledger.db")
         self.follower = LedgerFollower(conn.bus, conn.serde, self.ledger)
         self.state = RouterState(
@@ -111,9 +101,7 @@ class Router:
         self._loop: StreamLoop | None = None
         self._slot: MemberSlot | None = None
         self.counts: dict[str, int] = {}
-        #: configuration-derived output values that validated unchanged before: outputs
-        #: with them are built without validating again (see _checked)
-        self._valid_config: set[tuple[tuple[str, Any], ...]] = set()
+        self._ids = IdSource()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -146,244 +134,134 @@ class Router:
     def evaluate(
         self, event_type: str, record: dict[str, Any], now: datetime, *, explain: bool = True
     ) -> Evaluation:
-        """Validate, resolve and decide for every team; produce nothing.
-
-        ``explain=False`` (the routing path): the same evaluation without the trace lines
-        of the signal and the decisions (only ``signalhub explain`` prints them).
-        """
-        ev = Evaluation(event_type, _text(record.get("event_id")), record.get("subject_ref"))
-        try:
-            signal = validate_signal(event_type, record)
-        except SignalRejected as exc:
-            ev.rejected = exc
-            ev.trace.append(f"rejected: {exc}")
-            return ev
-        data = ev.data = signal.model_dump()
-        if explain:
-            ev.trace.append(f"valid {event_type} {ev.event_id}")
-        postcode = data.get("postcode")
-        municipality = data.get("municipality_code")
-        if postcode is None:
-            ev.rejected = SignalRejected("signal has no postcode to route by", "NO_TEAM")
-            ev.trace.append("rejected: no postcode")
-            return ev
-        resolution = self.directory.resolve(
-            postcode, int(data.get("house_number") or 0), event_type, municipality
+        """What the router would decide for ``record`` now, against its consent ledger
+        and without history (``prior_signals`` 0); produces nothing. See
+        :class:`hub.routing.Evaluator` (``explain=True``: with the trace lines)."""
+        return self.routing.evaluator.evaluate(
+            event_type, record, self.ledger, NoHistory(), now, explain=explain
         )
-        ev.resolution = resolution
-        if explain:
-            ev.trace.extend(resolution.trace)
-        if resolution.reason is not None:
-            where = f"postcode area {str(postcode)[:4]}"
-            ev.rejected = SignalRejected(
-                f"{resolution.reason}: no configured "
-                f"{'municipality' if resolution.reason == 'UNKNOWN_MUNICIPALITY' else 'team'}"
-                f" covers {where} for {event_type}; fix the configuration, then replay",
-                resolution.reason,
-            )
-            return ev
-        policy = self.config.policies.get(event_type)  # type: ignore[call-overload]
-        if policy is None and explain:
-            ev.trace.append(f"no policy for {event_type}: nothing is forwarded")
-        subject = str(data["subject_ref"])
-
-        def consent(purpose: str, team: Any) -> ConsentCheck:
-            return self.ledger.check(subject, purpose, team.id, team.municipality, now)
-
-        for team in resolution.teams:
-            if policy is None:
-                continue
-            decision = decide(policy, event_type, data, team, consent, now.date(), explain=explain)
-            ev.decisions.append(decision)
-            if explain:
-                ev.trace.extend(decision.trace)
-                ev.trace.append(f"=> {team.id}: {decision.reason_code}")
-        return ev
 
     # -- producing ------------------------------------------------------------------------
 
-    def _checked(self, model: _M, **config: Any) -> _M:
-        """``model``, built with validation, after noting whether validation left the
-        ``config``-derived values (team, municipality, rule, ...) unchanged: outputs with
-        the same values are then built with ``model_construct`` (their other values come
-        from a validated signal or are generated valid)."""
-        if all(getattr(model, k) == v for k, v in config.items()):
-            self._valid_config.add(tuple(config.items()))
-        return model
-
-    def _trusted(self, **config: Any) -> bool:
-        return tuple(config.items()) in self._valid_config
-
-    def _outputs(
-        self, event: Event, ev: Evaluation, now: datetime, prior: int = 0
-    ) -> list[Record]:
-        """The alerts, processing records and dead letters for one evaluated signal;
-        ``prior`` is its count of earlier signals (RouterState.earlier_signals)."""
-        trace_id = new_trace_id()
-        started = now
-        out: list[Record] = []
+    def _outputs(self, event: Event, ev: Evaluation, batch: _Batch) -> list[Record]:
+        """The alerts, processing records and dead letters for one evaluated signal."""
+        trace_id = self._ids.trace_id()
         serde = self.conn.serde
+        if ev.rejected is not None:
+            return self._rejected(event, ev, batch, trace_id)
+        assert ev.data is not None
+        data = ev.data
+        # the validated (normalised) values
+        event_id, subject_ref = str(data["event_id"]), str(data["subject_ref"])
+        event_type, source, key = ev.event_type, data.get("source"), subject_ref.encode()
+        templates = self.routing.templates
+        end_ms = max(batch.now_ms, time.time_ns() // 1_000_000)
+        values: dict[str, Any] = {
+            "trace_id": trace_id, "start_time": batch.now_ms, "end_time": end_ms,
+            "data_subject_id": subject_ref, "event_id": event_id, "alert_id": None,
+        }
+        out: list[Record] = []
+        if not ev.decisions:
+            municipality = ev.resolution.municipality if ev.resolution else None
+            template = templates.no_policy_template(
+                event_type, municipality.code if municipality else None
+            )
+            values["span_id"] = self._ids.span_id()
+            out.append(Record(AUDIT, serde.encode_body(AUDIT, _RECORD, template.encode(values)),
+                              key))
+            batch.count("refused:NO_POLICY")
+        for d in ev.decisions:
+            team = d.team
+            values["span_id"] = span_id = self._ids.span_id()
+            if d.forwarded:
+                alert_id = values["alert_id"] = alert_id_for(event_id, team.id)
+                alert = templates.alert_template(
+                    event_type, team.id, team.municipality, d.legal_basis or "", d.urgent
+                ).encode({
+                    "alert_id": alert_id, "event_id": event_id, "subject_ref": subject_ref,
+                    "due_date": d.due_date, "fields": d.fields,
+                    "prior_signals_180d": ev.prior_signals, "created_at": batch.now_ms,
+                    "trace_id": trace_id, "source": source,
+                })
+                topic = alerts_topic(team.id)
+                out.append(Record(
+                    topic, serde.encode_body(topic, _ALERT, alert), key,
+                    _ALERT_HEADERS(id=alert_id, time=batch.now_iso, trace=(trace_id, span_id)),
+                ))
+                batch.count("forwarded:FORWARDED")
+            else:
+                values["alert_id"] = None
+                batch.count("refused:" + d.reason_code)
+            template = templates.decision_template(
+                event_type, team.id, team.municipality, d.rule_name, d.processing_activity,
+                d.reason_code, d.legal_basis,
+            )
+            out.append(Record(AUDIT, serde.encode_body(AUDIT, _RECORD, template.encode(values)),
+                              key))
+        return out
+
+    def _rejected(
+        self, event: Event, ev: Evaluation, batch: _Batch, trace_id: str
+    ) -> list[Record]:
+        """A dead letter and its processing record (validated: the rare path)."""
+        assert ev.rejected is not None
         municipality = (
             ev.resolution.municipality.code
             if ev.resolution and ev.resolution.municipality
             else None
         )
-        if ev.rejected is not None:
-            out.append(
-                self.dead_letters.build(
-                    event.message,
-                    ev.rejected,
-                    stage="router",
-                    event_id=ev.event_id,
-                    trace_id=trace_id,
-                )
-            )
-            rec = processing_record(
-                trace_id=trace_id,
-                name="route-signal",
-                started=started,
-                outcome=DecisionOutcome.DEAD_LETTERED,
-                reason_code=ev.rejected.reason_code,
-                reason_detail=str(ev.rejected)[:500],
-                activity=INTAKE_ACTIVITY,
-                subject_ref=_subject(ev.subject_ref),
-                municipality_code=municipality,
-                event_id=ev.event_id,
-                event_type=ev.event_type,
-                error=True,
-            )
-            # keyed like the record's data_subject_id: never by a BSN-shaped value
-            key = _key(_subject(ev.subject_ref))
-            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
-            self._count(f"dead_lettered:{ev.rejected.reason_code}")
-            return out
-        assert ev.event_id is not None and ev.subject_ref is not None and ev.data is not None
-        # the validated (normalised) values: what TeamAlert/ProcessingRecord validation
-        # would make of the raw ones
-        event_id = str(ev.data["event_id"])
-        subject_ref = str(ev.data["subject_ref"])
-        source = ev.data.get("source")
-        created_at = utc_millis(now)
-        key = _key(subject_ref)
-        if not ev.decisions:
-            config: dict[str, Any] = {
-                "name": "route-signal",
-                "reason_code": "NO_POLICY",
-                "processing_activity_id": INTAKE_ACTIVITY,
-                "municipality_code": municipality,
-                "event_type": ev.event_type,
-            }
-            trusted = self._trusted(**config)
-            rec = processing_record(
-                trace_id=trace_id,
-                name="route-signal",
-                started=started,
-                outcome=DecisionOutcome.REFUSED,
-                reason_code="NO_POLICY",
-                activity=INTAKE_ACTIVITY,
-                subject_ref=subject_ref,
-                municipality_code=municipality,
-                event_id=event_id,
-                event_type=ev.event_type,
-                validate=not trusted,
-            )
-            if not trusted:
-                self._checked(rec, **config)
-            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
-            self._count("refused:NO_POLICY")
-        for d in ev.decisions:
-            alert_id = alert_id_for(ev.event_id, d.team.id) if d.forwarded else None
-            if alert_id is not None:
-                alert_values: dict[str, Any] = {
-                    "alert_id": alert_id,
-                    "event_id": event_id,
-                    "event_type": ev.event_type,
-                    "team_id": d.team.id,
-                    "municipality_code": d.team.municipality,
-                    "subject_ref": subject_ref,
-                    "urgency": AlertUrgency.URGENT if d.urgent else AlertUrgency.NORMAL,
-                    "due_date": d.due_date,
-                    "fields": d.fields,
-                    "prior_signals_180d": prior,
-                    "legal_basis": d.legal_basis or "",
-                    "created_at": created_at,
-                    "trace_id": trace_id,
-                    "source": source,
-                }
-                config = {
-                    "event_type": ev.event_type,
-                    "team_id": d.team.id,
-                    "municipality_code": d.team.municipality,
-                    "legal_basis": d.legal_basis or "",
-                }
-                if self._trusted(**config):
-                    alert = TeamAlert.model_construct(**alert_values)
-                else:
-                    alert = self._checked(TeamAlert(**alert_values), **config)
-                topic = alerts_topic(d.team.id)
-                out.append(
-                    Record(
-                        topic,
-                        serde.encode_model(topic, alert),
-                        key,
-                        _alert_headers(alert),
-                    )
-                )
-            name = f"route-signal:{d.team.id}"
-            outcome = DecisionOutcome.FORWARDED if d.forwarded else DecisionOutcome.REFUSED
-            config = {
-                "name": name,
-                "reason_code": d.reason_code,
-                "processing_activity_id": d.processing_activity,
-                "legal_basis": d.legal_basis,
-                "team_id": d.team.id,
-                "municipality_code": d.team.municipality,
-                "event_type": ev.event_type,
-            }
-            trusted = self._trusted(**config)
-            rec = processing_record(
-                trace_id=trace_id,
-                name=name,
-                started=started,
-                outcome=outcome,
-                reason_code=d.reason_code,
-                activity=d.processing_activity,
-                subject_ref=subject_ref,
-                legal_basis=d.legal_basis,
-                team_id=d.team.id,
-                municipality_code=d.team.municipality,
-                event_id=event_id,
-                event_type=ev.event_type,
-                alert_id=alert_id,
-                reason_detail=f"rule {d.rule_name}",
-                validate=not trusted,
-            )
-            if not trusted:
-                self._checked(rec, **config)
-            out.append(Record(AUDIT, serde.encode_model(AUDIT, rec), key))
-            self._count(("forwarded:" if d.forwarded else "refused:") + d.reason_code)
-        return out
+        dead = self.dead_letters.build(
+            event.message, ev.rejected, stage="router", event_id=ev.event_id, trace_id=trace_id
+        )
+        rec = processing_record(
+            trace_id=trace_id,
+            name="route-signal",
+            started=batch.now,
+            outcome=DecisionOutcome.DEAD_LETTERED,
+            reason_code=ev.rejected.reason_code,
+            reason_detail=str(ev.rejected)[:500],
+            activity=INTAKE_ACTIVITY,
+            subject_ref=_subject(ev.subject_ref),
+            municipality_code=municipality,
+            event_id=ev.event_id,
+            event_type=ev.event_type,
+            error=True,
+        )
+        batch.count(f"dead_lettered:{ev.rejected.reason_code}")
+        # keyed like the record's data_subject_id: never by a BSN-shaped value
+        key = _key(_subject(ev.subject_ref))
+        return [dead, Record(AUDIT, self.conn.serde.encode_model(AUDIT, rec), key)]
 
-    def _count(self, key: str) -> None:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        metrics.router_decision(key)
+    def _count(self, counts: dict[str, int]) -> None:
+        for key, n in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+            metrics.router_decision(key, n)
 
     def process(
         self, events: list[Event]
     ) -> tuple[list[Record], list[tuple[str, str | None, datetime]]]:
-        """Outputs and the (event id, subject, time) list to remember, for one batch."""
-        now = datetime.now(UTC)
+        """Outputs and the (event id, subject, time) list to remember, for one batch.
+
+        Reads the state (handled ids, earlier signals) once for the whole batch; the
+        batch's own signals count as earlier signals for the ones after them
+        (:class:`~hub.routing.BatchHistory`). Produces and remembers nothing.
+        """
+        batch = _Batch(datetime.now(UTC))
+        now = batch.now
         ids = [_text(e.record.get("event_id")) or "" for e in events]
         seen = self.state.handled(i for i in ids if i)
+        history = BatchHistory(
+            self.state,
+            [(str(e.record.get("subject_ref")), i.lower()) for e, i in zip(events, ids, strict=True)
+             if i and i not in seen],
+            now,
+        )
+        evaluator, ledger = self.routing.evaluator, self.ledger
         records: list[Record] = []
         done: list[tuple[str, str | None, datetime]] = []
-        # evaluate the batch first, then look up the earlier signals of all its routed
-        # subjects at once (the state changes only after the batch: same counts as one
-        # lookup per signal), then build the outputs in input order
-        evaluated: list[tuple[Event, str, Evaluation | Record]] = []
         for event, event_id in zip(events, ids, strict=True):
             if event_id and event_id in seen:
-                self._count("duplicate_ignored")
+                batch.count("duplicate_ignored")
                 continue
             if event_id:
                 seen.add(event_id)
@@ -392,26 +270,15 @@ class Router:
                 exc = SignalRejected(
                     f"{event.record_name} is not a signal type", "UNKNOWN_EVENT_TYPE"
                 )
-                evaluated.append(
-                    (event, event_id, self.dead_letters.build(event.message, exc, stage="router"))
-                )
+                records.append(self.dead_letters.build(event.message, exc, stage="router"))
                 continue
-            ev = self.evaluate(event_type, event.record, now, explain=False)
-            evaluated.append((event, event_id, ev))
-        routed = [
-            (str(ev.subject_ref), str(ev.event_id))
-            for _, _, ev in evaluated
-            if isinstance(ev, Evaluation) and ev.rejected is None
-        ]
-        priors = iter(self.state.earlier_signals_many(routed, now))
-        for event, event_id, out in evaluated:
-            if not isinstance(out, Evaluation):
-                records.append(out)
-                continue
-            prior = next(priors) if out.rejected is None else 0
-            records.extend(self._outputs(event, out, now, prior))
-            if event_id and out.rejected is None:
-                done.append((event_id, out.subject_ref, now))
+            ev = evaluator.evaluate(event_type, event.record, ledger, history, now)
+            if ev.rejected is None and ev.data is not None:
+                history.add(str(ev.data["subject_ref"]), str(ev.data["event_id"]))
+                if event_id:
+                    done.append((event_id, ev.subject_ref, now))
+            records.extend(self._outputs(event, ev, batch))
+        self._count(batch.counts)
         return records, done
 
     def step(self, timeout: float = 1.0) -> int:
@@ -489,12 +356,17 @@ def _key(subject_ref: str | None) -> bytes | None:
     return subject_ref.encode() if subject_ref else None
 
 
-def _alert_headers(alert: TeamAlert) -> tuple[tuple[str, bytes], ...]:
-    return (
-        ("ce_specversion", b"1.0"),
-        ("ce_id", alert.alert_id.encode()),
-        ("ce_source", b"urn:signalhub:router"),
-        ("ce_type", b"nl.signalhub.team-alert.v1"),
-        ("ce_time", alert.created_at.isoformat().encode()),
-        ("ce_trace_id", alert.trace_id.encode()),
-    )
+class _Batch:
+    """One batch's time (as the records carry it) and decision counts."""
+
+    __slots__ = ("counts", "now", "now_iso", "now_ms")
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        exact = utc_millis(now)
+        self.now_ms = int(exact.timestamp()) * 1000 + exact.microsecond // 1000
+        self.now_iso = exact.isoformat()
+        self.counts: dict[str, int] = {}
+
+    def count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hub import cloudevents
 from hub.bus.base import Record
 from hub.errors import ConfigError, DecodeError
 from hub.events import SealedSignal
@@ -150,14 +151,9 @@ class SealedPublisher:
 
     def record(self, sealed: SealedSignal) -> Record:
         return Record(self.topic, self.serde.encode_model(self.topic, sealed),
-                      sealed.event_id.encode(), (
-                          ("ce_specversion", b"1.0"),
-                          ("ce_id", sealed.event_id.encode()),
-                          ("ce_source", sealed.source.encode()),
-                          ("ce_type", b"nl.signalhub.sealed-signal.v1"),
-                          ("ce_time", sealed.sent_at.isoformat().encode()),
-                          ("content-type", b"application/avro"),
-                      ))
+                      sealed.event_id.encode(), cloudevents.headers(
+                          id=sealed.event_id, source=sealed.source,
+                          type="nl.signalhub.sealed-signal.v1", time=sealed.sent_at))
 
     def records(self, sealed: Sequence[SealedSignal]) -> list[Record]:
         return [self.record(s) for s in sealed]

@@ -101,6 +101,12 @@ class AvroSerde:
             raise SerdeError(f"cannot encode {name} for {topic}: {exc}") from exc
         return frame(schema_id, buf.getvalue())
 
+    def encode_body(self, topic: str, name: str, body: bytes) -> bytes:
+        """Wire format of ``body``, a plain dict already written as Avro with the local
+        schema ``name`` (e.g. by a :mod:`hub.routing.writer` template), under the
+        schema id of ``name`` for ``topic``, like :meth:`encode`."""
+        return frame(self.schema_id(topic, name), body)
+
     def encode_model(self, topic: str, model: Any) -> bytes:
         """Encode a pydantic event model from :mod:`hub.events`."""
         return self.encode(topic, model.avro_name, model.to_avro())

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from hub.errors import SignalRejected
 from hub.events import EVENT_TYPES
 
-__all__ = ["meaning_problems", "validate_signal"]
+__all__ = ["meaning_problems", "validate_signal", "validated_signal"]
 
 #: how far a source's clock may run ahead of ours
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -62,3 +62,24 @@ def validate_signal(event_type: str, record: dict[str, Any]) -> BaseModel:
             "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
         )
     return signal
+
+
+def validated_signal(event_type: str, record: dict[str, Any]) -> dict[str, Any]:
+    """:func:`validate_signal`, as a plain dict of the model's fields (the signal models
+    are flat: their values as validated, enums as members); SignalRejected like it."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        raise SignalRejected(f"unknown event type {event_type!r}", "UNKNOWN_EVENT_TYPE")
+    try:
+        data = dict(model.model_validate(record).__dict__)  # the fields, as validated
+    except ValidationError as exc:
+        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SignalRejected(
+            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
+        ) from None
+    problems = meaning_problems(event_type, data)
+    if problems:
+        raise SignalRejected(
+            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
+        )
+    return data

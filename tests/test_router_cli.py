@@ -38,9 +38,9 @@ def test_explain_prints_the_trace_without_forwarding(tmp_path: Path) -> None:
     assert "rule debt-signal/default applies to team schuldhulp-centrum" in out
     assert "fields kept for role debt" in out and "fields dropped: objection_recorded" in out
     assert "result: FORWARD to schuldhulp-centrum" in out and "urgent, due" in out
-    with connect(Settings(bus=bus)) as conn:
-        assert sum(conn.bus.end_offsets(alerts_topic("schuldhulp-centrum")).values()) == 0
-        assert sum(conn.bus.end_offsets("audit.v1").values()) == 0
+    with connect(Settings(bus=bus)) as conn:  # nothing forwarded: not even a topic made
+        assert alerts_topic("schuldhulp-centrum") not in conn.bus.list_topics()
+        assert "audit.v1" not in conn.bus.list_topics()
     youth = run("explain", "--bus", bus, "--config", str(EXAMPLES / "hub.yaml"),
                 "--state-dir", str(tmp_path / "state"), "--type", "youth-care-exit",
                 str(EXAMPLES / "signals" / "youth-care-exit.json"))

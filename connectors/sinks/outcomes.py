@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from hub import cloudevents
 from hub.bus.base import Bus, TopicSpec
 from hub.events import AlertOutcome, PickUpOutcome, TeamAlert
 from hub.serde import AvroSerde
@@ -64,12 +65,9 @@ def publish_outcome(
         recorded_at=recorded_at or datetime.now(UTC),
         source=source,
     )
-    headers = (
-        ("ce_specversion", b"1.0"),
-        ("ce_id", record.outcome_id.encode()),
-        ("ce_source", b"urn:signalhub:inbox"),
-        ("ce_type", b"nl.signalhub.alert-outcome.v1"),
-        ("ce_time", record.recorded_at.isoformat().encode()),
+    headers = cloudevents.headers(
+        id=record.outcome_id, source="urn:signalhub:inbox",
+        type="nl.signalhub.alert-outcome.v1", time=record.recorded_at,
     )
     partition, offset = bus.produce_one(
         topic, serde.encode_model(topic, record), source.encode(), headers

@@ -95,8 +95,13 @@ _COMPACT_DIRTY_RATIO = 0.5
 
 
 @functools.lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    """murmur2 of a key, once per key whatever the topics' partition counts."""
+    return int(murmur2(key) & 0x7FFFFFFF)
+
+
 def _hashed_partition(key: bytes, partitions: int) -> int:
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+    return _key_hash(key) % partitions
 
 
 def partition_for_key(key: bytes | None, partitions: int) -> int:
@@ -106,13 +111,17 @@ def partition_for_key(key: bytes | None, partitions: int) -> int:
     return _hashed_partition(key, partitions)
 
 
+_U32 = struct.Struct(">I")
+
+
 def encode_headers(headers: Headers) -> bytes | None:
     if not headers:
         return None
-    parts = [struct.pack(">I", len(headers))]
+    pack = _U32.pack
+    parts = [pack(len(headers))]
     for name, value in headers:
         raw = name.encode()
-        parts.append(struct.pack(">I", len(raw)) + raw + struct.pack(">I", len(value)) + value)
+        parts += (pack(len(raw)), raw, pack(len(value)), value)
     return b"".join(parts)
 
 

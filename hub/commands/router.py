@@ -14,8 +14,10 @@ import click
 from hub.commands.common import bus_option, registry_option, settings_from
 from hub.config import load_config
 from hub.connect import connect
+from hub.consent import ConsentLedger, ConsentLedgerError, ledger_path
 from hub.errors import HubError
 from hub.router import Router
+from hub.routing import ConsentView, Evaluator, NoConsents, NoHistory
 
 config_option = click.option(
     "--config",
@@ -118,21 +120,37 @@ def explain(
     """Print the whole decision trace for SIGNAL_FILE (JSON) without forwarding anything.
 
     Shows the area match, the rule, the consent found or missing, and the fields kept
-    and dropped per team. Reads the consent ledger as it stands now (caught up first).
-    Example: signalhub explain --type debt-signal examples/signals/debt.json
+    and dropped per team. Creates and changes nothing: it reads the configuration and
+    the router's consent ledger in --state-dir as it stands (a running hub keeps it
+    caught up with consent.v1; without one every consent counts as missing), and no
+    bus (--bus and --registry are accepted and not used). Earlier signals are not
+    counted. Example: signalhub explain --type debt-signal examples/signals/debt.json
     """
     try:
         record = json.load(signal_file)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{signal_file.name}: not JSON: {exc}") from exc
-    hub_router = _router(bus_url, registry_url, config_path, state_dir)
+    if not isinstance(record, dict):
+        raise click.ClickException(f"{signal_file.name}: not a JSON object")
+    settings = settings_from(bus_url, registry_url)
     try:
-        hub_router.ensure_topics()
-        hub_router.follower.catch_up()
-        ev = hub_router.evaluate(event_type, record, datetime.now(UTC))
+        evaluator = Evaluator(load_config(config_path or settings.config))
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = ledger_path(state_dir or settings.state_dir)
+    consents: ConsentView
+    try:
+        consents = ConsentLedger.read_only(path)
+    except ConsentLedgerError as exc:
+        click.echo(f"  ({exc}: every consent counts as missing)")
+        consents = NoConsents(f"no consent ledger at {path}")
+    try:
+        ev = evaluator.evaluate(
+            event_type, record, consents, NoHistory(), datetime.now(UTC), explain=True
+        )
     finally:
-        hub_router.close()
-        hub_router.conn.close()
+        if isinstance(consents, ConsentLedger):
+            consents.close()
     for line in ev.trace:
         click.echo(f"  {line}")
     if ev.rejected is not None:

@@ -156,6 +156,31 @@ class ConsentLedger:
             )
 
     @classmethod
+    def read_only(cls, path: str | os.PathLike[str]) -> ConsentLedger:
+        """Open an existing ledger file for :meth:`check` and reading only: nothing is
+        created or written (``signalhub explain``). Raises ConsentLedgerError when the
+        file is missing, unreadable or of another layout version."""
+        ledger = cls.__new__(cls)
+        ledger.path = Path(path)
+        ledger._lock = threading.RLock()
+        if not ledger.path.is_file():
+            raise ConsentLedgerError(f"no consent ledger at {ledger.path}")
+        try:
+            ledger._db = sqlite3.connect(f"{ledger.path.resolve().as_uri()}?mode=ro", uri=True,
+                                         check_same_thread=False)
+            row = ledger._db.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            raise ConsentLedgerError(f"cannot read consent ledger {ledger.path}: {exc}"
+                                     ) from exc
+        if row is None or row[0] != _SCHEMA_VERSION:
+            ledger.close()
+            raise ConsentLedgerError(
+                f"consent ledger {ledger.path} has layout version {row and row[0]}, this hub"
+                f" reads {_SCHEMA_VERSION}")
+        return ledger
+
+    @classmethod
     def in_state_dir(cls, state_dir: str | os.PathLike[str]) -> ConsentLedger:
         """Open ``<state_dir>/consent-ledger.db``."""
         return cls(ledger_path(state_dir))
