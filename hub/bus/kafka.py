@@ -4,6 +4,14 @@ The producer is idempotent with ``acks=all`` and batches (``linger_ms``); ``prod
 returns only when every record of the batch is acknowledged, so a caller that commits
 its input afterwards never loses a record. Consumers are real Kafka consumer groups
 with auto-commit off; offsets are committed explicitly.
+
+Every wait is bounded (docs/bus.md, "Timeouts"): while no broker answers, ``produce``
+raises :class:`~hub.errors.BusUnavailable` after at most about ``max_block_ms`` +
+``delivery_timeout_ms`` (5 s + 8 s by default; a record not acknowledged by then *may*
+still have been written, so a caller retries under the same event id). Kafka's
+retriable errors are :class:`~hub.errors.BusUnavailable` too. Group members use a short
+session (``session_timeout_ms``, 6 s: a killed member's partitions move on after that)
+and leave their group at once when closed.
 """
 
 from __future__ import annotations
@@ -18,24 +26,25 @@ from kafka import TopicPartition as KafkaTP
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
-from hub.errors import Backpressure, BusError, BusUnavailable, CommitFailed, TopicNotFound
+from hub.errors import BusError, BusUnavailable, CommitFailed, TopicNotFound
 
 __all__ = ["KafkaBus", "KafkaBusConsumer"]
 
 
 def _wrap(exc: Exception, what: str) -> BusError:
-    if isinstance(exc, kerr.KafkaTimeoutError) and "bootstrap" in str(exc):
-        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
-    if isinstance(exc, kerr.KafkaTimeoutError):
-        return Backpressure(f"{what}: Kafka did not answer in time ({exc})", retry_after=1.0)
+    """The hub error for a kafka-python error: a rebalance is CommitFailed, a missing
+    topic TopicNotFound, a timeout or any other retriable error BusUnavailable (the
+    broker did not answer in time: retry later), anything else a BusError."""
     if isinstance(exc, kerr.CommitFailedError | kerr.RebalanceInProgressError
                   | kerr.IllegalGenerationError | kerr.UnknownMemberIdError):
         return CommitFailed(f"{what}: the group rebalanced ({type(exc).__name__}); the"
                             " uncommitted messages go to the partition's new owner")
-    if isinstance(exc, kerr.KafkaConnectionError | kerr.MetadataEmptyBrokerList):
-        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     if isinstance(exc, kerr.UnknownTopicOrPartitionError):
         return TopicNotFound(f"{what}: {exc}")
+    if isinstance(exc, kerr.KafkaTimeoutError):
+        return BusUnavailable(f"{what}: Kafka did not answer in time ({exc})")
+    if isinstance(exc, kerr.KafkaError) and exc.retriable:
+        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     return BusError(f"{what}: {type(exc).__name__}: {exc}")
 
 
@@ -52,12 +61,21 @@ class KafkaBus(Bus):
         linger_ms: int = 5,
         batch_size: int = 256 * 1024,
         replication_factor: int = 1,
-        request_timeout_ms: int = 30_000,
+        request_timeout_ms: int = 5_000,
+        delivery_timeout_ms: int = 8_000,
+        max_block_ms: int = 5_000,
+        session_timeout_ms: int = 6_000,
+        heartbeat_interval_ms: int = 1_000,
         producer_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self.replication_factor = replication_factor
+        #: a produce call waits at most this long for its acknowledgements (seconds)
+        self.produce_timeout = (max_block_ms + delivery_timeout_ms) / 1000 + 1.0
+        self.group_timeouts = {"session_timeout_ms": session_timeout_ms,
+                               "heartbeat_interval_ms": heartbeat_interval_ms,
+                               "bootstrap_timeout_ms": max_block_ms}
         self._producer_config: dict[str, Any] = {
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
@@ -67,6 +85,9 @@ class KafkaBus(Bus):
             "batch_size": batch_size,
             "max_in_flight_requests_per_connection": 5,
             "request_timeout_ms": request_timeout_ms,
+            "delivery_timeout_ms": max(delivery_timeout_ms, request_timeout_ms + linger_ms),
+            "max_block_ms": max_block_ms,
+            "bootstrap_timeout_ms": max_block_ms,
             **(producer_config or {}),
         }
         self._producer: KafkaProducer | None = None
@@ -90,7 +111,9 @@ class KafkaBus(Bus):
         if self._admin is None:
             try:
                 self._admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin"
+                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin",
+                    bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
+                    request_timeout_ms=self._producer_config["request_timeout_ms"],
                 )
             except kerr.KafkaError as exc:
                 raise _wrap(exc, "cannot reach Kafka admin API") from exc
@@ -103,6 +126,7 @@ class KafkaBus(Bus):
                 bootstrap_servers=self.bootstrap,
                 client_id=f"{self.client_id}-meta",
                 enable_auto_commit=False,
+                bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
             )
         return self._meta
 
@@ -160,10 +184,10 @@ class KafkaBus(Bus):
                 )
                 for r in records
             ]
-            self.producer.flush()
+            self.producer.flush(timeout=self.produce_timeout)
             out = []
             for fut in futures:
-                meta = fut.get(timeout=30)
+                meta = fut.get(timeout=self.produce_timeout)
                 out.append((meta.partition, meta.offset))
             return out
         except kerr.KafkaError as exc:
@@ -235,8 +259,7 @@ class KafkaBusConsumer(Consumer):
                 auto_offset_reset=auto_offset_reset,
                 max_poll_records=2000,
                 fetch_max_wait_ms=100,
-                session_timeout_ms=10_000,
-                heartbeat_interval_ms=1_000,
+                **bus.group_timeouts,
             )
         except kerr.KafkaError as exc:
             raise _wrap(exc, f"cannot join group {group}") from exc
@@ -288,7 +311,9 @@ class KafkaBusConsumer(Consumer):
         return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
     def close(self) -> None:
+        """Leave the group at once (LeaveGroup: the partitions move on now, not after
+        the session timeout), without committing; bounded when no broker answers."""
         try:
-            self._consumer.close(autocommit=False)
+            self._consumer.close(autocommit=False, timeout_ms=5_000)
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
