@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 _PRUNE_EVERY = 1000
 _HOST = socket.gethostname()
+#: the owner of a reservation freed because its process was gone (kept for its fingerprint)
+FREED = "-"
 _instance: tuple[int, str] | None = None
 
 
@@ -88,6 +90,8 @@ def _pid_alive(pid: int) -> bool:
 def owner_gone(owner: str | None) -> bool:
     """True when ``owner`` is known to have ended: a process on this host that no longer
     runs, or an earlier process with this process's pid. False when it cannot be told."""
+    if owner == FREED:
+        return True
     if not owner:
         return False
     host, _, rest = owner.partition("/")
@@ -199,13 +203,16 @@ class IdempotencyStore:
 
     def free_orphans(self) -> int:
         """Free the pending reservations of owners known to be gone (a crashed
-        predecessor of this process); return how many."""
+        predecessor of this process); return how many. A freed key keeps its
+        fingerprint: the same request may take it, another one is refused."""
         with self._write() as db:
             owners = [row[0] for row in db.execute(
-                "SELECT DISTINCT owner FROM idempotency WHERE done = 0 AND owner IS NOT NULL")]
-            gone = [(owner,) for owner in owners if owner_gone(owner)]
+                "SELECT DISTINCT owner FROM idempotency WHERE done = 0 AND owner IS NOT NULL"
+                " AND owner != ?", (FREED,))]
+            gone = [(FREED, owner) for owner in owners if owner_gone(owner)]
             before = db.total_changes
-            db.executemany("DELETE FROM idempotency WHERE done = 0 AND owner = ?", gone)
+            db.executemany("UPDATE idempotency SET owner = ? WHERE done = 0 AND owner = ?",
+                           gone)
             return db.total_changes - before
 
     def prune(self) -> int:

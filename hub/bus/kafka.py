@@ -7,7 +7,7 @@ with auto-commit off; offsets are committed explicitly.
 
 Every wait is bounded (docs/bus.md, "Timeouts"): while no broker answers, ``produce``
 raises :class:`~hub.errors.BusUnavailable` after at most about ``max_block_ms`` +
-``delivery_timeout_ms`` (5 s + 8 s by default; a record not acknowledged by then *may*
+``delivery_timeout_ms`` (3 s + 5 s by default; a record not acknowledged by then *may*
 still have been written, so a caller retries under the same event id). Kafka's
 retriable errors are :class:`~hub.errors.BusUnavailable` too. Group members use a short
 session (``session_timeout_ms``, 6 s: a killed member's partitions move on after that)
@@ -61,9 +61,9 @@ class KafkaBus(Bus):
         linger_ms: int = 5,
         batch_size: int = 256 * 1024,
         replication_factor: int = 1,
-        request_timeout_ms: int = 5_000,
-        delivery_timeout_ms: int = 8_000,
-        max_block_ms: int = 5_000,
+        request_timeout_ms: int = 4_000,
+        delivery_timeout_ms: int = 5_000,
+        max_block_ms: int = 3_000,
         session_timeout_ms: int = 6_000,
         heartbeat_interval_ms: int = 1_000,
         producer_config: Mapping[str, Any] | None = None,
