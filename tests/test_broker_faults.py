@@ -114,7 +114,7 @@ def _wait(check: Any, timeout: float, what: str) -> None:
 @pytest.mark.kafka
 @pytest.mark.registry
 @pytest.mark.slow
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_broker_stopped_30s_mid_stream(broker: LocalKafka, apicurio_url: str,
                                        tmp_path: Path) -> None:
     settings = Settings(bus=f"kafka://{broker.bootstrap}", registry_url=apicurio_url,

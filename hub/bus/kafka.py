@@ -8,7 +8,8 @@ with auto-commit off; offsets are committed explicitly.
 Every wait is bounded (docs/bus.md, "Timeouts"): while no broker answers, ``produce``
 raises :class:`~hub.errors.BusUnavailable` after at most about ``max_block_ms`` +
 ``delivery_timeout_ms`` (3 s + 5 s by default; a record not acknowledged by then *may*
-still have been written, so a caller retries under the same event id). Kafka's
+still have been written, so a caller retries under the same event id), and the
+producer is replaced by a new one for the next call. Kafka's
 retriable errors are :class:`~hub.errors.BusUnavailable` too. Group members use a short
 session (``session_timeout_ms``, 6 s: a killed member's partitions move on after that)
 and leave their group at once when closed.
@@ -16,6 +17,7 @@ and leave their group at once when closed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -91,6 +93,7 @@ class KafkaBus(Bus):
             **(producer_config or {}),
         }
         self._producer: KafkaProducer | None = None
+        self._producer_lock = threading.Lock()
         self._admin: KafkaAdminClient | None = None
         self._meta: KafkaConsumer | None = None
         self._partitions: dict[str, int] = {}
@@ -99,12 +102,13 @@ class KafkaBus(Bus):
 
     @property
     def producer(self) -> KafkaProducer:
-        if self._producer is None:
-            try:
-                self._producer = KafkaProducer(**self._producer_config)
-            except kerr.KafkaError as exc:
-                raise _wrap(exc, "cannot start Kafka producer") from exc
-        return self._producer
+        with self._producer_lock:  # request threads share one bus
+            if self._producer is None:
+                try:
+                    self._producer = KafkaProducer(**self._producer_config)
+                except kerr.KafkaError as exc:
+                    raise _wrap(exc, "cannot start Kafka producer") from exc
+            return self._producer
 
     @property
     def admin(self) -> KafkaAdminClient:
@@ -178,20 +182,34 @@ class KafkaBus(Bus):
 
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
         try:
+            producer = self.producer
             futures = [
-                self.producer.send(
+                producer.send(
                     r.topic, value=r.value, key=r.key, headers=list(r.headers) or None
                 )
                 for r in records
             ]
-            self.producer.flush(timeout=self.produce_timeout)
+            producer.flush(timeout=self.produce_timeout)
             out = []
             for fut in futures:
                 meta = fut.get(timeout=self.produce_timeout)
                 out.append((meta.partition, meta.offset))
             return out
         except kerr.KafkaError as exc:
-            raise _wrap(exc, "produce failed") from exc
+            error = _wrap(exc, "produce failed")
+            if isinstance(error, BusUnavailable):
+                self._drop_producer()
+            raise error from exc
+
+    def _drop_producer(self) -> None:
+        """Forget a producer that timed out: kafka-python's producer does not recover
+        from batches expired during an outage, so the next produce makes a new one."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:  # noqa: BLE001 - closing must not raise
+                pass
 
     # -- offsets ------------------------------------------------------------------------
 
