@@ -181,8 +181,8 @@ class KafkaBus(Bus):
     # -- produce ------------------------------------------------------------------------
 
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
+        producer = self.producer
         try:
-            producer = self.producer
             futures = [
                 producer.send(
                     r.topic, value=r.value, key=r.key, headers=list(r.headers) or None
@@ -198,18 +198,22 @@ class KafkaBus(Bus):
         except kerr.KafkaError as exc:
             error = _wrap(exc, "produce failed")
             if isinstance(error, BusUnavailable):
-                self._drop_producer()
+                self._drop_producer(producer)
             raise error from exc
 
-    def _drop_producer(self) -> None:
+    def _drop_producer(self, producer: KafkaProducer) -> None:
         """Forget a producer that timed out: kafka-python's producer does not recover
         from batches expired during an outage, so the next produce makes a new one."""
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                producer.close(timeout=0)
-            except Exception:  # noqa: BLE001 - closing must not raise
-                pass
+        with self._producer_lock:
+            replaced = self._producer is not producer  # by another thread already
+            if not replaced:
+                self._producer = None
+        if replaced:
+            return
+        try:
+            producer.close(timeout=0)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
 
     # -- offsets ------------------------------------------------------------------------
 
