@@ -11,11 +11,9 @@ topic nothing is lost or doubled (counted by event id and alert id).
 
 from __future__ import annotations
 
-import gc
 import random
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,19 +94,6 @@ class Poster:
             self.accepted[key] = answer.json()["event_ids"][0]
         else:  # 503 (bus down), 409 (in progress): wait as told, at most 2 s here
             self.stop.wait(min(2.0, float(answer.headers.get("Retry-After", "1"))))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _collect_leaked_sockets() -> Iterator[None]:
-    """kafka-python leaves the sockets of clients that failed to bootstrap (during the
-    outage) to the garbage collector: collect them here, where their ResourceWarning is
-    expected, instead of at the end of the test session."""
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        for _ in range(5):
-            gc.collect()
-            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
