@@ -7,14 +7,23 @@ the sealed intake (when ``HUB_INTAKE_PRIVATE_KEY`` is set: signals sealed to the
 none) and the Prometheus listener (``HUB_METRICS__ADDRESS``; empty: none); ``stop()``
 asks every loop to finish its batch, commit and close, then stops the servers
 (in-flight requests complete first).
+
+Every router, the sinks and the sealed intake run under a
+:class:`~hub.supervisor.Supervisor`: a component that fails (the broker is gone, the
+registry does not answer) is logged, closed and built again with a backoff, from the
+committed offsets; the hub goes on (ingest answers 503 meanwhile). Only a
+configuration error ends the hub.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
@@ -31,6 +40,7 @@ from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
+from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
@@ -40,6 +50,8 @@ from hub.web.metrics import create_metrics_app
 __all__ = ["HubProcess"]
 
 log = structlog.get_logger(__name__)
+
+C = TypeVar("C")
 
 
 @dataclass
@@ -52,17 +64,19 @@ class HubProcess:
     #: port of the web app (team inbox); 0: any free port, None: no web app
     web_port: int | None = 8081
     stop_event: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    _supervisors: list[Supervisor[Any]] = field(default_factory=list)
     _conns: list[Connection] = field(default_factory=list)
-    _routers: list[Router] = field(default_factory=list)
-    _sinks: SinkRunner | None = None
-    _sealed: SealedIntakeSource | None = None
+    _routers: list[Supervisor[Router]] = field(default_factory=list)
+    #: what routers that were closed (after a failure) had counted
+    _closed_counts: dict[str, int] = field(default_factory=dict)
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
     _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
     _metrics: tuple[uvicorn.Server, threading.Thread] | None = None
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
+    #: the configuration error that ended the hub (None: stopped on request)
+    failure: BaseException | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -98,25 +112,34 @@ class HubProcess:
         private_dir(self.state_dir)
         for i in range(self.routers):
             state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
-            router = Router(self._connect(), self.config, state,
+            conn = self._connect()
+            router = Router(conn, self.config, state,
                             guarantee=self.settings.processing_guarantee)
             router.ensure_topics()
-            self._routers.append(router)
-            self._spawn(f"router-{i}", lambda r=router: r.run(self.stop_event))
+            self._routers.append(self._supervise(
+                f"router-{i}", partial(Router, conn, self.config, state,
+                                       guarantee=self.settings.processing_guarantee),
+                lambda r: r.run(self.stop_event), self._close_router, router))
         self.inbox = InboxStore(self.state_dir / "inbox.db")
-        self._sinks = SinkRunner(self._connect(), self.config, self.inbox,
-                                 webhook_secrets(self.config, os.environ))
-        self._sinks.ensure_topics()
-        sinks = self._sinks
-        self._spawn("sinks", lambda: sinks.run(self.stop_event))
+        inbox, conn = self.inbox, self._connect()
+        secrets_env = webhook_secrets(self.config, os.environ)
+
+        def sink_runner() -> SinkRunner:
+            return SinkRunner(conn, self.config, inbox, secrets_env)
+
+        sinks = sink_runner()
+        sinks.ensure_topics()
+        self._supervise("sinks", sink_runner, lambda r: r.run(self.stop_event),
+                        SinkRunner.close, sinks)
         self.sources = SourceRegistry(self.state_dir / "sources.db")
         secrets = self.settings.pseudonym_secrets
         pseudonymiser = Pseudonymiser(secrets) if secrets else None
-        if self.settings.intake_private_key is not None:
-            sealed = SealedIntakeSource(self._connect(), self.settings.intake_private_key,
-                                        pseudonymiser)
-            self._sealed = sealed  # its consumer is made in its own thread, by run()
-            self._spawn("sealed-intake", sealed.run)
+        key = self.settings.intake_private_key
+        if key is not None:  # its consumer is made in its own thread, by run()
+            sealed_conn = self._connect()
+            self._supervise(
+                "sealed-intake", lambda: SealedIntakeSource(sealed_conn, key, pseudonymiser),
+                self._run_sealed, SealedIntakeSource.close)
         app = create_app(
             self._connect(), self.sources, pseudonymiser,
             idempotency_store_path=self.state_dir / "http-idempotency.db",
@@ -139,22 +162,42 @@ class HubProcess:
         log.info("hub started", url=self.url, web=self.web_url, metrics=self.metrics_url,
                  routers=self.routers, bus=self.settings.bus)
 
-    def _spawn(self, name: str, target: object) -> None:
-        def guarded() -> None:
-            try:
-                target()  # type: ignore[operator]
-            except Exception:
-                log.exception("component stopped with an error", component=name)
-                self.stop_event.set()
+    def _supervise(self, name: str, build: Callable[[], C], run: Callable[[C], None],
+                   close: Callable[[C], None], first: C | None = None) -> Supervisor[C]:
+        """Run a component in its own thread; rebuilt after a failure (hub.supervisor)."""
+        def fatal(exc: BaseException) -> None:
+            self.failure = exc
+            self.stop_event.set()
 
-        thread = threading.Thread(target=guarded, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        supervisor = Supervisor(name, build, run, close, self.stop_event, fatal, first)
+        supervisor.start()
+        self._supervisors.append(supervisor)
+        return supervisor
+
+    def _close_router(self, router: Router) -> None:
+        router.close()
+        for key, value in router.counts.items():
+            self._closed_counts[key] = self._closed_counts.get(key, 0) + value
+
+    def _run_sealed(self, sealed: SealedIntakeSource) -> None:
+        """The sealed intake until the hub stops (it has a stop of its own)."""
+        def watch() -> None:
+            self.stop_event.wait()
+            sealed.stop()
+
+        threading.Thread(target=watch, name="sealed-intake-stop", daemon=True).start()
+        sealed.run()
+
+    @property
+    def restarts(self) -> dict[str, int]:
+        """How often each component was restarted after a failure."""
+        return {s.name: s.restarts for s in self._supervisors}
 
     def counts(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for router in self._routers:
-            for key, value in router.counts.items():
+        total = dict(self._closed_counts)
+        for supervisor in self._routers:
+            router = supervisor.current
+            for key, value in (router.counts.items() if router is not None else ()):
                 total[key] = total.get(key, 0) + value
         return total
 
@@ -170,16 +213,8 @@ class HubProcess:
         if self._metrics is not None:
             stop(*self._metrics)
             self._metrics = None
-        if self._sealed is not None:
-            self._sealed.stop()
-        for thread in self._threads:
-            thread.join(timeout=60)
-        if self._sealed is not None:
-            self._sealed.close()
-        for router in self._routers:
-            router.close()
-        if self._sinks is not None:
-            self._sinks.close()
+        for supervisor in self._supervisors:  # each closes its component when it ends
+            supervisor.join(timeout=60)
         if self.inbox is not None:
             self.inbox.close()
         if self.sources is not None:

@@ -43,6 +43,16 @@ class KafkaSettings(BaseModel):
     linger_ms: int = 5
     batch_size: int = 256 * 1024
     replication_factor: int = 1
+    #: how long one request to a broker may take (producer and admin)
+    request_timeout_ms: int = Field(4_000, gt=0)
+    #: how long a record may wait for its acknowledgement before produce fails (503)
+    delivery_timeout_ms: int = Field(5_000, gt=0)
+    #: how long produce may wait for metadata (and a new client for its first broker)
+    max_block_ms: int = Field(3_000, gt=0)
+    #: a group member silent this long is dropped and its partitions move on
+    session_timeout_ms: int = Field(6_000, ge=1_000)
+    #: how often a group member heartbeats (well under the session timeout)
+    heartbeat_interval_ms: int = Field(1_000, gt=0)
 
 
 # -- the web app and the metrics listener (docs/web.md, docs/operations.md) ----------------

@@ -59,6 +59,16 @@ class _Event(NamedTuple):
 
 #: how deeply a request body may nest (a batch of signals with a list field needs 4)
 MAX_JSON_DEPTH = 10
+#: namespace of the event ids derived from an Idempotency-Key (uuid5)
+REQUEST_EVENT_NAMESPACE = uuid.UUID("3d0f5d52-8a4e-4c0b-9c57-1f2b6e7a9d41")
+
+
+def derived_id(source_id: str, request_key: str, index: int, what: str = "event") -> str:
+    """The id the hub gives event ``index`` of a request with an Idempotency-Key when the
+    source sent none: the same for every retry of that request (uuid5 of source, key,
+    index), so a retry whose first attempt may have been published publishes the same
+    event id, and the router drops the second copy."""
+    return str(uuid.uuid5(REQUEST_EVENT_NAMESPACE, f"{what}\n{source_id}\n{request_key}\n{index}"))
 
 
 def _not_json(constant: str) -> Any:
@@ -171,9 +181,12 @@ class Ingest:
                 errors.append(field("(signal)" if batch else "(body)",
                                      "must be a JSON object", index))
                 continue
+            data = payload
+            if request_key and "event_id" not in payload:
+                data = {**payload, "event_id": derived_id(source.source_id, request_key, i)}
             try:
                 accepted.append((payload, build_signal(
-                    event_type, payload, source=source.urn, pseudonymiser=self.pseudonymiser)))
+                    event_type, data, source=source.urn, pseudonymiser=self.pseudonymiser)))
             except IntakeError as exc:
                 errors.extend(field(e.field, e.message, index) for e in exc.errors)
         if errors:
@@ -193,8 +206,13 @@ class Ingest:
         record, 409 if its consent id is another source's)."""
         if not isinstance(body, dict):
             raise invalid([field("(body)", "must be a JSON object")])
+        data = dict(body)
+        if request_key:  # a retry gets the same ids (see derived_id)
+            data.setdefault("event_id", derived_id(source.source_id, request_key, 0))
+            data.setdefault("consent_id",
+                            derived_id(source.source_id, request_key, 0, "consent"))
         try:
-            change = build_consent(body, source=source.urn, pseudonymiser=self.pseudonymiser)
+            change = build_consent(data, source=source.urn, pseudonymiser=self.pseudonymiser)
         except IntakeError as exc:
             raise invalid([field(e.field, e.message) for e in exc.errors]) from None
         refused = source.consent_refusals(change.purpose, change.recipient_scope)
@@ -222,8 +240,10 @@ class Ingest:
             body = {"event_ids": [record.event_id], "consent_id": consent_id}
             return JSONResponse(body, 202, headers={"Idempotent-Replayed": "true"})
         now = datetime.now(UTC)
+        event_id = (derived_id(source.source_id, request_key, 0) if request_key
+                     else str(uuid.uuid4()))
         change = ConsentChange(
-            event_id=str(uuid.uuid4()), consent_id=consent_id,
+            event_id=event_id, consent_id=consent_id,
             action=ConsentAction.WITHDRAWN, subject_ref=record.subject_ref,
             purpose=record.purpose, recipient_scope=list(record.recipient_scope),
             valid_from=now, valid_until=None, source=source.urn, recorded_at=now,

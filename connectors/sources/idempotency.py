@@ -11,20 +11,31 @@ Keys are scoped per source: ``(source_id, key)``. A key is an event id
 2. After the events are durable on the bus, :meth:`complete` stores the responses;
    after a failure, :meth:`release` frees the reservations so a retry can publish.
 
-A request that dies between publishing and :meth:`complete` leaves its keys pending;
-after ``pending_timeout`` seconds they count as free again, so a retry may publish the
-events a second time (at-least-once: every later stage is idempotent on ``event_id``).
-Entries older than ``retention`` are pruned. Nothing personal is stored: keys, a
-fingerprint of the pseudonymised request and the response (event ids).
+Each reservation records its *owner*, the process instance that made it
+(``host/pid/token``, see :func:`process_instance`). A process that dies (crash,
+``kill -9``) between publishing and :meth:`complete` leaves its keys pending; they are
+free again at once when the owner is known to be gone: a store opened by a restarted
+process frees its predecessor's reservations, and :meth:`begin` frees those of a dead
+process on the same host. Reservations of an owner that cannot be checked (another
+host, rows from before owners were recorded) are free after ``pending_timeout``
+seconds. A retry of such a request may publish its events a second time, under the
+same event ids (the HTTP API derives them from the Idempotency-Key when the source
+sends none), and every later stage is idempotent on ``event_id``. A freed key that
+comes back with another fingerprint is refused as a reused key, since its first
+request may have been published. Entries older than ``retention`` are pruned. Nothing
+personal is stored: keys, a fingerprint of the pseudonymised request and the response
+(event ids).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -35,7 +46,8 @@ from typing import Any
 from hub.errors import EventIdReused, IdempotencyError, InFlight, KeyReused
 from hub.sqlite import open_database, write_transaction
 
-__all__ = ["IdempotencyError", "IdempotencyStore", "InFlight", "KeyReused"]
+__all__ = ["IdempotencyError", "IdempotencyStore", "InFlight", "KeyReused", "owner_gone",
+           "process_instance"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -45,10 +57,50 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT,
     response TEXT,
     created_at REAL NOT NULL,
+    owner TEXT,
     PRIMARY KEY (source_id, key)
 ) WITHOUT ROWID
 """
 _PRUNE_EVERY = 1000
+_HOST = socket.gethostname()
+#: the owner of a reservation freed because its process was gone (kept for its fingerprint)
+FREED = "-"
+_instance: tuple[int, str] | None = None
+
+
+def process_instance() -> str:
+    """``host/pid/token`` of this process: the token is new in every process, so a
+    restarted process that got the same pid (in a container: pid 1) is another owner."""
+    global _instance
+    if _instance is None or _instance[0] != os.getpid():
+        _instance = (os.getpid(), f"{_HOST}/{os.getpid()}/{uuid.uuid4().hex[:16]}")
+    return _instance[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is another user's
+        return True
+    return True
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` is known to have ended: a process on this host that no longer
+    runs, or an earlier process with this process's pid. False when it cannot be told."""
+    if owner == FREED:
+        return True
+    if not owner:
+        return False
+    host, _, rest = owner.partition("/")
+    pid_text, _, _ = rest.partition("/")
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    if int(pid_text) == os.getpid():
+        return owner != process_instance()
+    return not _pid_alive(int(pid_text))
 
 
 class IdempotencyStore:
@@ -66,13 +118,18 @@ class IdempotencyStore:
         self.pending_timeout = pending_timeout
         self._lock = threading.Lock()
         self._writes = 0
+        self.owner = process_instance()
         try:
             self._db = open_database(self.path)
             with write_transaction(self._db, self._lock) as db:
                 db.execute(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(idempotency)")}
+                if "owner" not in columns:  # a store from before owners were recorded
+                    db.execute("ALTER TABLE idempotency ADD COLUMN owner TEXT")
         except sqlite3.Error as exc:
             raise IdempotencyError(f"cannot open idempotency store {self.path}: {exc}") from exc
         self.prune()
+        self.free_orphans()
 
     def close(self) -> None:
         with self._lock:
@@ -105,20 +162,23 @@ class IdempotencyStore:
         with self._write() as db:
             for key, fingerprint in keys.items():
                 row = db.execute(
-                    "SELECT done, fingerprint, response, created_at FROM idempotency"
+                    "SELECT done, fingerprint, response, created_at, owner FROM idempotency"
                     " WHERE source_id = ? AND key = ?", (source_id, key),
                 ).fetchone()
+                if row is not None and not row[0] and now - row[3] < self.pending_timeout \
+                        and not owner_gone(row[4]):
+                    raise InFlight(key)
+                if row is not None and None not in (fingerprint, row[1]) \
+                        and row[1] != fingerprint:
+                    kind, _, name = key.partition(":")
+                    raise KeyReused(key) if kind == "request" else EventIdReused(name)
                 if row is not None and row[0]:
-                    if None not in (fingerprint, row[1]) and row[1] != fingerprint:
-                        kind, _, name = key.partition(":")
-                        raise KeyReused(key) if kind == "request" else EventIdReused(name)
                     done[key] = json.loads(row[2])
                     continue
-                if row is not None and now - row[3] < self.pending_timeout:
-                    raise InFlight(key)
                 db.execute(
-                    "INSERT OR REPLACE INTO idempotency VALUES (?, ?, 0, ?, NULL, ?)",
-                    (source_id, key, fingerprint, now),
+                    "INSERT OR REPLACE INTO idempotency (source_id, key, done, fingerprint,"
+                    " response, created_at, owner) VALUES (?, ?, 0, ?, NULL, ?, ?)",
+                    (source_id, key, fingerprint, now, self.owner),
                 )
         return done
 
@@ -140,6 +200,20 @@ class IdempotencyStore:
                 "DELETE FROM idempotency WHERE source_id = ? AND key = ? AND done = 0",
                 [(source_id, k) for k in keys],
             )
+
+    def free_orphans(self) -> int:
+        """Free the pending reservations of owners known to be gone (a crashed
+        predecessor of this process); return how many. A freed key keeps its
+        fingerprint: the same request may take it, another one is refused."""
+        with self._write() as db:
+            owners = [row[0] for row in db.execute(
+                "SELECT DISTINCT owner FROM idempotency WHERE done = 0 AND owner IS NOT NULL"
+                " AND owner != ?", (FREED,))]
+            gone = [(FREED, owner) for owner in owners if owner_gone(owner)]
+            before = db.total_changes
+            db.executemany("UPDATE idempotency SET owner = ? WHERE done = 0 AND owner = ?",
+                           gone)
+            return db.total_changes - before
 
     def prune(self) -> int:
         """Forget entries older than ``retention``; return how many."""

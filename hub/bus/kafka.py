@@ -11,10 +11,20 @@ producer of that id. ``commit_with`` sends the records and the consumed offsets 
 the consumer's group metadata, so the broker refuses a member of an older generation)
 in one transaction. ``init_transactions`` at start aborts whatever an earlier instance
 with the same id left open and fences it: its later commits fail.
+
+Every wait is bounded (docs/bus.md, "Timeouts"): while no broker answers, ``produce``
+raises :class:`~hub.errors.BusUnavailable` after at most about ``max_block_ms`` +
+``delivery_timeout_ms`` (3 s + 5 s by default; a record not acknowledged by then *may*
+still have been written, so a caller retries under the same event id), and the
+producer is replaced by a new one for the next call. Kafka's
+retriable errors are :class:`~hub.errors.BusUnavailable` too. Group members use a short
+session (``session_timeout_ms``, 6 s: a killed member's partitions move on after that)
+and leave their group at once when closed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -25,7 +35,7 @@ from kafka import TopicPartition as KafkaTP
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
-from hub.errors import Backpressure, BusError, BusUnavailable, CommitFailed, TopicNotFound
+from hub.errors import BusError, BusUnavailable, CommitFailed, TopicNotFound
 
 __all__ = ["TRANSACTION_TIMEOUT_MS", "KafkaBus", "KafkaBusConsumer", "KafkaReader"]
 
@@ -36,18 +46,19 @@ TRANSACTION_TIMEOUT_MS = 10_000
 
 
 def _wrap(exc: Exception, what: str) -> BusError:
-    if isinstance(exc, kerr.KafkaTimeoutError) and "bootstrap" in str(exc):
-        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
-    if isinstance(exc, kerr.KafkaTimeoutError):
-        return Backpressure(f"{what}: Kafka did not answer in time ({exc})", retry_after=1.0)
+    """The hub error for a kafka-python error: a rebalance is CommitFailed, a missing
+    topic TopicNotFound, a timeout or any other retriable error BusUnavailable (the
+    broker did not answer in time: retry later), anything else a BusError."""
     if isinstance(exc, kerr.CommitFailedError | kerr.RebalanceInProgressError
                   | kerr.IllegalGenerationError | kerr.UnknownMemberIdError):
         return CommitFailed(f"{what}: the group rebalanced ({type(exc).__name__}); the"
                             " uncommitted messages go to the partition's new owner")
-    if isinstance(exc, kerr.KafkaConnectionError | kerr.MetadataEmptyBrokerList):
-        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     if isinstance(exc, kerr.UnknownTopicOrPartitionError):
         return TopicNotFound(f"{what}: {exc}")
+    if isinstance(exc, kerr.KafkaTimeoutError):
+        return BusUnavailable(f"{what}: Kafka did not answer in time ({exc})")
+    if isinstance(exc, kerr.KafkaError) and exc.retriable:
+        return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     return BusError(f"{what}: {type(exc).__name__}: {exc}")
 
 
@@ -64,12 +75,21 @@ class KafkaBus(Bus):
         linger_ms: int = 5,
         batch_size: int = 256 * 1024,
         replication_factor: int = 1,
-        request_timeout_ms: int = 30_000,
+        request_timeout_ms: int = 4_000,
+        delivery_timeout_ms: int = 5_000,
+        max_block_ms: int = 3_000,
+        session_timeout_ms: int = 6_000,
+        heartbeat_interval_ms: int = 1_000,
         producer_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self.replication_factor = replication_factor
+        #: a produce call waits at most this long for its acknowledgements (seconds)
+        self.produce_timeout = (max_block_ms + delivery_timeout_ms) / 1000 + 1.0
+        self.group_timeouts = {"session_timeout_ms": session_timeout_ms,
+                               "heartbeat_interval_ms": heartbeat_interval_ms,
+                               "bootstrap_timeout_ms": max_block_ms}
         self._producer_config: dict[str, Any] = {
             "bootstrap_servers": bootstrap,
             "client_id": client_id,
@@ -79,9 +99,13 @@ class KafkaBus(Bus):
             "batch_size": batch_size,
             "max_in_flight_requests_per_connection": 5,
             "request_timeout_ms": request_timeout_ms,
+            "delivery_timeout_ms": max(delivery_timeout_ms, request_timeout_ms + linger_ms),
+            "max_block_ms": max_block_ms,
+            "bootstrap_timeout_ms": max_block_ms,
             **(producer_config or {}),
         }
         self._producer: KafkaProducer | None = None
+        self._producer_lock = threading.Lock()
         self._admin: KafkaAdminClient | None = None
         self._meta: KafkaConsumer | None = None
         self._partitions: dict[str, int] = {}
@@ -90,19 +114,22 @@ class KafkaBus(Bus):
 
     @property
     def producer(self) -> KafkaProducer:
-        if self._producer is None:
-            try:
-                self._producer = KafkaProducer(**self._producer_config)
-            except kerr.KafkaError as exc:
-                raise _wrap(exc, "cannot start Kafka producer") from exc
-        return self._producer
+        with self._producer_lock:  # request threads share one bus
+            if self._producer is None:
+                try:
+                    self._producer = KafkaProducer(**self._producer_config)
+                except kerr.KafkaError as exc:
+                    raise _wrap(exc, "cannot start Kafka producer") from exc
+            return self._producer
 
     @property
     def admin(self) -> KafkaAdminClient:
         if self._admin is None:
             try:
                 self._admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin"
+                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin",
+                    bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
+                    request_timeout_ms=self._producer_config["request_timeout_ms"],
                 )
             except kerr.KafkaError as exc:
                 raise _wrap(exc, "cannot reach Kafka admin API") from exc
@@ -116,6 +143,7 @@ class KafkaBus(Bus):
                 client_id=f"{self.client_id}-meta",
                 enable_auto_commit=False,
                 isolation_level="read_committed",
+                bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
             )
         return self._meta
 
@@ -166,18 +194,36 @@ class KafkaBus(Bus):
     # -- produce ------------------------------------------------------------------------
 
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
+        producer = self.producer
         try:
             futures = [
-                _send(self.producer, r) for r in records
+                _send(producer, r) for r in records
             ]
-            self.producer.flush()
+            producer.flush(timeout=self.produce_timeout)
             out = []
             for fut in futures:
-                meta = fut.get(timeout=30)
+                meta = fut.get(timeout=self.produce_timeout)
                 out.append((meta.partition, meta.offset))
             return out
         except kerr.KafkaError as exc:
-            raise _wrap(exc, "produce failed") from exc
+            error = _wrap(exc, "produce failed")
+            if isinstance(error, BusUnavailable):
+                self._drop_producer(producer)
+            raise error from exc
+
+    def _drop_producer(self, producer: KafkaProducer) -> None:
+        """Forget a producer that timed out: kafka-python's producer does not recover
+        from batches expired during an outage, so the next produce makes a new one."""
+        with self._producer_lock:
+            replaced = self._producer is not producer  # by another thread already
+            if not replaced:
+                self._producer = None
+        if replaced:
+            return
+        try:
+            producer.close(timeout=0)
+        except Exception:  # noqa: BLE001 - closing must not raise
+            pass
 
     # -- offsets ------------------------------------------------------------------------
 
@@ -269,9 +315,8 @@ class KafkaBusConsumer(Consumer):
                 auto_offset_reset=auto_offset_reset,
                 max_poll_records=2000,
                 fetch_max_wait_ms=100,
-                session_timeout_ms=10_000,
-                heartbeat_interval_ms=1_000,
                 isolation_level="read_committed",
+                **bus.group_timeouts,
             )
         except kerr.KafkaError as exc:
             if self._txn is not None:
@@ -362,8 +407,10 @@ class KafkaBusConsumer(Consumer):
         return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
     def close(self) -> None:
+        """Leave the group at once (LeaveGroup: the partitions move on now, not after
+        the session timeout), without committing; bounded when no broker answers."""
         try:
-            self._consumer.close(autocommit=False)
+            self._consumer.close(autocommit=False, timeout_ms=5_000)
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
         if self._txn is not None:

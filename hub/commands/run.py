@@ -71,7 +71,8 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
 
     Prometheus metrics are served on their own listener, $HUB_METRICS__ADDRESS
     (default 127.0.0.1:9464; empty: off). On SIGTERM or Ctrl-C every component finishes
-    its batch, commits and closes.
+    its batch, commits and closes. A component that fails (the broker or the registry
+    is gone) is restarted with a backoff; only a configuration error stops the hub.
     Example: signalhub run --config examples/hub.yaml --bus kafka://localhost:9092
     """
     settings = settings_from(bus_url, registry_url)
@@ -94,6 +95,8 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
     finally:
         process.stop()
     click.echo("stopped: " + json.dumps(process.counts(), sort_keys=True))
+    if process.failure is not None:
+        raise click.ClickException(f"a component stopped the hub: {process.failure}")
 
 
 @click.command("demo")

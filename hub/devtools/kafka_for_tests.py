@@ -9,6 +9,9 @@
    local ``java`` (kind ``local-jars``).
 
 ``HUB_TEST_KAFKA_KIND=testcontainers|local-jars`` skips the detection and forces one.
+``restartable_kafka()`` always starts a broker of the caller's own from the jars, one that
+fault tests may halt and start again on the same data and port
+(:meth:`~hub.devtools.local_kafka.LocalKafka.halt`, then ``start()``).
 One log line says which broker the tests got, e.g.
 ``kafka for tests: local-jars Apache Kafka 4.4.0 at 127.0.0.1:39092``.
 """
@@ -40,6 +43,7 @@ __all__ = [
     "BrokerInfo",
     "docker_available",
     "kafka_for_tests",
+    "restartable_kafka",
 ]
 
 log = structlog.get_logger(__name__)
@@ -143,3 +147,13 @@ def kafka_for_tests() -> Iterator[BrokerInfo]:
     with source as info:
         log.info(info.describe())
         yield info
+
+
+@contextmanager
+def restartable_kafka() -> Iterator[LocalKafka]:
+    """A local broker of the caller's own (Kafka's jars, a temporary work directory kept
+    until the end): ``halt()`` stops it, ``start()`` brings it back with the same data on
+    the same port. Raises ToolMissing when java or mvn is missing."""
+    with LocalKafka() as kafka:
+        log.info("kafka for a fault test", bootstrap=kafka.bootstrap, version=kafka.version)
+        yield kafka

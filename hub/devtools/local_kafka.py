@@ -549,6 +549,22 @@ class LocalKafka:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def halt(self, *, kill: bool = False) -> None:
+        """Stop the broker process (SIGTERM; ``kill``: SIGKILL, a crash) but keep its
+        work directory, data and ports: :meth:`start` brings the same broker back on the
+        same address with its topics, offsets and groups (for fault tests)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if kill:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        else:
+            _terminate(proc, STOP_GRACE_S)
+        log.info("kafka.halted", bootstrap=self.bootstrap, exit_code=proc.returncode,
+                 killed=kill)
+
     def __enter__(self) -> LocalKafka:
         self.start()
         return self
