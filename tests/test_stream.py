@@ -190,3 +190,49 @@ def test_state_written_only_after_the_commit(conn: Connection, tmp_path: Path,
     priors = _priors(conn, router, start)
     per = len(priors) // 3
     assert priors == sorted([0, 1, 2] * per), "the failed batch counted once, output once"
+
+
+def test_a_batch_that_fails_unavailable_is_read_again(conn: Connection) -> None:
+    """A processor that cannot finish a batch (the registry cannot confirm a schema id)
+    loses nothing: the loop waits, reads the batch again and processes it."""
+    import threading
+
+    from hub.errors import RegistryUnavailable
+    from hub.stream import Outcome, StreamLoop
+
+    topic, out_topic = f"loop-in-{random.getrandbits(32)}", f"loop-out-{random.getrandbits(32)}"
+    for name in (topic, out_topic):
+        conn.bus.create_topic(TopicSpec(name, 1))
+    signals = [sample_debt(random.Random(i)) for i in range(5)]
+    conn.bus.produce([Record(topic, conn.serde.encode_model(topic, s), b"k") for s in signals])
+
+    class FailsOnce:
+        def __init__(self) -> None:
+            self.calls, self.seen = 0, []
+
+        def process(self, events: list) -> Outcome:  # type: ignore[type-arg]
+            self.calls += 1
+            if self.calls == 1:
+                raise RegistryUnavailable("registry down")
+            self.seen += [str(e.record["event_id"]) for e in events]
+            return Outcome([Record(out_topic, b"x", b"k") for _ in events])
+
+        def assigned(self, partitions: set[TopicPartition]) -> None: ...
+
+        def revoked(self, partitions: set[TopicPartition]) -> None: ...
+
+    processor = FailsOnce()
+    loop = StreamLoop(conn.bus, conn.serde, f"g-{random.getrandbits(32)}", [topic], processor,
+                      name="test", guarantee="at-least-once")
+    stop = threading.Event()
+    worker = threading.Thread(target=loop.run, args=(stop,))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while len(processor.seen) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    worker.join(30)
+    loop.close()
+    assert processor.calls >= 2
+    assert sorted(processor.seen) == sorted(str(s.event_id) for s in signals)
+    assert sum(conn.bus.end_offsets(out_topic).values()) == 5

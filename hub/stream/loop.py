@@ -34,7 +34,7 @@ from hub import metrics
 from hub.bus.base import Bus, Record, TopicPartition
 from hub.consume import AvroConsumer, Event
 from hub.deadletters import DeadLetterWriter
-from hub.errors import BusError, CommitFailed
+from hub.errors import BusError, CommitFailed, Unavailable
 from hub.serde import AvroSerde
 
 __all__ = ["Guarantee", "Outcome", "Processor", "StreamLoop"]
@@ -139,7 +139,11 @@ class StreamLoop:
         metrics.consumed(self.name, events)
         dead = reader.pending
         reader.pending = []
-        outcome = self.processor.process(events)
+        try:
+            outcome = self.processor.process(events)
+        except (BusError, Unavailable):  # e.g. the registry cannot confirm a schema id
+            self._rewind(reader.first_offsets)
+            raise
         records = [*dead, *outcome.records]
         try:
             if self.guarantee == "exactly-once":
@@ -179,10 +183,10 @@ class StreamLoop:
             try:
                 read = self.step(timeout=0.5)
                 self._failures = 0
-            except BusError as exc:  # unavailable, backpressure, locked: transient
+            except (BusError, Unavailable) as exc:  # bus or registry away: transient
                 self._failures += 1
                 pause = min(_MAX_PAUSE_S, 0.25 * 2 ** min(self._failures, 5))
-                log.warning("bus unavailable; waiting", component=self.name,
+                log.warning("bus or registry unavailable; waiting", component=self.name,
                             error=str(exc)[:300], retry_in=pause)  # fmt: skip
                 stop.wait(pause)
                 continue
