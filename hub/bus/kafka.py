@@ -30,12 +30,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import kafka.errors as kerr
+import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTP
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
 from hub.errors import BusError, BusUnavailable, CommitFailed, TopicNotFound
+
+log = structlog.get_logger(__name__)
 
 __all__ = ["TRANSACTION_TIMEOUT_MS", "KafkaBus", "KafkaBusConsumer", "KafkaReader"]
 
@@ -363,39 +366,47 @@ class KafkaBusConsumer(Consumer):
     def commit_with(
         self, records: Sequence[Record], offsets: Mapping[TopicPartition, int]
     ) -> list[tuple[int, int]]:
-        if self._txn is None:
+        if self.transactional_id is None:
             raise BusError(f"consumer of group {self.group} has no transactional id")
-        producer = self._txn
+        if self._txn is None:  # discarded after a failure: a new one fences the old
+            self._txn = self._bus.transactional_producer(self.transactional_id)
+        producer, timeout = self._txn, self._bus.produce_timeout
         try:
             producer.begin_transaction()
             futures = [_send(producer, r) for r in records]
-            producer.flush()
-            placed = [(m.partition, m.offset) for m in (f.get(timeout=30) for f in futures)]
+            producer.flush(timeout=timeout)
+            placed = [(m.partition, m.offset) for m in (f.get(timeout=timeout) for f in futures)]
             if offsets:
-                producer.send_offsets_to_transaction(
+                manager = producer._transaction_manager  # noqa: SLF001 - bounded wait
+                _within(manager.send_offsets_to_transaction(
                     {KafkaTP(tp.topic, tp.partition): OffsetAndMetadata(off, "", -1)
                      for tp, off in offsets.items()},
                     self._consumer.group_metadata(),
-                )  # fmt: skip
-            producer.commit_transaction()
+                ), producer, timeout, "offsets not added")  # fmt: skip
+        except kerr.KafkaError as exc:  # not committing yet: the transaction aborts
+            self._discard()
+            raise _wrap(exc, f"transaction failed in group {self.group}") from exc
+        try:
+            result = producer._transaction_manager.begin_commit()  # noqa: SLF001
+            producer._sender.wakeup()  # noqa: SLF001
+            # once asked to commit, the outcome is the broker's: wait for it (an outage
+            # is waited out here), never give the batch up as if it had not committed
+            while not result.wait(timeout_ms=timeout * 1000):
+                log.warning("transaction commit waits for the broker", group=self.group)
             return placed
         except kerr.KafkaError as exc:
-            self._abort(exc)
-            raise _wrap(exc, f"transaction failed in group {self.group}") from exc
+            self._discard()
+            raise _wrap(exc, f"transaction not committed in group {self.group}") from exc
 
-    def _abort(self, exc: Exception) -> None:
-        """Abort the open transaction; after a fatal error (fenced) start a new producer."""
-        assert self._txn is not None and self.transactional_id is not None
-        try:
-            self._txn.abort_transaction()
-            return
-        except kerr.KafkaError:
-            pass
-        try:
-            self._txn.close(timeout=1)
-        except Exception:  # noqa: BLE001 - closing must not raise
-            pass
-        self._txn = self._bus.transactional_producer(self.transactional_id)
+    def _discard(self) -> None:
+        """Drop the transactional producer after any failed transaction (an outage, a
+        timeout, fencing): kafka-python's producer does not always recover, and its
+        abort can wait forever. The next ``commit_with`` makes a new producer of the same
+        id, whose ``init_transactions`` aborts what this one left open and fences it."""
+        producer, self._txn = self._txn, None
+        if producer is not None:
+            threading.Thread(target=_close_quietly, args=(producer,), daemon=True,
+                             name=f"close-{self.transactional_id}").start()
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)
@@ -476,6 +487,21 @@ class KafkaReader(Consumer):
             self._consumer.close(autocommit=False)
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
+
+
+def _within(result: Any, producer: KafkaProducer, timeout: float, what: str) -> None:
+    """Wait for a transaction step at most ``timeout`` seconds (kafka-python's own
+    methods wait without a limit while the coordinator is away)."""
+    producer._sender.wakeup()  # noqa: SLF001
+    if not result.wait(timeout_ms=timeout * 1000):
+        raise kerr.KafkaTimeoutError(f"{what} within {timeout:.0f} s")
+
+
+def _close_quietly(producer: KafkaProducer) -> None:
+    try:
+        producer.close(timeout=1)
+    except Exception:  # noqa: BLE001 - closing must not raise
+        pass
 
 
 def _send(producer: KafkaProducer, r: Record) -> Any:
