@@ -93,7 +93,14 @@ class StreamLoop:
         transactional_id: str | None = None,
         batch_size: int = 500,
         dead_letters: DeadLetterWriter | None = None,
+        decode_stage: str | None = None,
+        report_bad: bool = True,
+        retry_pause: float = 0.5,
     ) -> None:
+        """``decode_stage``: the dead-letter stage of bytes that do not decode (default
+        ``<name>-decode``); ``report_bad=False`` skips those dead letters (a second
+        group on the same topic, whose first group writes them); ``retry_pause``: the
+        first wait after an unavailable part (doubling up to 5 s)."""
         self.bus = bus
         self.serde = serde
         self.group = group
@@ -104,6 +111,9 @@ class StreamLoop:
         self.transactional_id = transactional_id
         self.batch_size = batch_size
         self.dead_letters = dead_letters or DeadLetterWriter(bus, serde)
+        self.decode_stage = decode_stage or f"{name}-decode"
+        self.report_bad = report_bad
+        self.retry_pause = retry_pause
         self._reader: AvroConsumer | None = None
         self._owned: set[TopicPartition] = set()
         self._failures = 0
@@ -114,7 +124,7 @@ class StreamLoop:
             tid = self.transactional_id if self.guarantee == "exactly-once" else None
             consumer = self.bus.consumer(self.group, self.topics, transactional_id=tid)
             self._reader = AvroConsumer(consumer, self.serde, self.dead_letters,
-                                        stage=f"{self.name}-decode", collect=True)  # fmt: skip
+                                        stage=self.decode_stage, collect=True)  # fmt: skip
         return self._reader
 
     def _rebalanced(self) -> None:
@@ -137,11 +147,11 @@ class StreamLoop:
         if not offsets:
             return 0
         metrics.consumed(self.name, events)
-        dead = reader.pending
+        dead = reader.pending if self.report_bad else []
         reader.pending = []
         try:
             outcome = self.processor.process(events)
-        except (BusError, Unavailable):  # e.g. the registry cannot confirm a schema id
+        except BaseException:  # e.g. the registry cannot confirm an id, a sink is down
             self._rewind(reader.first_offsets)
             raise
         records = [*dead, *outcome.records]
@@ -156,7 +166,8 @@ class StreamLoop:
             self._rewind(reader.first_offsets)
             if isinstance(exc, CommitFailed):
                 log.warning("commit refused (rebalance or fenced); the batch is read again",
-                            component=self.name, error=str(exc)[:300])  # fmt: skip
+                            component=self.name, group=self.group,
+                            error=str(exc)[:300])  # fmt: skip
                 return 0
             raise
         metrics.produced(self.name, records)
@@ -176,18 +187,20 @@ class StreamLoop:
 
     def run(self, stop: threading.Event, idle_exit: float | None = None,
             on_idle: Callable[[], None] | None = None) -> None:  # fmt: skip
-        """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a bus that is
-        unavailable is waited for, never a reason to stop."""
+        """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a part that is
+        unavailable (bus, registry, a sink: ``BusError``/``Unavailable``) is waited for,
+        never a reason to stop; any other error of a batch rewinds it and is raised."""
         idle_since = time.monotonic()
         while not stop.is_set():
             try:
                 read = self.step(timeout=0.5)
                 self._failures = 0
-            except (BusError, Unavailable) as exc:  # bus or registry away: transient
+            except (BusError, Unavailable) as exc:  # bus, registry or sink away: transient
                 self._failures += 1
-                pause = min(_MAX_PAUSE_S, 0.25 * 2 ** min(self._failures, 5))
-                log.warning("bus or registry unavailable; waiting", component=self.name,
-                            error=str(exc)[:300], retry_in=pause)  # fmt: skip
+                pause = min(_MAX_PAUSE_S, self.retry_pause * 2 ** min(self._failures - 1, 5))
+                log.warning("a part is unavailable; the batch is retried", component=self.name,
+                            group=self.group, error=type(exc).__name__,
+                            detail=str(exc)[:300], retry_in=pause)  # fmt: skip
                 stop.wait(pause)
                 continue
             if read:
