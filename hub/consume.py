@@ -6,7 +6,9 @@ before ``poll`` returns) and skipped, so committing after processing never loses
 With ``collect=True`` (the stream loop) the dead letters are kept in :attr:`pending`
 instead, to be produced with the batch's outputs and offsets in one transaction.
 ``next_offsets`` holds, per partition, the offset after the last message of the last
-poll (what to commit once the batch is done).
+poll (what to commit once the batch is done). With ``tombstones=True`` (a compacted
+topic) a message without a value is an :class:`Event` named :data:`TOMBSTONE` with an
+empty record, not a dead letter.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from hub.deadletters import DeadLetterWriter
 from hub.errors import SchemaNotFound, SerdeError
 from hub.serde import AvroSerde
 
-__all__ = ["AvroConsumer", "Event"]
+__all__ = ["TOMBSTONE", "AvroConsumer", "Event"]
 
 log = structlog.get_logger(__name__)
+
+#: the ``record_name`` of a message without a value (``tombstones=True``)
+TOMBSTONE = "<tombstone>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +47,14 @@ class AvroConsumer:
 
     def __init__(
         self, consumer: Consumer, serde: AvroSerde, dead_letters: DeadLetterWriter,
-        *, stage: str = "decode", collect: bool = False,
+        *, stage: str = "decode", collect: bool = False, tombstones: bool = False,
     ) -> None:  # fmt: skip
         self.consumer = consumer
         self.serde = serde
         self.dead_letters = dead_letters
         self.stage = stage
         self.collect = collect
+        self.tombstones = tombstones
         self.dead_lettered = 0
         self.pending: list[Record] = []
         self.next_offsets: dict[TopicPartition, int] = {}
@@ -63,6 +69,9 @@ class AvroConsumer:
             tp = TopicPartition(message.topic, message.partition)
             self.first_offsets.setdefault(tp, message.offset)
             self.next_offsets[tp] = message.offset + 1
+            if message.value is None and self.tombstones:
+                events.append(Event(message, -1, TOMBSTONE, {}))
+                continue
             try:
                 decoded = self.serde.decode(message.value)
             except (SerdeError, SchemaNotFound) as exc:

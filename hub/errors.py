@@ -28,7 +28,8 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── BusUnavailable          (also a BusError)
     │   ├── RegistryUnavailable     (also a RegistryError)
     │   ├── IdempotencyError        (also a StoreError)
-    │   └── ConsentLedgerError      (also a StoreError)
+    │   ├── ConsentLedgerError      (also a StoreError)
+    │   └── SinkUnavailable         (also a DeliveryError)
     ├── StoreError                  an application store (SQLite) failed
     │   ├── IdempotencyError        the idempotency store cannot be used
     │   ├── ConsentLedgerError      the consent ledger cannot be used or is out of step
@@ -37,7 +38,8 @@ on says what its caller should do, and the HTTP API answers by branch
     │       └── UnknownSource       no source with that id (also a NotFound)
     ├── DeliveryError               a sink could not hand an alert over
     │   ├── DeliveryFailed          a webhook delivery did not succeed
-    │   └── DeliveryInterrupted     stopping while waiting to retry
+    │   ├── DeliveryInterrupted     stopping while waiting to retry
+    │   └── SinkUnavailable         a sink's flush failed; its batch is read again
     ├── LocalKafkaError             the local broker of the dev tooling failed
     │   └── ToolMissing             java or mvn is missing or too old
     ├── LocalRegistryError          the local registry of the dev tooling failed
@@ -76,6 +78,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryFailed",
     "DeliveryInterrupted",
+    "SinkUnavailable",
     "ImportLedgerError",
     "InboxError",
     "LocalKafkaError",
@@ -246,6 +249,11 @@ class DeliveryFailed(DeliveryError):
 
 class DeliveryInterrupted(DeliveryError):
     """Stopping while waiting to retry; the runner leaves the batch uncommitted."""
+
+
+class SinkUnavailable(DeliveryError, Unavailable):
+    """A sink could not flush a batch (its store or target failed); the batch is rewound
+    and read again after a pause."""
 
 
 class LocalKafkaError(HubError):

@@ -9,29 +9,32 @@ not hold back the team's inbox, nor other teams. Each group's lag shows how far 
 delivery is behind, and adding a team rebalances nothing. ``run`` gives every consumer
 its own thread; ``step`` polls each once, in turn (for tests and batch jobs).
 
-Per batch of one consumer (a :class:`SinkWorker`):
+Each consumer is a :class:`SinkWorker`, a processor on the one stream loop
+(:class:`~hub.stream.StreamLoop`, docs/stream.md), at-least-once. Per batch:
 
-1. decode (bytes that do not decode: dead letter, by :class:`~hub.consume.AvroConsumer`);
-   a record that is not a valid TeamAlert of this team: dead letter (``UNKNOWN_EVENT_TYPE``
-   or ``VALIDATION_FAILED``, stage ``sinks:<team>``), never handed to a sink. Only the
+1. the loop polls and decodes (bytes that do not decode: a dead letter, stage
+   ``sinks:<team>:decode``); the worker turns a record that is not a valid TeamAlert of
+   this team into a dead letter (``UNKNOWN_EVENT_TYPE`` or ``VALIDATION_FAILED``, stage
+   ``sinks:<team>``) that goes out with the batch, never handed to a sink. Only the
    team's first consumer writes these dead letters, so one bad record gives one;
-2. ``add`` each alert to the worker's sinks;
-3. ``flush`` them (undeliverable webhook alerts become dead letters);
-4. commit the offsets.
+2. ``add`` each alert to the worker's sinks and ``flush`` them (undeliverable webhook
+   alerts become dead letters) — inside ``process``, before the loop produces the
+   dead letters and commits the offsets (the checkpoint order: sinks first);
+3. the loop produces the dead letters and commits.
 
-At-least-once: a crash or a failing flush before the commit re-reads the batch (a failed
-batch is rewound at once and retried after ``retry_pause``). The inbox stores each
-``alert_id`` once; the webhook receiver drops duplicates by the ``Signalhub-Alert-Id``
-header. An alert that ``signalhub deadletters replay`` put back on the team's topic goes
-through every sink of that team again, with the same effect.
+A failing flush discards what the sinks hold and raises
+:class:`~hub.errors.SinkUnavailable`; the loop rewinds the batch and reads it again
+after ``retry_pause`` (doubling up to 5 s). A crash before the commit re-reads the
+batch too: the inbox stores each ``alert_id`` once; the webhook receiver drops
+duplicates by the ``Signalhub-Alert-Id`` header. An alert that ``signalhub deadletters
+replay`` put back on the team's topic goes through every sink of that team again, with
+the same effect.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import structlog
 from pydantic import SecretStr, ValidationError
@@ -40,13 +43,14 @@ from connectors.sinks.base import Sink
 from connectors.sinks.inbox import InboxSink, InboxStore
 from connectors.sinks.outcomes import ensure_outcomes_topic
 from connectors.sinks.webhook import Backoff, DeliveryInterrupted, WebhookSink
-from hub.bus.base import Message, Record, TopicPartition, TopicSpec
+from hub.bus.base import Record, TopicPartition, TopicSpec
 from hub.config import HubConfig, Team
 from hub.connect import Connection
-from hub.consume import AvroConsumer, Event
+from hub.consume import Event
 from hub.deadletters import DeadLetterWriter
-from hub.errors import CommitFailed, ConfigError, SignalRejected
+from hub.errors import BusError, ConfigError, SignalRejected, SinkUnavailable, Unavailable
 from hub.events import TeamAlert
+from hub.stream import Outcome, StreamLoop
 from hub.topics import alerts_topic, ensure_topics
 
 __all__ = ["SinkRunner", "SinkWorker", "webhook_secrets"]
@@ -71,23 +75,14 @@ def webhook_secrets(config: HubConfig, environ: Mapping[str, str]) -> dict[str, 
     return {n: SecretStr(environ[n]) for n in sorted(names) if environ.get(n)}
 
 
-class _Silent(DeadLetterWriter):
-    """For a team's second consumer: its first one dead-letters the same bad records."""
-
-    def send_many(
-        self, failures: list[tuple[Message, BaseException]], *, stage: str, **extra: Any
-    ) -> None:
-        for message, _ in failures:
-            log.debug("bad record left to the team's first consumer", topic=message.topic,
-                      partition=message.partition, offset=message.offset)  # fmt: skip
-
-
 class SinkWorker:
-    """One consumer of a team's topic (group ``<prefix>-<team>-<name>``) and its sinks."""
+    """One consumer of a team's topic (group ``<prefix>-<team>-<name>``) and its sinks:
+    a processor on its own :class:`~hub.stream.StreamLoop`."""
 
     def __init__(
         self, conn: Connection, team_id: str, name: str, sinks: list[Sink], group: str,
-        dead_letters: DeadLetterWriter, *, report_bad: bool = True,
+        dead_letters: DeadLetterWriter, *, report_bad: bool = True, batch_size: int = 200,
+        retry_pause: float = 1.0,
     ) -> None:  # fmt: skip
         self.conn = conn
         self.team_id = team_id
@@ -99,58 +94,57 @@ class SinkWorker:
         self.report_bad = report_bad
         self.stage = f"sinks:{team_id}"
         self.handled = 0
-        self._reader: AvroConsumer | None = None
+        self.loop = StreamLoop(
+            conn.bus, conn.serde, group, [self.topic], self, name="sinks",
+            guarantee="at-least-once", batch_size=batch_size, dead_letters=dead_letters,
+            decode_stage=f"{self.stage}:decode", report_bad=report_bad,
+            retry_pause=retry_pause,
+        )  # fmt: skip
 
-    @property
-    def reader(self) -> AvroConsumer:
-        if self._reader is None:
-            writer = self.dead_letters
-            if not self.report_bad:
-                writer = _Silent(writer.bus, writer.serde, writer.topic)
-            self._reader = AvroConsumer(
-                self.conn.bus.consumer(self.group, [self.topic]), self.conn.serde,
-                writer, stage=f"{self.stage}:decode",
-            )  # fmt: skip
-        return self._reader
+    # -- the processor ----------------------------------------------------------------------
 
-    def step(self, max_records: int = 200, timeout: float = 1.0) -> int:
-        """Poll one batch, hand it to every sink, flush, commit; return messages read.
+    def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Nothing to restore: the sinks keep no state of the topic."""
 
-        On a failing flush the batch is rewound (read again next time) and the error
-        raised; nothing is committed.
-        """
-        reader = self.reader
-        before = reader.dead_lettered
-        events = reader.poll(max_records, timeout)
-        dead_lettered = reader.dead_lettered - before
-        if not events and not dead_lettered:
-            return 0
-        first: dict[TopicPartition, int] = {}
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Nothing to drop."""
+
+    def process(self, events: list[Event]) -> Outcome:
+        """Hand the batch's alerts to every sink and flush them; the dead letters of
+        records that are not this team's alerts go out with the batch."""
         bad: list[Record] = []
-        for event in events:
-            first.setdefault(TopicPartition(event.message.topic, event.message.partition),
-                             event.message.offset)  # fmt: skip
-            alert = self._alert(event, bad if self.report_bad else [])
-            if alert is not None:
-                for sink in self.sinks:
-                    sink.add(alert, event.message)
         try:
-            if bad:
-                self.conn.bus.produce(bad)
+            for event in events:
+                alert = self._alert(event, bad)
+                if alert is not None:
+                    for sink in self.sinks:
+                        sink.add(alert, event.message)
             for sink in self.sinks:
                 sink.flush()
-        except BaseException:
+        except BaseException as exc:
             for sink in self.sinks:
                 sink.discard()
-            self._rewind(first)
-            raise
-        try:
-            reader.commit()
-        except CommitFailed as exc:
-            log.warning("commit refused after a rebalance; the batch will be read again",
-                        team=self.team_id, error=str(exc))  # fmt: skip
-        self.handled += len(events)
-        return len(events) + dead_lettered
+            if isinstance(exc, (DeliveryInterrupted, BusError, Unavailable)) or not isinstance(
+                exc, Exception
+            ):
+                raise  # stopping, or the bus itself: the loop's own rules
+            raise SinkUnavailable(
+                f"sink {self.name} of team {self.team_id} failed to flush"
+                f" ({type(exc).__name__}: {str(exc)[:200]}); the batch is read again"
+            ) from exc
+        count = len(events)
+
+        def flush(placed: Sequence[tuple[int, int]]) -> None:
+            self.handled += count
+
+        return Outcome(bad if self.report_bad else [], flush)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def step(self, timeout: float = 1.0) -> int:
+        """One checkpoint of the loop: poll, deliver, commit; return messages read. A
+        failing flush rewinds the batch and raises; nothing is committed."""
+        return self.loop.step(timeout)
 
     def _alert(self, event: Event, bad: list[Record]) -> TeamAlert | None:
         """The event as a TeamAlert of this team, or None (and a dead letter in ``bad``)."""
@@ -177,19 +171,10 @@ class SinkWorker:
             return None
         return alert
 
-    def _rewind(self, first: dict[TopicPartition, int]) -> None:
-        for tp, offset in first.items():
-            try:
-                self.reader.consumer.seek(tp, offset)
-            except Exception as exc:  # noqa: BLE001 - revoked: its new owner re-reads it
-                log.warning("cannot rewind", topic=tp.topic, partition=tp.partition,
-                            error=type(exc).__name__)  # fmt: skip
-
     def close(self) -> None:
+        self.loop.close()
         for sink in self.sinks:
             sink.close()
-        if self._reader is not None:
-            self._reader.close()
 
 
 class SinkRunner:
@@ -226,7 +211,8 @@ class SinkRunner:
             for index, (name, sink) in enumerate(sinks):
                 self.workers[f"{team.id}/{name}"] = SinkWorker(
                     conn, team.id, name, [sink], f"{group_prefix}-{team.id}-{name}",
-                    self.dead_letters, report_bad=index == 0,
+                    self.dead_letters, report_bad=index == 0, batch_size=batch_size,
+                    retry_pause=retry_pause,
                 )  # fmt: skip
 
     def _sinks_for(
@@ -259,7 +245,7 @@ class SinkRunner:
 
     def step(self, timeout: float = 1.0) -> int:
         """Poll every consumer once (in turn); return the messages read in all."""
-        return sum(w.step(self.batch_size, timeout) for w in self.workers.values())
+        return sum(w.step(timeout) for w in self.workers.values())
 
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Deliver until ``stop`` is set, one thread per consumer (with ``idle_exit``: a
@@ -282,21 +268,10 @@ class SinkRunner:
         log.info("sinks stopped", handled=sum(w.handled for w in self.workers.values()))
 
     def _loop(self, worker: SinkWorker, idle_exit: float | None) -> None:
-        idle_since = time.monotonic()
-        while not self.stopping.is_set():
-            try:
-                read = worker.step(self.batch_size, 0.5)
-            except DeliveryInterrupted:
-                break
-            except Exception as exc:  # noqa: BLE001 - the batch is rewound; try again
-                log.error("sink batch failed; it will be retried", group=worker.group,
-                          error=type(exc).__name__, detail=str(exc)[:300])  # fmt: skip
-                self.stopping.wait(self.retry_pause)
-                continue
-            if read:
-                idle_since = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
-                break
+        try:
+            worker.loop.run(self.stopping, idle_exit)
+        except DeliveryInterrupted:  # stopping during a webhook retry: left uncommitted
+            log.info("sink stopped during a retry", group=worker.group)
 
     def close(self) -> None:
         """Close the consumers and the sinks (not the inbox store: the caller owns it)."""

@@ -1,15 +1,17 @@
 """Keeping the consent ledger caught up with consent.v1, and publishing consent changes.
 
-:class:`LedgerFollower` reads consent.v1 in a consumer group of its own (named after the
-ledger file, so it is assigned every partition), seeks each partition to the offset the
-ledger stored, and applies what it reads with the new offsets in one transaction. The
-ledger file, not the consumer group, is the only record of progress: nothing is
-committed to the group, so a deleted ledger file is rebuilt from the start of the topic.
+:class:`LedgerFollower` is a processor on the stream loop (hub/stream, docs/stream.md)
+in its ``own_offsets`` mode: it reads consent.v1 in a consumer group of its own (named
+after the ledger file, so it is assigned every partition), the loop seeks each assigned
+partition to the offset the ledger stored, and the follower applies what it reads with
+the new offsets in one ledger transaction. The ledger file, not the consumer group, is
+the only record of progress: nothing is committed to the group, so a deleted ledger
+file is rebuilt from the start of the topic.
 
 Input that is not a ConsentChange never stops the follower: undecodable messages are
-dead-lettered by :class:`~hub.consume.AvroConsumer`, other record types and records that
-break the model's rules are dead-lettered here. A tombstone (null value) erases the
-consent named by its key.
+dead-lettered by the loop's one rule, other record types and records that break the
+model's rules are dead-lettered here (they go out with the batch). A tombstone (null
+value) erases the consent named by its key.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from types import TracebackType
 import structlog
 from pydantic import ValidationError
 
-from hub.bus.base import Bus, Consumer, Message, TopicPartition
+from hub.bus.base import Bus, Record, TopicPartition
 from hub.consent.ledger import ConsentLedger
 from hub.consent.model import ConsentErased, ConsentLedgerError
-from hub.consume import AvroConsumer, Event
+from hub.consume import TOMBSTONE, Event
 from hub.deadletters import DeadLetterWriter
 from hub.events import NAMESPACE, ConsentChange
 from hub.serde import AvroSerde
+from hub.stream import Outcome, StreamLoop
 from hub.topics import CONSENT
 
 __all__ = ["LedgerFollower", "group_for", "publish_consent"]
@@ -40,7 +43,6 @@ log = structlog.get_logger(__name__)
 _RECORD = f"{NAMESPACE}.ConsentChange"
 _POLL_S = 0.5
 _REJOIN_AFTER_S = 12.0
-_JOIN_POLL_S = 0.2
 
 
 def group_for(ledger_file: str | os.PathLike[str]) -> str:
@@ -65,52 +67,6 @@ def publish_consent(
         offset=placed[1],
     )
     return placed
-
-
-class _Tap(Consumer):
-    """Sits between the bus consumer and AvroConsumer: drops what the ledger already has
-    (a rebalance may rewind), sets tombstones aside and tracks the next offset per
-    partition."""
-
-    def __init__(self, inner: Consumer, topic: str) -> None:
-        self.inner = inner
-        self.topic = topic
-        self.expected: dict[int, int] = {}
-        self.stale: set[int] = set()
-        self.tombstones: list[Message] = []
-        self.raw = 0
-
-    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
-        out: list[Message] = []
-        got = self.inner.poll(max_records, timeout)
-        self.raw = len(got)
-        for message in got:
-            if message.topic != self.topic:
-                continue
-            if message.offset < self.expected.get(message.partition, 0):
-                self.stale.add(message.partition)
-                continue
-            self.expected[message.partition] = message.offset + 1
-            if message.value is None:
-                self.tombstones.append(message)
-            else:
-                out.append(message)
-        return out
-
-    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-        self.inner.commit(offsets)
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.inner.seek(tp, offset)
-
-    def position(self, tp: TopicPartition) -> int:
-        return self.inner.position(tp)
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.inner.assignment()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class LedgerFollower:
@@ -146,8 +102,13 @@ class LedgerFollower:
         self.max_records = max_records
         self.max_batch = max_batch
         self.dead_letters = dead_letters or DeadLetterWriter(bus, serde)
-        self._tap: _Tap | None = None
-        self._reader: AvroConsumer | None = None
+        self._loop: StreamLoop | None = None
+        #: next offset per partition: what the ledger has plus what waits in ``_pending``
+        self._expected: dict[int, int] = {}
+        self._pending: list[ConsentChange | ConsentErased] = []
+        self._stale: set[int] = set()
+        self._sought = False
+        self._applied = 0
 
     def __enter__(self) -> LedgerFollower:
         return self
@@ -159,9 +120,21 @@ class LedgerFollower:
 
     def close(self) -> None:
         """Leave the consumer group (nothing to commit: the ledger holds the offsets)."""
-        if self._reader is not None:
-            self._reader.close()
-        self._reader = self._tap = None
+        if self._loop is not None:
+            self._loop.close()
+        self._loop = None
+
+    @property
+    def loop(self) -> StreamLoop:
+        """The stream loop this follower runs on (own offsets, tombstones read)."""
+        if self._loop is None:
+            self._loop = StreamLoop(
+                self.bus, self.serde, self.group, [self.topic], self, name=self.stage,
+                guarantee="at-least-once", own_offsets=True, tombstones=True,
+                batch_size=self.max_records, dead_letters=self.dead_letters,
+                decode_stage=self.stage,
+            )  # fmt: skip
+        return self._loop
 
     def lag(self) -> dict[int, int]:
         """Messages on each partition the ledger has not read yet (one cheap look)."""
@@ -170,6 +143,37 @@ class LedgerFollower:
 
     def _stored(self) -> dict[int, int]:
         return {p: o for (t, p), o in self.ledger.offsets().items() if t == self.topic}
+
+    # -- the processor --------------------------------------------------------------------
+
+    def assigned(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Start each partition where the ledger (and what waits to be applied) ends."""
+        self._sought = True
+        return {tp: self._expected.get(tp.partition, 0) for tp in partitions}
+
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Nothing to drop: the offsets live in the ledger."""
+
+    def process(self, events: list[Event]) -> Outcome:
+        changes, bad = self._changes(events)
+
+        def store(offsets: Mapping[TopicPartition, int]) -> None:
+            self._pending.extend(changes)
+            for tp, offset in offsets.items():
+                self._expected[tp.partition] = max(self._expected.get(tp.partition, 0), offset)
+            if len(self._pending) >= self.max_batch:
+                self._flush()
+
+        return Outcome(bad, store=store)
+
+    def _flush(self) -> None:
+        """The pending changes and the offsets they were read up to, in one transaction."""
+        offsets = {(self.topic, p): o for p, o in self._expected.items()}
+        if self._pending or offsets != {(self.topic, p): o for p, o in self._stored().items()}:
+            self._applied += self.ledger.apply_batch(self._pending, offsets)
+        self._pending.clear()
+
+    # -- catching up ----------------------------------------------------------------------
 
     def catch_up(self, timeout: float = 30.0) -> int:
         """Apply everything on the topic up to its end offsets as they are now; return
@@ -196,148 +200,102 @@ class LedgerFollower:
         if not targets:
             return 0
         started = time.monotonic()
-        tap, reader = self._open()
-        tap.expected = {p: stored.get(p, 0) for p in ends}
-        tap.stale.clear()
-        self._assign(tap, set(ends), deadline, force_seek=True)
-        applied = dead = 0
-        pending: list[ConsentChange | ConsentErased] = []
-
-        def flush() -> None:
-            # changes and the offsets they were read up to, in one transaction
-            nonlocal applied
-            offsets = {(self.topic, p): o for p, o in tap.expected.items()}
-            applied += self.ledger.apply_batch(pending, offsets)
-            pending.clear()
-
-        while behind := {p for p, end in targets.items() if tap.expected[p] < end}:
-            if time.monotonic() >= deadline:
-                flush()
-                raise ConsentLedgerError(
-                    f"consent ledger did not catch up with {self.topic} within {timeout}s"
-                    f" ({sum(targets[p] - tap.expected[p] for p in behind)} message(s)"
-                    f" behind on partition(s) {sorted(behind)})"
-                )
-            self._assign(tap, set(ends), deadline)
-            before = reader.dead_lettered
-            events = reader.poll(self.max_records, min(_POLL_S, deadline - time.monotonic()))
-            dead += reader.dead_lettered - before
-            changes, rejected = self._changes(events, tap)
-            dead += rejected
-            pending.extend(changes)
-            if (
-                tap.raw == 0
-                and self.bus.kind == "embedded"
-                and set(ends) <= {tp.partition for tp in tap.assignment()}
-            ):
-                # an empty embedded poll is definitive: the rest was compacted away
-                for p in behind:
-                    tap.expected[p] = targets[p]
-            if len(pending) >= self.max_batch:
-                flush()
-            for p in tap.stale:
-                tap.seek(TopicPartition(self.topic, p), tap.expected[p])
-            tap.stale.clear()
-        flush()
+        loop = self.loop
+        self._expected = {p: stored.get(p, 0) for p in ends}
+        self._applied, dead_before = 0, loop.reader.dead_lettered
+        want = {TopicPartition(self.topic, p) for p in ends}
+        # anything may have moved since the last call (a rejoin resets positions)
+        for tp in want & loop.reader.consumer.assignment():
+            loop.reader.consumer.seek(tp, self._expected[tp.partition])
+        joining_since = time.monotonic()
+        try:
+            while behind := {p for p, end in targets.items() if self._expected[p] < end}:
+                if time.monotonic() >= deadline:
+                    raise self._late(timeout, targets, behind, want)
+                if want <= loop.reader.consumer.assignment():
+                    joining_since = time.monotonic()
+                elif time.monotonic() - joining_since > _REJOIN_AFTER_S:
+                    # kafka-python can miss an assignment it was sent; a new member joins
+                    # afresh (the follower commits nothing, so nothing is lost)
+                    log.warning("consent follower rejoins its group", group=self.group)
+                    loop.close()
+                    joining_since = time.monotonic()
+                self._sought = False
+                read = loop.step(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+                if (
+                    read == 0
+                    and not self._sought
+                    and self.bus.kind == "embedded"
+                    and want <= loop.reader.consumer.assignment()
+                ):
+                    # an empty embedded poll is definitive: the rest was compacted away
+                    for p in behind:
+                        self._expected[p] = targets[p]
+                for p in self._stale:  # a rejoin rewound it: back to where the ledger is
+                    loop.reader.consumer.seek(TopicPartition(self.topic, p), self._expected[p])
+                self._stale.clear()
+        finally:
+            self._flush()
         log.info(
             "consent ledger caught up",
             topic=self.topic,
-            applied=applied,
-            dead_lettered=dead,
+            applied=self._applied,
+            dead_lettered=loop.reader.dead_lettered - dead_before,
             seconds=round(time.monotonic() - started, 3),
         )
-        return applied
+        return self._applied
 
-    def _open(self) -> tuple[_Tap, AvroConsumer]:
-        if self._tap is None or self._reader is None:
-            inner = self.bus.consumer(self.group, [self.topic], auto_offset_reset="earliest")
-            self._tap = _Tap(inner, self.topic)
-            self._reader = AvroConsumer(self._tap, self.serde, self.dead_letters, stage=self.stage)
-        return self._tap, self._reader
-
-    def _assign(
-        self, tap: _Tap, partitions: set[int], deadline: float, *, force_seek: bool = False
-    ) -> None:
-        """Wait until every partition is assigned (on Kafka the assignment arrives with
-        a poll), then seek each to the ledger's offset if anything may have moved."""
-        want = {TopicPartition(self.topic, p) for p in partitions}
-        joining_since = time.monotonic()
-        while not want <= tap.assignment():
-            if time.monotonic() >= deadline:
-                raise ConsentLedgerError(
-                    f"consumer group {self.group} was not given every partition of"
-                    f" {self.topic} in time (the broker may be slow, or another process"
-                    " follows this ledger file)"
-                )
-            if time.monotonic() - joining_since > _REJOIN_AFTER_S:
-                # kafka-python can miss an assignment it was sent; a new member joins
-                # afresh (the follower commits nothing, so nothing is lost)
-                log.warning("consent follower rejoins its group", group=self.group)
-                tap.inner.close()
-                tap.inner = self.bus.consumer(self.group, [self.topic],
-                                              auto_offset_reset="earliest")
-                joining_since = time.monotonic()
-            # joins the group; what it returns is read again after the seek below
-            tap.inner.poll(1, min(_JOIN_POLL_S, max(0.0, deadline - time.monotonic())))
-            force_seek = True
-        if force_seek:
-            for tp in want:
-                tap.seek(tp, tap.expected[tp.partition])
+    def _late(
+        self, timeout: float, targets: dict[int, int], behind: set[int],
+        want: set[TopicPartition],
+    ) -> ConsentLedgerError:  # fmt: skip
+        if not want <= self.loop.reader.consumer.assignment():
+            return ConsentLedgerError(
+                f"consumer group {self.group} was not given every partition of"
+                f" {self.topic} in time (the broker may be slow, or another process"
+                " follows this ledger file)"
+            )
+        return ConsentLedgerError(
+            f"consent ledger did not catch up with {self.topic} within {timeout}s"
+            f" ({sum(targets[p] - self._expected[p] for p in behind)} message(s)"
+            f" behind on partition(s) {sorted(behind)})"
+        )
 
     def _changes(
-        self, events: list[Event], tap: _Tap
-    ) -> tuple[list[ConsentChange | ConsentErased], int]:
-        """Events and tombstones as ledger changes in log order; dead-letters the rest."""
+        self, events: list[Event]
+    ) -> tuple[list[ConsentChange | ConsentErased], list[Record]]:
+        """Events and tombstones as ledger changes in log order; dead letters for the rest."""
         placed: list[tuple[int, int, ConsentChange | ConsentErased]] = []
-        rejected = 0
+        bad: list[Record] = []
         for event in events:
             m = event.message
+            if m.offset < self._expected.get(m.partition, 0):  # the ledger has it already
+                self._stale.add(m.partition)
+                continue
+            if event.record_name == TOMBSTONE:
+                if m.key is None:
+                    log.warning("tombstone without key ignored", topic=m.topic,
+                                partition=m.partition, offset=m.offset)  # fmt: skip
+                    continue
+                placed.append((m.partition, m.offset,
+                               ConsentErased(m.key.decode("utf-8", "replace"))))  # fmt: skip
+                continue
             if event.record_name != _RECORD:
-                self.dead_letters.send(
-                    m,
-                    ValueError(f"{event.record_name} is not a ConsentChange"),
-                    stage=self.stage,
-                    reason="UNKNOWN_EVENT_TYPE",
+                error, reason = ValueError(f"{event.record_name} is not a ConsentChange"), (
+                    "UNKNOWN_EVENT_TYPE"
                 )
-                log.warning(
-                    "dead letter",
-                    topic=m.topic,
-                    partition=m.partition,
-                    offset=m.offset,
-                    error="UNKNOWN_EVENT_TYPE",
-                )
-                rejected += 1
-                continue
-            try:
-                change = ConsentChange.from_avro(event.record)
-            except ValidationError as exc:
-                # the message names fields and rules only (no input values)
-                errors = "; ".join(
-                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                )
-                self.dead_letters.send(
-                    m, ValueError(errors), stage=self.stage, reason="VALIDATION_FAILED"
-                )
-                log.warning(
-                    "dead letter",
-                    topic=m.topic,
-                    partition=m.partition,
-                    offset=m.offset,
-                    error="VALIDATION_FAILED",
-                )
-                rejected += 1
-                continue
-            placed.append((m.partition, m.offset, change))
-        for m in tap.tombstones:
-            if m.key is None:
-                log.warning(
-                    "tombstone without key ignored",
-                    topic=m.topic,
-                    partition=m.partition,
-                    offset=m.offset,
-                )
-                continue
-            placed.append((m.partition, m.offset, ConsentErased(m.key.decode("utf-8", "replace"))))
-        tap.tombstones.clear()
+            else:
+                try:
+                    placed.append((m.partition, m.offset, ConsentChange.from_avro(event.record)))
+                    continue
+                except ValidationError as exc:
+                    # the message names fields and rules only (no input values)
+                    error = ValueError("; ".join(
+                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                    ))  # fmt: skip
+                    reason = "VALIDATION_FAILED"
+            bad.append(self.dead_letters.build(m, error, stage=self.stage, reason=reason))
+            log.warning("dead letter", topic=m.topic, partition=m.partition, offset=m.offset,
+                        error=reason)  # fmt: skip
         placed.sort(key=lambda item: (item[0], item[1]))
-        return [change for _, _, change in placed], rejected
+        return [change for _, _, change in placed], bad

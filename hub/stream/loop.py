@@ -15,6 +15,12 @@ checkpoint, in this order):
 5. ``outcome.flush(placed)``: the processor writes its local state, with the changelog
    offsets, after the commit (a crash before it is repaired by the next restore).
 
+With ``own_offsets=True`` the processor keeps its offsets itself (the consent follower:
+in its ledger file, with the changes): nothing is committed to the group; ``assigned``
+returns where each new partition starts, the loop seeks there (what that poll read of
+the partitions is read again after the seek), and step 4 is: produce the records, then
+``outcome.store(next offsets)``.
+
 Failures are handled here, once: a refused commit (rebalance, fenced) abandons the
 batch and rewinds the partitions still owned (their records come again); a bus that is
 unavailable is waited for (growing pauses, never a crash); a stop finishes the batch.
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -62,6 +68,8 @@ class Outcome:
     records: list[Record] = field(default_factory=list)
     flush: Callable[[Sequence[tuple[int, int]]], None] = _nothing
     abandon: Callable[[], None] = _nothing_else
+    #: ``own_offsets``: keeps the batch's next offsets (instead of a group commit)
+    store: Callable[[Mapping[TopicPartition, int]], None] | None = None
 
 
 class Processor(Protocol):
@@ -70,8 +78,9 @@ class Processor(Protocol):
     def process(self, events: list[Event]) -> Outcome:
         """Outputs and state changes of one batch (never produces by itself)."""
 
-    def assigned(self, partitions: set[TopicPartition]) -> None:
-        """Partitions given to this member: restore their state before processing."""
+    def assigned(self, partitions: set[TopicPartition]) -> Mapping[TopicPartition, int] | None:
+        """Partitions given to this member: restore their state before processing (with
+        ``own_offsets``: return the offset each one starts at)."""
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
         """Partitions taken away: drop their state."""
@@ -93,7 +102,20 @@ class StreamLoop:
         transactional_id: str | None = None,
         batch_size: int = 500,
         dead_letters: DeadLetterWriter | None = None,
+        decode_stage: str | None = None,
+        report_bad: bool = True,
+        retry_pause: float = 0.5,
+        own_offsets: bool = False,
+        tombstones: bool = False,
     ) -> None:
+        """``decode_stage``: the dead-letter stage of bytes that do not decode (default
+        ``<name>-decode``); ``report_bad=False`` skips those dead letters (a second
+        group on the same topic, whose first group writes them); ``retry_pause``: the
+        first wait after an unavailable part (doubling up to 5 s); ``own_offsets``: the
+        processor keeps its offsets (see the module docstring; at-least-once output);
+        ``tombstones``: messages without a value reach the processor (``TOMBSTONE``)."""
+        if own_offsets and guarantee == "exactly-once":
+            raise ValueError("own_offsets: the processor keeps the offsets; use at-least-once")
         self.bus = bus
         self.serde = serde
         self.group = group
@@ -104,6 +126,11 @@ class StreamLoop:
         self.transactional_id = transactional_id
         self.batch_size = batch_size
         self.dead_letters = dead_letters or DeadLetterWriter(bus, serde)
+        self.decode_stage = decode_stage or f"{name}-decode"
+        self.report_bad = report_bad
+        self.retry_pause = retry_pause
+        self.own_offsets = own_offsets
+        self.tombstones = tombstones
         self._reader: AvroConsumer | None = None
         self._owned: set[TopicPartition] = set()
         self._failures = 0
@@ -114,39 +141,56 @@ class StreamLoop:
             tid = self.transactional_id if self.guarantee == "exactly-once" else None
             consumer = self.bus.consumer(self.group, self.topics, transactional_id=tid)
             self._reader = AvroConsumer(consumer, self.serde, self.dead_letters,
-                                        stage=f"{self.name}-decode", collect=True)  # fmt: skip
+                                        stage=self.decode_stage, collect=True,
+                                        tombstones=self.tombstones)  # fmt: skip
         return self._reader
 
-    def _rebalanced(self) -> None:
-        now = self.reader.consumer.assignment()
+    def _rebalanced(self) -> set[TopicPartition]:
+        """Tell the processor what moved; return the partitions sought to its offsets."""
+        consumer = self.reader.consumer
+        now = consumer.assignment()
         gone, new = self._owned - now, now - self._owned
         if gone:
             self.processor.revoked(gone)
             log.info("partitions revoked", component=self.name, count=len(gone))
         self._owned = now
-        if new:
-            self.processor.assigned(new)
-            log.info("partitions assigned", component=self.name, count=len(new))
+        if not new:
+            return set()
+        starts = self.processor.assigned(new)
+        log.info("partitions assigned", component=self.name, count=len(new))
+        if not self.own_offsets or not starts:
+            return set()
+        for tp, offset in starts.items():
+            consumer.seek(tp, offset)
+        return set(starts)
 
     def step(self, timeout: float = 1.0) -> int:
         """One checkpoint; returns the messages read (0: nothing came)."""
         reader = self.reader
         events = reader.poll(self.batch_size, timeout)
-        self._rebalanced()
+        sought = self._rebalanced()
         offsets = dict(reader.next_offsets)
+        if sought:  # read before the seek: this poll is read again from the new positions
+            self._rewind({tp: o for tp, o in reader.first_offsets.items() if tp not in sought})
+            reader.pending = []
+            return 0
         if not offsets:
             return 0
         metrics.consumed(self.name, events)
-        dead = reader.pending
+        dead = reader.pending if self.report_bad else []
         reader.pending = []
         try:
             outcome = self.processor.process(events)
-        except (BusError, Unavailable):  # e.g. the registry cannot confirm a schema id
+        except BaseException:  # e.g. the registry cannot confirm an id, a sink is down
             self._rewind(reader.first_offsets)
             raise
         records = [*dead, *outcome.records]
         try:
-            if self.guarantee == "exactly-once":
+            if self.own_offsets:
+                placed = self.bus.produce(records) if records else []
+                if outcome.store is not None:
+                    outcome.store(offsets)
+            elif self.guarantee == "exactly-once":
                 placed = reader.consumer.commit_with(records, offsets)
             else:
                 placed = self.bus.produce(records) if records else []
@@ -156,7 +200,8 @@ class StreamLoop:
             self._rewind(reader.first_offsets)
             if isinstance(exc, CommitFailed):
                 log.warning("commit refused (rebalance or fenced); the batch is read again",
-                            component=self.name, error=str(exc)[:300])  # fmt: skip
+                            component=self.name, group=self.group,
+                            error=str(exc)[:300])  # fmt: skip
                 return 0
             raise
         metrics.produced(self.name, records)
@@ -176,18 +221,20 @@ class StreamLoop:
 
     def run(self, stop: threading.Event, idle_exit: float | None = None,
             on_idle: Callable[[], None] | None = None) -> None:  # fmt: skip
-        """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a bus that is
-        unavailable is waited for, never a reason to stop."""
+        """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a part that is
+        unavailable (bus, registry, a sink: ``BusError``/``Unavailable``) is waited for,
+        never a reason to stop; any other error of a batch rewinds it and is raised."""
         idle_since = time.monotonic()
         while not stop.is_set():
             try:
                 read = self.step(timeout=0.5)
                 self._failures = 0
-            except (BusError, Unavailable) as exc:  # bus or registry away: transient
+            except (BusError, Unavailable) as exc:  # bus, registry or sink away: transient
                 self._failures += 1
-                pause = min(_MAX_PAUSE_S, 0.25 * 2 ** min(self._failures, 5))
-                log.warning("bus or registry unavailable; waiting", component=self.name,
-                            error=str(exc)[:300], retry_in=pause)  # fmt: skip
+                pause = min(_MAX_PAUSE_S, self.retry_pause * 2 ** min(self._failures - 1, 5))
+                log.warning("a part is unavailable; the batch is retried", component=self.name,
+                            group=self.group, error=type(exc).__name__,
+                            detail=str(exc)[:300], retry_in=pause)  # fmt: skip
                 stop.wait(pause)
                 continue
             if read:
