@@ -248,6 +248,7 @@ class RouterState:
         Without a changelog the change is written at once."""
         now = time.time()
         keep_since = now - self.keep_handled_days * 86_400
+        staging = {p: dict(people) for p, people in self._staged.items()}  # all or nothing
         for event_id, subject, at in done:
             key = subject or f"~{event_id}"
             p = (partition_of or {}).get(event_id)
@@ -256,10 +257,11 @@ class RouterState:
             if p not in self.owned:
                 log.warning("state change for a partition not owned: dropped", partition=p)
                 continue
-            staged = self._staged.setdefault(p, {})
+            staged = staging.setdefault(p, {})
             if key not in staged:
-                staged[key] = self.owned[p].entries(key)
+                staged[key] = dict(self.owned[p].entries(key))
             staged[key][event_id] = at.timestamp()
+        self._staged = staging
         records = []
         for p, people in self._staged.items():
             for key, entries in people.items():
@@ -278,11 +280,11 @@ class RouterState:
         ends: dict[int, int] = {}
         for partition, offset in placed:
             ends[partition] = max(ends.get(partition, 0), offset + 1)
-        for p, people in self._staged.items():
+        staged, self._staged = self._staged, {}  # a failed write is not tried again
+        for p, people in staged.items():
             store = self.owned.get(p)
             if store is not None:
                 store.write(dict(people), ends.get(p))
-        self._staged.clear()
 
     def abandon(self) -> None:
         """The commit failed: forget the staged changes."""
