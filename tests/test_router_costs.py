@@ -21,6 +21,7 @@ def test_compacting_a_changelog_of_many_people_is_not_quadratic(tmp_path: Path) 
         started = time.monotonic()
         bus.compact("changelog.router.v1")
         elapsed = time.monotonic() - started
-        rows = bus._read("SELECT COUNT(*), COUNT(DISTINCT key) FROM messages")[0]
+        rows = bus._read(  # type: ignore[attr-defined]
+            "SELECT COUNT(*), COUNT(DISTINCT key) FROM messages")[0]
         assert rows == (12_000, 12_000)
         assert elapsed < 2.0, f"compacting 14,000 records took {elapsed:.1f} s"

@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS group_members (
 #: least as many as half the records it held after the previous pass (a dirty ratio,
 #: as Kafka's ``min.cleanable.dirty.ratio``), so compaction costs O(1) per record.
 _COMPACT_MIN_DIRTY = 5_000
+#: the first pause of a poll that found nothing (doubling up to ``poll_interval``)
+_FIRST_PAUSE_S = 0.002
 _COMPACT_DIRTY_RATIO = 0.5
 
 
@@ -575,6 +577,10 @@ class EmbeddedConsumer(Consumer):
         if self._closed:
             raise BusError("consumer is closed")
         deadline = time.monotonic() + timeout
+        # an empty log is looked at again after 2 ms, then 4, 8 ... up to poll_interval:
+        # records that come while the consumer keeps up are read within a few ms, and
+        # an idle consumer still costs one look per poll_interval
+        pause = _FIRST_PAUSE_S
         while True:
             if self._heartbeat_due():
                 self._rebalance()
@@ -591,7 +597,9 @@ class EmbeddedConsumer(Consumer):
                 out.extend(got)
             if out or time.monotonic() >= deadline:
                 return out
-            time.sleep(min(self._bus.poll_interval, max(0.0, deadline - time.monotonic())))
+            pause = min(pause, self._bus.poll_interval)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause *= 2
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         if offsets is None:
