@@ -116,14 +116,23 @@ def partition_for_key(key: bytes | None, partitions: int) -> int:
 _U32 = struct.Struct(">I")
 
 
+@functools.lru_cache(maxsize=1024)
+def _header_name(name: str) -> bytes:
+    """A header name with its length prefix (the names repeat: CloudEvents attributes)."""
+    raw = name.encode()
+    return _U32.pack(len(raw)) + raw
+
+
 def encode_headers(headers: Headers) -> bytes | None:
     if not headers:
         return None
     pack = _U32.pack
     parts = [pack(len(headers))]
+    append = parts.append
     for name, value in headers:
-        raw = name.encode()
-        parts += (pack(len(raw)), raw, pack(len(value)), value)
+        append(_header_name(name))
+        append(pack(len(value)))
+        append(value)
     return b"".join(parts)
 
 
