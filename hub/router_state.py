@@ -75,19 +75,34 @@ class _Partition:
         return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
 
     def entries(self, subject: str) -> Entries:
-        return {str(e): float(a) for e, a in self.query(  # type: ignore[arg-type]
-            "SELECT event_id, at FROM entries WHERE subject_ref = ?", (subject,))}
+        return self.entries_many([subject]).get(subject, {})
+
+    def entries_many(self, subjects: Sequence[str]) -> dict[str, Entries]:
+        """The entries of each of ``subjects`` that has any (one query per 500)."""
+        found: dict[str, Entries] = {}
+        for start in range(0, len(subjects), 500):
+            chunk = subjects[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for subject, e, a in self.query(
+                f"SELECT subject_ref, event_id, at FROM entries WHERE subject_ref IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(str(subject), {})[str(e)] = float(a)  # type: ignore[arg-type]
+        return found
 
     def write(self, people: Mapping[str, Entries | None], offset: int | None,
               wipe: bool = False) -> None:  # fmt: skip
         with write_transaction(self.db, self.lock) as db:
             if wipe:
                 db.execute("DELETE FROM entries")
-            for subject, entries in people.items():
-                db.execute("DELETE FROM entries WHERE subject_ref = ?", (subject,))
-                if entries:
-                    db.executemany("INSERT INTO entries VALUES (?, ?, ?)",
-                                   [(subject, e, a) for e, a in entries.items()])  # fmt: skip
+            if people:
+                db.executemany("DELETE FROM entries WHERE subject_ref = ?",
+                               [(subject,) for subject in people])  # fmt: skip
+                db.executemany("INSERT INTO entries VALUES (?, ?, ?)", [
+                    (subject, e, a)
+                    for subject, entries in people.items() if entries
+                    for e, a in entries.items()
+                ])
             if offset is not None:
                 db.execute(
                     "INSERT INTO meta VALUES ('changelog_offset', ?) ON CONFLICT (name)"
@@ -249,6 +264,8 @@ class RouterState:
         now = time.time()
         keep_since = now - self.keep_handled_days * 86_400
         staging = {p: dict(people) for p, people in self._staged.items()}  # all or nothing
+        changes: list[tuple[int, str, str, float]] = []
+        missing: dict[int, dict[str, None]] = {}  # partition -> people not staged yet
         for event_id, subject, at in done:
             key = subject or f"~{event_id}"
             p = (partition_of or {}).get(event_id)
@@ -257,10 +274,16 @@ class RouterState:
             if p not in self.owned:
                 log.warning("state change for a partition not owned: dropped", partition=p)
                 continue
+            changes.append((p, key, event_id, at.timestamp()))
+            if key not in staging.get(p, {}):
+                missing.setdefault(p, {})[key] = None
+        for p, keys in missing.items():  # one query per partition, not one per person
+            stored = self.owned[p].entries_many(list(keys))
             staged = staging.setdefault(p, {})
-            if key not in staged:
-                staged[key] = dict(self.owned[p].entries(key))
-            staged[key][event_id] = at.timestamp()
+            for key in keys:
+                staged[key] = dict(stored.get(key, {}))
+        for p, key, event_id, at_s in changes:
+            staging[p][key][event_id] = at_s
         self._staged = staging
         records = []
         for p, people in self._staged.items():
