@@ -62,7 +62,7 @@ def apicurio() -> Iterator[LocalApicurio]:
 
 def third_party_decode(registry_url: str, topic: str, values: list[bytes]) -> list[Any]:
     """Decode wire-format values as any Confluent client would: the writer schema by id."""
-    with SchemaRegistryClient({"url": registry_url}) as client:
+    with SchemaRegistryClient({"url": registry_url, "timeout": 10}) as client:  # retried
         deserializer = AvroDeserializer(client)
         context = SerializationContext(topic, MessageField.VALUE)
         return [deserializer(value, context) for value in values]
