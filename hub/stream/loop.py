@@ -49,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 Guarantee = Literal["exactly-once", "at-least-once"]
 _MAX_PAUSE_S = 5.0
+#: how long a member may wait for its first partitions before idle time counts anyway
+_JOIN_GRACE_S = 30.0
 
 
 def _nothing(placed: Sequence[tuple[int, int]]) -> None:
@@ -224,7 +226,7 @@ class StreamLoop:
         """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a part that is
         unavailable (bus, registry, a sink: ``BusError``/``Unavailable``) is waited for,
         never a reason to stop; any other error of a batch rewinds it and is raised."""
-        idle_since = time.monotonic()
+        idle_since = started = time.monotonic()
         while not stop.is_set():
             try:
                 read = self.step(timeout=0.5)
@@ -237,8 +239,8 @@ class StreamLoop:
                             detail=str(exc)[:300], retry_in=pause)  # fmt: skip
                 stop.wait(pause)
                 continue
-            if read:
-                idle_since = time.monotonic()
+            if read or (not self._owned and time.monotonic() - started < _JOIN_GRACE_S):
+                idle_since = time.monotonic()  # idle only counts once partitions are owned
             else:
                 if on_idle is not None:
                     on_idle()
