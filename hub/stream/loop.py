@@ -88,6 +88,20 @@ class Processor(Protocol):
         """Partitions taken away: drop their state."""
 
 
+def _outputs_then_changelog(bus: Bus, records: list[Record]) -> list[tuple[int, int]]:
+    """At-least-once: the outputs are acknowledged before the state changes that say
+    they were made (a crash in between replays them; the other way round it would lose
+    them), placements in the order of ``records``."""
+    later = [i for i, r in enumerate(records) if r.topic.startswith("changelog.")]
+    first = [i for i in range(len(records)) if i not in set(later)]
+    placed: list[tuple[int, int]] = [(0, 0)] * len(records)
+    for group in (first, later):
+        if group:
+            for i, where in zip(group, bus.produce([records[i] for i in group]), strict=True):
+                placed[i] = where
+    return placed
+
+
 class StreamLoop:
     """Runs one processor over ``topics`` in ``group`` (see the module docstring)."""
 
@@ -195,7 +209,7 @@ class StreamLoop:
             elif self.guarantee == "exactly-once":
                 placed = reader.consumer.commit_with(records, offsets)
             else:
-                placed = self.bus.produce(records) if records else []
+                placed = _outputs_then_changelog(self.bus, records)
                 reader.consumer.commit(offsets)
         except BaseException as exc:
             outcome.abandon()
