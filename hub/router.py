@@ -319,7 +319,7 @@ class RouterProcessor:
         self.router.state.assign({tp.partition for tp in partitions})
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
-        still = {tp.partition for tp in self.router.loop.reader.consumer.assignment()}
+        still = {tp.partition for tp in self.router.loop.owned}
         self.router.state.revoke({tp.partition for tp in partitions} - still)
 
     def process(self, events: list[Event]) -> Outcome:

@@ -87,3 +87,18 @@ def test_dead_letters_replay_after_a_config_fix(tmp_path: Path) -> None:
         consumer.close()
     assert [str(a["event_id"]) for a in alerts] == [str(signal["event_id"])]
     assert json.dumps(alerts[0]["fields"])  # a minimised, JSON-able field map
+
+
+def test_a_stopped_router_leaves_its_group(tmp_path: Path) -> None:
+    """The router that exits leaves no member behind: the next one owns every partition
+    at once (a left-over member would hold a share until its session times out)."""
+    bus = f"embedded:{tmp_path / 'hub.db'}"
+    common = ["--bus", bus, "--state-dir", str(tmp_path / "state")]
+    run("router", *common, "--config", str(EXAMPLES / "hub.yaml"), "--idle-exit", "0.5")
+    with connect(Settings(bus=bus)) as conn:
+        topics = list(SIGNAL_TOPICS.values())
+        consumer = conn.bus.consumer("router", topics)
+        owned = consumer.assignment()
+        consumer.close()
+        expected = sum(conn.bus.partitions_for(t) for t in topics)
+    assert len(owned) == expected

@@ -223,10 +223,7 @@ class KafkaBus(Bus):
                 self._producer = None
         if replaced:
             return
-        try:
-            producer.close(timeout=0)
-        except Exception:  # noqa: BLE001 - closing must not raise
-            pass
+        close_producer(producer, timeout=0)
 
     # -- offsets ------------------------------------------------------------------------
 
@@ -276,13 +273,19 @@ class KafkaBus(Bus):
                 **{**self._producer_config, "transactional_id": transactional_id,
                    "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
             )  # fmt: skip
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot start transactional producer {transactional_id}") from exc
+        try:
             producer.init_transactions()
         except kerr.KafkaError as exc:
+            close_producer(producer, timeout=0)
             raise _wrap(exc, f"cannot start transactional producer {transactional_id}") from exc
         return producer
 
     def close(self) -> None:
-        for client in (self._producer, self._admin, self._meta):
+        if self._producer is not None:
+            close_producer(self._producer, timeout=self.produce_timeout)
+        for client in (self._admin, self._meta):
             if client is not None:
                 try:
                     client.close()
@@ -323,7 +326,7 @@ class KafkaBusConsumer(Consumer):
             )
         except kerr.KafkaError as exc:
             if self._txn is not None:
-                self._txn.close()
+                close_producer(self._txn)
             raise _wrap(exc, f"cannot join group {group}") from exc
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
@@ -425,10 +428,7 @@ class KafkaBusConsumer(Consumer):
         except Exception:  # noqa: BLE001 - closing must not raise
             pass
         if self._txn is not None:
-            try:
-                self._txn.close(timeout=5)
-            except Exception:  # noqa: BLE001 - closing must not raise
-                pass
+            close_producer(self._txn, timeout=5)
             self._txn = None
 
 
@@ -497,11 +497,31 @@ def _within(result: Any, producer: KafkaProducer, timeout: float, what: str) -> 
         raise kerr.KafkaTimeoutError(f"{what} within {timeout:.0f} s")
 
 
-def _close_quietly(producer: KafkaProducer) -> None:
+def close_producer(producer: KafkaProducer, timeout: float = 1.0) -> None:
+    """Close ``producer`` within ``timeout`` seconds, whatever the broker does.
+
+    kafka-python's ``close`` first flushes, and when batches cannot be delivered in time
+    (the broker is away) it raises before stopping its sender thread, so the producer
+    stays half open and raises again from ``__del__``. Here the sender is then forced
+    down, which fails the pending batches (their callers already gave up on them), and
+    the close completes. Never raises."""
     try:
-        producer.close(timeout=1)
-    except Exception:  # noqa: BLE001 - closing must not raise
+        producer.close(timeout=timeout)
+        return
+    except Exception:  # noqa: BLE001 - the flush timed out; force it below
         pass
+    sender = getattr(producer, "_sender", None)
+    try:
+        if sender is not None:
+            sender.force_close()
+            sender.join(timeout)
+        producer.close(timeout=0)
+    except Exception:  # noqa: BLE001 - closing must not raise
+        producer._closed = True  # noqa: SLF001 - nothing left to flush or stop
+
+
+def _close_quietly(producer: KafkaProducer) -> None:
+    close_producer(producer, timeout=1.0)
 
 
 def _send(producer: KafkaProducer, r: Record) -> Any:

@@ -152,6 +152,13 @@ class StreamLoop:
         self._failures = 0
 
     @property
+    def owned(self) -> frozenset[TopicPartition]:
+        """The partitions this member owns now (as of its last poll; none once closed).
+        A processor's ``revoked`` reads this, never the consumer, which a closed loop
+        would open again."""
+        return frozenset(self._owned)
+
+    @property
     def reader(self) -> AvroConsumer:
         if self._reader is None:
             tid = self.transactional_id if self.guarantee == "exactly-once" else None
@@ -166,10 +173,10 @@ class StreamLoop:
         consumer = self.reader.consumer
         now = consumer.assignment()
         gone, new = self._owned - now, now - self._owned
+        self._owned = now
         if gone:
             self.processor.revoked(gone)
             log.info("partitions revoked", component=self.name, count=len(gone))
-        self._owned = now
         if not new:
             return set()
         starts = self.processor.assigned(new)
@@ -266,5 +273,5 @@ class StreamLoop:
             self._reader.close()
             self._reader = None
         if self._owned:
-            self.processor.revoked(self._owned)
-            self._owned = set()
+            gone, self._owned = self._owned, set()
+            self.processor.revoked(gone)
