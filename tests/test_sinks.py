@@ -279,7 +279,7 @@ def test_webhook_is_signed_and_retried_until_delivered(
     sink = _webhook(embedded, receiver.url)
     alert = make_alert(urgent=True)
     sink.add(alert)
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     sink.close()
     assert [r["status"] for r in receiver.requests] == [503, 503, 200]
     assert all(r["verified"] and r["alert_id"] == alert.alert_id for r in receiver.requests)
@@ -296,11 +296,11 @@ def test_webhook_refusal_is_permanent_but_429_is_retried(
     sink = _webhook(embedded, receiver.url)
     first, second = make_alert(), make_alert()
     sink.add(first)
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     assert receiver.delivered() == [first.alert_id] and len(receiver.requests) == 2
     receiver.always_fail, receiver.fail_with = True, 400
     sink.add(second)
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     assert len(receiver.requests) == 3  # a 400 is not retried
     [dl] = dead_letters(embedded, "webhook:team-a")
     assert dl["reason_code"] == "DELIVERY_FAILED" and dl["attempts"] == 1
@@ -316,7 +316,7 @@ def test_connection_errors_are_retried_then_dead_lettered(
     embedded.bus.create_topic(DEADLETTER_SPEC)
     sink = _webhook(embedded, "http://127.0.0.1:9/nothing-listens-here", max_attempts=2)
     sink.add(make_alert())
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     [dl] = dead_letters(embedded, "webhook:team-a")
     assert dl["attempts"] == 2 and "ConnectError" in dl["error_message"]
     sink.close()

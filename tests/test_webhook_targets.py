@@ -209,7 +209,7 @@ def deliver_one(conn: Connection, url: str, resolver: Resolver, **options: Any) 
     sink = WebhookSink("team-a", url, SECRET, writer(conn), backoff=FAST, resolve=resolver,
                        **{"max_attempts": 3, **options})  # fmt: skip
     sink.add(make_alert())
-    sink.flush()
+    conn.bus.produce(sink.flush())  # the runner commits them with the batch
     sink.close()
     return sink
 

@@ -111,8 +111,10 @@ class SinkWorker:
 
     def process(self, events: list[Event]) -> Outcome:
         """Hand the batch's alerts to every sink and flush them; the dead letters of
-        records that are not this team's alerts go out with the batch."""
-        bad: list[Record] = []
+        records that are not this team's alerts and of alerts a sink could not deliver
+        go out with the batch (committed with its offsets)."""
+        bad: list[Record] = []  # not this team's alerts (reported by one runner)
+        undelivered: list[Record] = []  # dead letters of the sinks
         try:
             for event in events:
                 alert = self._alert(event, bad)
@@ -120,7 +122,7 @@ class SinkWorker:
                     for sink in self.sinks:
                         sink.add(alert, event.message)
             for sink in self.sinks:
-                sink.flush()
+                undelivered.extend(sink.flush())
         except BaseException as exc:
             for sink in self.sinks:
                 sink.discard()
@@ -137,7 +139,7 @@ class SinkWorker:
         def flush(placed: Sequence[tuple[int, int]]) -> None:
             self.handled += count
 
-        return Outcome(bad if self.report_bad else [], flush)
+        return Outcome([*(bad if self.report_bad else []), *undelivered], flush)
 
     # -- running ----------------------------------------------------------------------------
 

@@ -216,8 +216,9 @@ class WebhookSink(BatchingSink):
 
     # -- delivering ---------------------------------------------------------------------------
 
-    def write(self, batch: list[SinkItem]) -> None:
-        """Deliver each alert in order; dead-letter the failures (durably) at the end."""
+    def write(self, batch: list[SinkItem]) -> list[Record]:
+        """Deliver each alert in order; return the dead letters of the failures (the
+        runner commits them with the batch's offsets)."""
         dead: list[Record] = []
         for item in batch:
             failure = self.deliver(item.alert)
@@ -236,8 +237,7 @@ class WebhookSink(BatchingSink):
                     trace_id=item.alert.trace_id,
                 )
             )
-        if dead:
-            self.dead_letters.bus.produce(dead)
+        return dead
 
     def deliver(self, alert: TeamAlert) -> DeliveryFailed | None:
         """POST one alert until it is delivered or the attempts are used up; return the
