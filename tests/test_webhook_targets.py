@@ -32,9 +32,10 @@ from hub.events import AlertUrgency, TeamAlert
 from hub.router import alert_id_for
 from hub.settings import Settings
 from hub.topics import DEADLETTER
+from hub.webhook_signing import new_secret
 from hub.webhook_targets import IPAddress, TargetPolicy
 
-SECRET = b"whsec-targets-test"
+SECRET = new_secret()  # made per test run
 PUBLIC_NAME = "hooks.example.org"
 FAST = Backoff(base=0.01, cap=0.02)
 
