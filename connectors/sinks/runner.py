@@ -26,7 +26,7 @@ A failing flush discards what the sinks hold and raises
 :class:`~hub.errors.SinkUnavailable`; the loop rewinds the batch and reads it again
 after ``retry_pause`` (doubling up to 5 s). A crash before the commit re-reads the
 batch too: the inbox stores each ``alert_id`` once; the webhook receiver drops
-duplicates by the ``Signalhub-Alert-Id`` header. An alert that ``signalhub deadletters
+duplicates by the ``webhook-id`` header. An alert that ``signalhub deadletters
 replay`` put back on the team's topic goes through every sink of that team again, with
 the same effect.
 """
