@@ -19,7 +19,7 @@ from hub.registry.base import SchemaRegistry
 from hub.serde import AvroSerde
 from hub.settings import Settings
 
-__all__ = ["Connection", "connect"]
+__all__ = ["Connection", "bus_for", "connect"]
 
 
 @dataclass
@@ -41,17 +41,22 @@ class Connection:
         self.close()
 
 
-def connect(settings: Settings) -> Connection:
-    """The bus, the registry and a serde over them, as ``settings`` say."""
+def bus_for(settings: Settings) -> Bus:
+    """The bus alone (no registry), as ``settings`` say, with ``HUB_TOPIC_PREFIX``."""
     options: dict[str, object] = {}
     if settings.bus.startswith("kafka://"):
         options = settings.kafka.model_dump()
     else:
         options = settings.embedded.model_dump()
     bus = open_bus(settings.bus, **options)
-    embedded_path = bus.path if isinstance(bus, EmbeddedBus) else None
-    if settings.topic_prefix:
-        bus = PrefixedBus(bus, settings.topic_prefix)
+    return PrefixedBus(bus, settings.topic_prefix) if settings.topic_prefix else bus
+
+
+def connect(settings: Settings) -> Connection:
+    """The bus, the registry and a serde over them, as ``settings`` say."""
+    bus = bus_for(settings)
+    inner = bus.inner if isinstance(bus, PrefixedBus) else bus
+    embedded_path = inner.path if isinstance(inner, EmbeddedBus) else None
     registry: SchemaRegistry
     if settings.registry_url:
         from hub.registry.http import HttpRegistry

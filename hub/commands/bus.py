@@ -15,6 +15,7 @@ from hub.commands.common import (
     to_json,
 )
 from hub.config import load_config
+from hub.connect import bus_for
 from hub.consume import AvroConsumer
 from hub.deadletters import DeadLetterWriter
 from hub.errors import HubError
@@ -53,18 +54,19 @@ def init_topics(
     if config is None:
         click.echo(f"note: no {path}: the core topics only, with the broker's default"
                    " retention (pass --config for the policy's)")
-    with open_connection(bus_url) as conn:
-        kafka = conn.bus.kind == "kafka"
-        try:
+    try:
+        with bus_for(settings) as bus:
+            kafka = bus.kind == "kafka"
             if kafka:
-                check_cluster(conn.bus, settings.kafka.replication_factor)
+                check_cluster(bus, settings.kafka.replication_factor)
             policy = TopicPolicy(config)
             specs = policy.core(partitions) + (policy.team_topics(partitions) if config else [])
             reports = sync_topics(
-                conn.bus, specs, apply=apply,
+                bus, specs, apply=apply,
                 min_insync_replicas=settings.kafka.min_insync_replicas if kafka else None)
-        except HubError as exc:
-            raise click.ClickException(str(exc)) from exc
+    except HubError as exc:
+        raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and the HUB_KAFKA__*"
+                                   " settings.") from exc
         for report in reports:
             for line in report.lines():
                 click.echo(line)
