@@ -19,8 +19,6 @@ from hub.errors import ConfigError
 from hub.intake_keys import check_private_key, check_public_key
 from hub.pseudonym import KeyVersions, parse_secrets
 
-_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,100}")
-
 __all__ = [
     "EmbeddedSettings",
     "KafkaSettings",
@@ -29,6 +27,9 @@ __all__ = [
     "WebSettings",
     "load_settings",
 ]
+
+#: what HUB_TOPIC_PREFIX may hold: characters Kafka allows in topic names
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 class EmbeddedSettings(BaseModel):

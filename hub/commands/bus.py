@@ -67,12 +67,12 @@ def init_topics(
     except HubError as exc:
         raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and the HUB_KAFKA__*"
                                    " settings.") from exc
-        for report in reports:
-            for line in report.lines():
-                click.echo(line)
-        left = sum(len(r.left) for r in reports)
-        if left:
-            click.echo(f"{left} difference(s) left")
+    for report in reports:
+        for line in report.lines():
+            click.echo(line)
+    left = sum(len(r.left) for r in reports)
+    if left:
+        click.echo(f"{left} difference(s) left")
 
 
 @topics.command("create")
