@@ -7,10 +7,11 @@ Connectors and the bus receive these values explicitly; nothing else reads
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hub.compat import Compatibility
@@ -27,6 +28,9 @@ __all__ = [
     "load_settings",
 ]
 
+#: what HUB_TOPIC_PREFIX may hold: characters Kafka allows in topic names
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
 
 class EmbeddedSettings(BaseModel):
     """The SQLite bus and registry."""
@@ -42,7 +46,13 @@ class KafkaSettings(BaseModel):
 
     linger_ms: int = 5
     batch_size: int = 256 * 1024
-    replication_factor: int = 1
+    #: copies of every partition of the topics the hub creates (at most the broker count)
+    replication_factor: int = Field(1, ge=1)
+    #: replicas that must have a record before ``acks=all`` succeeds, set on every topic
+    #: the hub creates; unset: replication_factor - 1, at least 1
+    min_insync_replicas: int | None = Field(None, ge=1)
+    #: producer compression of record batches (zstd needs the zstandard package)
+    compression_type: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "zstd"
     #: how long one request to a broker may take (producer and admin)
     request_timeout_ms: int = Field(4_000, gt=0)
     #: how long a record may wait for its acknowledgement before produce fails (503)
@@ -53,6 +63,17 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = Field(6_000, ge=1_000)
     #: how often a group member heartbeats (well under the session timeout)
     heartbeat_interval_ms: int = Field(1_000, gt=0)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> KafkaSettings:
+        if self.min_insync_replicas is None:
+            self.min_insync_replicas = max(1, self.replication_factor - 1)
+        elif self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"HUB_KAFKA__MIN_INSYNC_REPLICAS ({self.min_insync_replicas}) is more than"
+                f" HUB_KAFKA__REPLICATION_FACTOR ({self.replication_factor}): no write could"
+                " ever succeed")
+        return self
 
 
 # -- the web app and the metrics listener (docs/web.md, docs/operations.md) ----------------
@@ -127,6 +148,12 @@ class Settings(BaseSettings):
         "embedded:var/signalhub.db",
         description="bus URL: embedded:<path> (default) or kafka://host:9092",
     )
+    topic_prefix: str = Field(
+        "",
+        description="put in front of every topic, consumer group, transactional id and"
+        " registry subject, so several environments share one Kafka cluster and registry"
+        " (e.g. test.); empty: none",
+    )
     registry_url: str | None = Field(
         None,
         description="Confluent-compatible registry URL; unset = embedded registry in the"
@@ -172,6 +199,13 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        if value and not _TOPIC_CHARS.fullmatch(value):
+            raise ValueError("HUB_TOPIC_PREFIX may hold letters, digits, '.', '_' and '-' only")
+        return value
 
     @field_validator("pseudonym_secrets", mode="before")
     @classmethod

@@ -41,9 +41,8 @@ from pydantic import SecretStr, ValidationError
 
 from connectors.sinks.base import Sink
 from connectors.sinks.inbox import InboxSink, InboxStore
-from connectors.sinks.outcomes import ensure_outcomes_topic
 from connectors.sinks.webhook import Backoff, DeliveryInterrupted, WebhookSink
-from hub.bus.base import Record, TopicPartition, TopicSpec
+from hub.bus.base import Record, TopicPartition
 from hub.config import HubConfig, Team
 from hub.connect import Connection
 from hub.consume import Event
@@ -240,10 +239,7 @@ class SinkRunner:
 
     def ensure_topics(self) -> None:
         """The core topics, every team's alert topic and ``outcomes.v1``."""
-        ensure_topics(self.conn.bus)
-        for team in self.config.teams:
-            self.conn.bus.create_topic(TopicSpec(alerts_topic(team.id), 3))
-        ensure_outcomes_topic(self.conn.bus)
+        ensure_topics(self.conn.bus, config=self.config)
 
     def step(self, timeout: float = 1.0) -> int:
         """Poll every consumer once (in turn); return the messages read in all."""
