@@ -40,7 +40,8 @@ from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
-from hub.state_layout import LEGACY_IDEMPOTENCY_FILE, LEGACY_SOURCES_FILE, StateLayout
+from hub.state_layout import LEGACY_IDEMPOTENCY_FILE, StateLayout
+from hub.store import Database, open_from_settings
 from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
@@ -76,6 +77,8 @@ class HubProcess:
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
+    #: the application stores' database (HUB_DATABASE_URL, else <state_dir>/store.db)
+    database: Database | None = None
     #: the configuration error that ended the hub (None: stopped on request)
     failure: BaseException | None = None
 
@@ -116,6 +119,7 @@ class HubProcess:
 
     def start(self) -> None:
         private_dir(self.state_dir)
+        self.database = open_from_settings(self.settings)
         for i in range(self.routers):
             state = self.layout.router(i if self.routers > 1 else None)
             conn = self._connect()
@@ -137,7 +141,7 @@ class HubProcess:
         sinks.ensure_topics()
         self._supervise("sinks", sink_runner, lambda r: r.run(self.stop_event),
                         SinkRunner.close, sinks)
-        self.sources = SourceRegistry(self.layout.root / LEGACY_SOURCES_FILE)
+        self.sources = SourceRegistry(self.database)
         secrets = self.settings.pseudonym_secrets
         pseudonymiser = Pseudonymiser(secrets) if secrets else None
         key = self.settings.intake_private_key
@@ -227,6 +231,9 @@ class HubProcess:
             self.sources.close()
         if self.users is not None:
             self.users.close()
+        if self.database is not None:
+            self.database.close()
+            self.database = None
         for conn in self._conns:
             conn.close()
         log.info("hub stopped")
