@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
-from hub.state_layout import LEGACY_IDEMPOTENCY_FILE, StateLayout
+from hub.state_layout import StateLayout
 from hub.store import Database, open_from_settings
 from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
@@ -152,7 +153,8 @@ class HubProcess:
                 self._run_sealed, SealedIntakeSource.close)
         app = create_app(
             self._connect(), self.sources, pseudonymiser,
-            idempotency_store_path=self.layout.root / LEGACY_IDEMPOTENCY_FILE,
+            idempotency_store_path=self.database,
+            idempotency_retention=timedelta(days=self.settings.idempotency_retention_days),
             consent_ledger_path=self.layout.http_consent_ledger,
         )
         self._server = serve(app, self.host, self.port)

@@ -5,11 +5,15 @@ instances of the hub."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry, SourceRegistryError, UnknownSource
+from hub.errors import EventIdReused, InFlight, KeyReused
 from hub.store import open_database
 
 URN = "urn:nld:oin:00000001234567890000"
@@ -59,3 +63,65 @@ def test_sources_purge_removes_only_sources_revoked_before(database_url: str) ->
         assert registry.purge(datetime.now(UTC) - timedelta(days=1)) == 0
         assert registry.purge(datetime.now(UTC) + timedelta(seconds=2)) == 1
         assert [s.source_id for s in registry.list()] == ["active"]
+
+
+# --- ingest idempotency ----------------------------------------------------------------------
+
+
+def test_idempotency_reserves_replays_and_refuses(database_url: str) -> None:
+    with IdempotencyStore(database_url, pending_timeout=0.3) as store:
+        assert store.begin("s", {"request:k": "fp-1", "event:e": "c-1"}) == {}
+        with pytest.raises(InFlight):
+            store.begin("s", {"request:k": "fp-1"})
+        assert store.begin("t", {"request:k": "fp-1"}) == {}  # per source
+        store.complete("s", {"request:k": {"status": 202}, "event:e": {"id": "e"}})
+        assert store.begin("s", {"request:k": "fp-1"}) == {"request:k": {"status": 202}}
+        with pytest.raises(KeyReused):
+            store.begin("s", {"request:k": "fp-2"})
+        with pytest.raises(EventIdReused):
+            store.begin("s", {"event:e": "c-2"})
+        store.begin("s", {"event:f": None})
+        store.release("s", ["event:f", "event:e"])  # a done key stays done
+        assert store.begin("s", {"event:e": "c-1"}) == {"event:e": {"id": "e"}}
+        assert store.begin("s", {"event:f": None}) == {}  # released: free again
+        time.sleep(0.4)  # a pending key whose request died is free after the timeout
+        assert store.begin("s", {"event:f": None}) == {}
+
+
+def test_idempotency_the_same_event_to_two_instances_is_taken_once(
+    database_url: str,
+) -> None:
+    stores = [IdempotencyStore(database_url) for _ in range(2)]
+    outcomes: list[str] = []
+    start = threading.Barrier(8)
+
+    def send(store: IdempotencyStore) -> None:
+        start.wait(10)
+        try:
+            store.begin("s", {"event:same": "c-1"})
+            outcomes.append("reserved")
+        except InFlight:
+            outcomes.append("in flight")
+
+    threads = [threading.Thread(target=send, args=(stores[i % 2],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert sorted(outcomes) == ["in flight"] * 7 + ["reserved"]
+        stores[0].complete("s", {"event:same": {"id": "x"}})
+        assert stores[1].begin("s", {"event:same": "c-1"}) == {"event:same": {"id": "x"}}
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_idempotency_purge_deletes_what_is_older(database_url: str) -> None:
+    with IdempotencyStore(database_url) as store:
+        store.begin("s", {"event:a": None})
+        store.complete("s", {"event:a": {"id": "a"}})
+        store.begin("s", {"event:b": None})
+        assert store.purge(datetime.now(UTC) - timedelta(hours=1)) == 0
+        assert store.purge(datetime.now(UTC) + timedelta(seconds=1)) == 2
+        assert store.begin("s", {"event:a": None}) == {}  # forgotten: new again
