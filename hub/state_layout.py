@@ -10,9 +10,7 @@ Two kinds of state live there (docs/store.md):
   router's consent ledger and partition state, the HTTP intake's consent ledger, the
   stream slots; plus a few key files (web cookie key, import seal key).
 
-Every path under ``state_dir`` is spelled here and nowhere else. Names of the stores
-before they shared one file are kept as ``LEGACY_*`` (a store opened on such a file by
-path still works).
+Every path under ``state_dir`` is spelled here and nowhere else.
 """
 
 from __future__ import annotations
@@ -26,9 +24,6 @@ __all__ = [
     "HTTP_CONSENT_LEDGER_FILE",
     "IMPORT_SEAL_KEY_FILE",
     "INBOX_FILE",
-    "LEGACY_IDEMPOTENCY_FILE",
-    "LEGACY_IMPORTS_FILE",
-    "LEGACY_SOURCES_FILE",
     "STORE_FILE",
     "USERS_FILE",
     "WEB_SECRET_FILE",
@@ -49,10 +44,6 @@ IMPORT_SEAL_KEY_FILE = "import-seal.key"
 #: stores not yet on the shared store layer (one SQLite file each)
 INBOX_FILE = "inbox.db"
 USERS_FILE = "users.db"
-#: file names of stores from before the shared store file (opened by path only)
-LEGACY_SOURCES_FILE = "sources.db"
-LEGACY_IDEMPOTENCY_FILE = "http-idempotency.db"
-LEGACY_IMPORTS_FILE = "imports.db"
 
 
 def partition_state_file(directory: Path, partition: int) -> Path:

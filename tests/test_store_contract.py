@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from connectors.sources.batch_io import ImportLedger, ImportLedgerError
 from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry, SourceRegistryError, UnknownSource
 from hub.errors import EventIdReused, InFlight, KeyReused
@@ -125,3 +126,33 @@ def test_idempotency_purge_deletes_what_is_older(database_url: str) -> None:
         assert store.purge(datetime.now(UTC) - timedelta(hours=1)) == 0
         assert store.purge(datetime.now(UTC) + timedelta(seconds=1)) == 2
         assert store.begin("s", {"event:a": None}) == {}  # forgotten: new again
+
+
+# --- the import ledger ---------------------------------------------------------------------
+
+
+def test_import_ledger_remembers_published_ids_per_source(database_url: str) -> None:
+    ids = [n.to_bytes(16, "big") for n in range(1, 2001)]  # more than one IN (...) chunk
+    with ImportLedger(database_url) as ledger, ImportLedger(database_url) as other:
+        source = ledger.source_id(URN)
+        assert other.source_id(URN) == source != ledger.source_id("urn:nld:oin:2")
+        run = ledger.start_run(source, "file.csv", "debt-signal")
+        assert other.start_run(source, "again.csv", "debt-signal") > run
+        ledger.record(source, run, ids[:1500])
+        ledger.record(source, run, ids[:10])  # again: no error, no change
+        ledger.finish_run(run, 1500, 1500, 0)
+        assert other.known(source, ids) == {i: run for i in ids[:1500]}
+        assert other.known(ledger.source_id("urn:nld:oin:2"), ids) == {}
+        with pytest.raises(ImportLedgerError):  # NOT NULL: the ledger stays usable
+            ledger.start_run(source, None, "debt-signal")  # type: ignore[arg-type]
+        assert len(ledger.known(source, ids[:5])) == 5
+
+
+def test_import_ledger_purge_forgets_old_runs(database_url: str) -> None:
+    with ImportLedger(database_url) as ledger:
+        source = ledger.source_id(URN)
+        run = ledger.start_run(source, "file.csv", "debt-signal")
+        ledger.record(source, run, [b"\x01" * 16, b"\x02" * 16])
+        assert ledger.purge(datetime.now(UTC) - timedelta(days=1)) == 0
+        assert ledger.purge(datetime.now(UTC) + timedelta(seconds=1)) == 2
+        assert ledger.known(source, [b"\x01" * 16]) == {}
