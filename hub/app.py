@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +41,8 @@ from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
+from hub.state_layout import StateLayout
+from hub.store import Database, open_from_settings
 from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
@@ -75,12 +78,19 @@ class HubProcess:
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
+    #: the application stores' database (HUB_DATABASE_URL, else <state_dir>/store.db)
+    database: Database | None = None
     #: the configuration error that ended the hub (None: stopped on request)
     failure: BaseException | None = None
 
     @property
     def state_dir(self) -> Path:
         return self.settings.state_dir
+
+    @property
+    def layout(self) -> StateLayout:
+        """What lies where under the state directory."""
+        return StateLayout.of(self.settings.state_dir)
 
     def _connect(self) -> Connection:
         conn = connect(self.settings)
@@ -110,8 +120,9 @@ class HubProcess:
 
     def start(self) -> None:
         private_dir(self.state_dir)
+        self.database = open_from_settings(self.settings)
         for i in range(self.routers):
-            state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
+            state = self.layout.router(i if self.routers > 1 else None)
             conn = self._connect()
             router = Router(conn, self.config, state,
                             guarantee=self.settings.processing_guarantee)
@@ -120,7 +131,7 @@ class HubProcess:
                 f"router-{i}", partial(Router, conn, self.config, state,
                                        guarantee=self.settings.processing_guarantee),
                 lambda r: r.run(self.stop_event), self._close_router, router))
-        self.inbox = InboxStore(self.state_dir / "inbox.db")
+        self.inbox = InboxStore(self.layout.inbox)
         inbox, conn = self.inbox, self._connect()
         secrets_env = webhook_secrets(self.config, os.environ)
 
@@ -131,7 +142,7 @@ class HubProcess:
         sinks.ensure_topics()
         self._supervise("sinks", sink_runner, lambda r: r.run(self.stop_event),
                         SinkRunner.close, sinks)
-        self.sources = SourceRegistry(self.state_dir / "sources.db")
+        self.sources = SourceRegistry(self.database)
         secrets = self.settings.pseudonym_secrets
         pseudonymiser = Pseudonymiser(secrets) if secrets else None
         key = self.settings.intake_private_key
@@ -142,8 +153,9 @@ class HubProcess:
                 self._run_sealed, SealedIntakeSource.close)
         app = create_app(
             self._connect(), self.sources, pseudonymiser,
-            idempotency_store_path=self.state_dir / "http-idempotency.db",
-            consent_ledger_path=self.state_dir / "http-consent-ledger.db",
+            idempotency_store_path=self.database,
+            idempotency_retention=timedelta(days=self.settings.idempotency_retention_days),
+            consent_ledger_path=self.layout.http_consent_ledger,
         )
         self._server = serve(app, self.host, self.port)
         listen = self.settings.metrics.host_port
@@ -151,7 +163,7 @@ class HubProcess:
             metrics_app = create_metrics_app(self._connect().bus, self.config,
                                              self.settings.metrics.token)
             self._metrics = serve(metrics_app, *listen, proxy_headers=False)
-        self.users = UserStore(self.state_dir / "users.db")
+        self.users = UserStore(self.layout.users)
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
@@ -221,6 +233,9 @@ class HubProcess:
             self.sources.close()
         if self.users is not None:
             self.users.close()
+        if self.database is not None:
+            self.database.close()
+            self.database = None
         for conn in self._conns:
             conn.close()
         log.info("hub stopped")
