@@ -43,6 +43,7 @@ on says what its caller should do, and the HTTP API answers by branch
     ├── LocalKafkaError             the local broker of the dev tooling failed
     │   └── ToolMissing             java or mvn is missing or too old
     ├── LocalRegistryError          the local registry of the dev tooling failed
+    ├── ContainerToolError          the container tooling (podman, debootstrap) failed
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
@@ -75,6 +76,7 @@ __all__ = [
     "AccountError",
     "AlertNotFound",
     "BatchFileError",
+    "ContainerToolError",
     "DeliveryError",
     "DeliveryFailed",
     "DeliveryInterrupted",
@@ -268,6 +270,12 @@ class ToolMissing(LocalKafkaError):
 class LocalRegistryError(HubError):
     """The project's local schema registry (test and development tooling) could not be
     fetched, started or reached."""
+
+
+class ContainerToolError(HubError):
+    """The project's container tooling could not make the Debian base or the hub's image,
+    or run it (podman or debootstrap missing or failing); the message says which command
+    failed and its last lines of output."""
 
 
 class BusError(HubError):
