@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test browser-deps test-fast lint bench kafka registry schemas-check clean
+.PHONY: help install run test browser-deps container-deps container-image test-fast lint bench kafka registry schemas-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,12 +24,21 @@ run: install  ## install and run the whole hub with synthetic traffic (the READM
 browser-deps:  ## Debian's chromium for the browser tests (no browser download by a test tool)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install browser-deps  ## install everything and run the whole test suite (Kafka, registry, browser)
+container-deps:  ## Debian's podman, runc and debootstrap for the container image and its test
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
+	  echo "installing podman, runc and debootstrap (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends podman runc debootstrap >/dev/null; }
+
+container-image: install container-deps  ## build the hub's image with podman on a debootstrapped Debian base (cached)
+	$(BIN)/python -m hub.devtools.container_image
+
+test: install browser-deps container-deps  ## install everything and run the whole test suite (Kafka, registry, browser, container)
 	$(BIN)/signalhub schemas check
 	$(BIN)/python -m pytest
 
 test-fast: install  ## the suite without the real-broker and slow tests
-	$(BIN)/python -m pytest -m "not kafka and not registry and not slow"
+	$(BIN)/python -m pytest -m "not kafka and not registry and not slow and not container"
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check hub connectors tests bench
