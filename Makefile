@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test browser-deps postgres-deps test-fast lint bench kafka registry postgres schemas-check clean
+.PHONY: help install run test browser-deps postgres-deps container-deps container-image test-fast lint bench kafka registry postgres schemas-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,12 +27,21 @@ browser-deps:  ## Debian's chromium for the browser tests (no browser download b
 postgres-deps:  ## Debian's postgresql server binaries for the PostgreSQL store tests (hub/devtools/local_postgres.py)
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-test: install browser-deps postgres-deps  ## install everything and run the whole test suite (Kafka, registry, browser)
+container-deps:  ## Debian's podman, runc and debootstrap for the container image and its test
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
+	  echo "installing podman, runc and debootstrap (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends podman runc debootstrap >/dev/null; }
+
+container-image: install container-deps  ## build the hub's image with podman on a debootstrapped Debian base (cached)
+	$(BIN)/python -m hub.devtools.container_image
+
+test: install browser-deps postgres-deps container-deps  ## install everything and run the whole test suite (Kafka, registry, PostgreSQL, browser, container)
 	$(BIN)/signalhub schemas check
 	$(BIN)/python -m pytest
 
-test-fast: install postgres-deps  ## the suite without the real-broker and slow tests
-	$(BIN)/python -m pytest -m "not kafka and not registry and not slow"
+test-fast: install postgres-deps  ## the suite without the real-broker, container and slow tests
+	$(BIN)/python -m pytest -m "not kafka and not registry and not slow and not container"
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check hub connectors tests bench

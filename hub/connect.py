@@ -70,6 +70,6 @@ def connect(settings: Settings) -> Connection:
         bus.close()
         raise ConfigError(
             "the kafka bus needs a schema registry: set HUB_REGISTRY_URL to a"
-            " Confluent-compatible registry, e.g. http://localhost:8080/apis/ccompat/v7"
+            " Confluent-compatible registry, e.g. http://localhost:8090/apis/ccompat/v7"
         )
     return Connection(bus, registry, AvroSerde(registry, settings.topic_prefix))

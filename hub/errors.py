@@ -46,6 +46,7 @@ on says what its caller should do, and the HTTP API answers by branch
     │   └── ToolMissing             java or mvn is missing or too old
     ├── LocalRegistryError          the local registry of the dev tooling failed
     ├── LocalPostgresError          the local PostgreSQL of the dev tooling failed
+    ├── ContainerToolError          the container tooling (podman, debootstrap) failed
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
@@ -78,6 +79,7 @@ __all__ = [
     "AccountError",
     "AlertNotFound",
     "BatchFileError",
+    "ContainerToolError",
     "DeliveryError",
     "DeliveryFailed",
     "DeliveryInterrupted",
@@ -284,6 +286,10 @@ class LocalRegistryError(HubError):
 class LocalPostgresError(HubError):
     """The project's local PostgreSQL server (test and development tooling) could not be
     found, prepared, started or reached; the message says what to install."""
+class ContainerToolError(HubError):
+    """The project's container tooling could not make the Debian base or the hub's image,
+    or run it (podman or debootstrap missing or failing); the message says which command
+    failed and its last lines of output."""
 
 
 class BusError(HubError):

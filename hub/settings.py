@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         " `signalhub import` seals rows to (like --seal-to)",
     )
     config: Path = Field(Path("hub.yaml"), description="the hub's configuration file")
+    host: str = Field("127.0.0.1", description="address of `signalhub run`'s ingest API and"
+                      " web app (0.0.0.0 in the container image); --host wins")
+    port: int = Field(8080, ge=0, le=65535,
+                      description="ingest API port of `signalhub run` (0: any); --port wins")
+    web_port: int = Field(8081, ge=0, le=65535, description="web app (team inbox) port of"
+                          " `signalhub run` (0: any); --web-port wins")
     state_dir: Path = Field(
         Path("var/state"), description="local state of routers (consent ledger, history)"
     )

@@ -57,16 +57,19 @@ def _wait(process: HubProcess, duration: float | None, tick: float,
 @registry_option
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Local state (ledger, inbox, keys); default $HUB_STATE_DIR or var/state.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Ingest API address.")
-@click.option("--port", default=8080, show_default=True, help="Ingest API port (0: any).")
-@click.option("--web-port", default=8081, show_default=True,
-              help="Web app (team inbox) port on --host (0: any).")
+@click.option("--host", default=None,
+              help="Ingest API and web app address (default $HUB_HOST, else 127.0.0.1).")
+@click.option("--port", type=int, default=None,
+              help="Ingest API port, 0: any (default $HUB_PORT, else 8080).")
+@click.option("--web-port", type=int, default=None,
+              help="Web app (team inbox) port on --host, 0: any (default $HUB_WEB_PORT,"
+              " else 8081).")
 @click.option("--routers", default=1, show_default=True,
               help="Router threads (one consumer group; on Kafka also run more processes).")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
-        state_dir: Path | None, host: str, port: int, web_port: int, routers: int,
-        duration: float | None) -> None:
+        state_dir: Path | None, host: str | None, port: int | None, web_port: int | None,
+        routers: int, duration: float | None) -> None:
     """Run the hub: ingest API, router(s) and sinks in one process, until SIGTERM.
 
     Prometheus metrics are served on their own listener, $HUB_METRICS__ADDRESS
@@ -80,8 +83,10 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
         settings = settings.model_copy(update={"state_dir": state_dir})
     try:
         config = load_config(config_path or settings.config)
-        process = HubProcess(settings, config, host=host, port=port, routers=routers,
-                             web_port=web_port)
+        process = HubProcess(
+            settings, config, host=settings.host if host is None else host,
+            port=settings.port if port is None else port, routers=routers,
+            web_port=settings.web_port if web_port is None else web_port)
         _on_signals(process)
         process.start()
     except HubError as exc:
