@@ -42,7 +42,10 @@ def connect(settings: Settings) -> Connection:
     """The bus, the registry and a serde over them, as ``settings`` say."""
     options: dict[str, object] = {}
     if settings.bus.startswith("kafka://"):
-        options = settings.kafka.model_dump()
+        from hub.bus.kafka_security import SECURITY_FIELDS, kafka_security
+
+        options = settings.kafka.model_dump(exclude=set(SECURITY_FIELDS))
+        options["security"] = kafka_security(settings.kafka)
     else:
         options = settings.embedded.model_dump()
     bus = open_bus(settings.bus, **options)
@@ -50,7 +53,8 @@ def connect(settings: Settings) -> Connection:
     if settings.registry_url:
         from hub.registry.http import HttpRegistry
 
-        registry = HttpRegistry(settings.registry_url, default_compatibility=settings.compatibility)
+        registry = HttpRegistry(settings.registry_url, default_compatibility=settings.compatibility,
+                                access=settings.registry)
     elif isinstance(bus, EmbeddedBus):
         from hub.registry.embedded import EmbeddedRegistry
 

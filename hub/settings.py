@@ -22,6 +22,7 @@ __all__ = [
     "EmbeddedSettings",
     "KafkaSettings",
     "MetricsSettings",
+    "RegistrySettings",
     "Settings",
     "WebSettings",
     "load_settings",
@@ -54,6 +55,33 @@ class KafkaSettings(BaseModel):
     #: how often a group member heartbeats (well under the session timeout)
     heartbeat_interval_ms: int = Field(1_000, gt=0)
 
+    # -- secured connections (docs/bus.md, "Secured connections"); checked and applied
+    # -- to every Kafka client by hub/bus/kafka_security.py
+    #: PLAINTEXT (default), SSL (TLS), SASL_SSL (TLS + SASL) or SASL_PLAINTEXT
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    #: with SASL_*: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (username + password) or
+    #: OAUTHBEARER (a token)
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    #: never logged
+    sasl_password: SecretStr | None = None
+    #: OAUTHBEARER: a fixed token; never logged
+    sasl_oauth_token: SecretStr | None = None
+    #: OAUTHBEARER: a file holding the token, read again for every new connection (so an
+    #: agent can renew it)
+    sasl_oauth_token_file: Path | None = None
+    #: PEM file of the CA(s) the broker certificates are checked against; unset: the
+    #: system's CAs
+    ssl_cafile: Path | None = None
+    #: the client certificate (PEM) for brokers that ask for one (mutual TLS)
+    ssl_certfile: Path | None = None
+    #: the client certificate's private key (PEM); unset: in the certificate file
+    ssl_keyfile: Path | None = None
+    #: the password of an encrypted private key; never logged
+    ssl_key_password: SecretStr | None = None
+    #: the broker certificate must name the host connected to (off only for tests)
+    ssl_check_hostname: bool = True
+
 
 # -- the web app and the metrics listener (docs/web.md, docs/operations.md) ----------------
 
@@ -85,6 +113,20 @@ class WebSettings(BaseModel):
     login_concurrency: int = Field(4, ge=1)
     #: serve the web app's /openapi.json (never /docs or /redoc: those need a CDN)
     openapi: bool = False
+
+
+class RegistrySettings(BaseModel):
+    """Access to the HTTP schema registry (``HUB_REGISTRY_URL``); never in the URL."""
+
+    #: basic auth user name (with ``password``)
+    username: str | None = None
+    #: basic auth password; never logged
+    password: SecretStr | None = None
+    #: bearer token (instead of basic auth); never logged
+    token: SecretStr | None = None
+    #: PEM file of the CA(s) an https registry's certificate is checked against; unset:
+    #: the system's CAs
+    cafile: Path | None = None
 
 
 class MetricsSettings(BaseModel):
@@ -170,6 +212,7 @@ class Settings(BaseSettings):
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
