@@ -16,7 +16,7 @@ from hub.registry.base import SchemaRegistry
 from hub.serde import AvroSerde
 from hub.settings import Settings
 
-__all__ = ["Connection", "connect"]
+__all__ = ["Connection", "bus_for", "connect"]
 
 
 @dataclass
@@ -38,8 +38,10 @@ class Connection:
         self.close()
 
 
-def connect(settings: Settings) -> Connection:
-    """The bus, the registry and a serde over them, as ``settings`` say."""
+def bus_for(settings: Settings) -> Bus:
+    """The bus ``settings`` name, with its options (for Kafka: timeouts, batching, and
+    the TLS and SASL settings every client gets, checked here: a ConfigError names the
+    setting that does not work)."""
     options: dict[str, object] = {}
     if settings.bus.startswith("kafka://"):
         from hub.bus.kafka_security import SECURITY_FIELDS, kafka_security
@@ -48,13 +50,22 @@ def connect(settings: Settings) -> Connection:
         options["security"] = kafka_security(settings.kafka)
     else:
         options = settings.embedded.model_dump()
-    bus = open_bus(settings.bus, **options)
+    return open_bus(settings.bus, **options)
+
+
+def connect(settings: Settings) -> Connection:
+    """The bus, the registry and a serde over them, as ``settings`` say."""
+    bus = bus_for(settings)
     registry: SchemaRegistry
     if settings.registry_url:
         from hub.registry.http import HttpRegistry
 
-        registry = HttpRegistry(settings.registry_url, default_compatibility=settings.compatibility,
-                                access=settings.registry)
+        try:
+            registry = HttpRegistry(settings.registry_url, access=settings.registry,
+                                    default_compatibility=settings.compatibility)
+        except ConfigError:  # credentials in the URL, a bad CA file
+            bus.close()
+            raise
     elif isinstance(bus, EmbeddedBus):
         from hub.registry.embedded import EmbeddedRegistry
 

@@ -54,7 +54,8 @@ class KafkaSecurity:
     """kafka-python's security options for every client, and what explains a refusal."""
 
     protocol: str = "PLAINTEXT"
-    options: dict[str, Any] = field(default_factory=dict)
+    #: kafka-python's keyword arguments (the password among them: never in the repr)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
     mechanism: str | None = None
     username: str | None = None
     cafile: Path | None = None
@@ -67,14 +68,14 @@ class KafkaSecurity:
         """A clear error for ``exc`` when it is (or a timeout was caused by) a refused
         sign-in, a failed TLS handshake or a missing ACL since ``since`` (monotonic)."""
         cause: Exception | None = exc
-        if isinstance(exc, kerr.KafkaTimeoutError | kerr.NoBrokersAvailable):
+        if isinstance(exc, kerr.KafkaTimeoutError):
             cause = _WATCH.last_since(since - _RECENT_S) if self.secured else None
         if isinstance(cause, kerr.AuthorizationError):
             return BusAccessDenied(redact_text(
                 f"{what}: the broker's ACLs refuse this ({type(cause).__name__}) to the"
                 f" principal of {self._who()}; give it the ACLs docs/operations.md lists"))
         if isinstance(cause, kerr.SaslAuthenticationFailedError
-                      | kerr.AuthenticationFailedError):
+                      | kerr.UnsupportedSaslMechanismError):
             return BusAccessDenied(redact_text(
                 f"{what}: the broker refused the SASL {self.mechanism} sign-in of"
                 f" {self._who()}: check {self._credential_settings()} ({cause})"))
@@ -245,15 +246,32 @@ class _FailureWatch(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
         for arg in args:
-            if isinstance(arg, kerr.SaslAuthenticationFailedError
-                          | kerr.AuthenticationFailedError | kerr.AuthorizationError) or (
-                    isinstance(arg, kerr.KafkaConnectionError)
-                    and "Handshake failed" in str(arg)):
+            if isinstance(arg, _REFUSALS) or (isinstance(arg, kerr.KafkaConnectionError)
+                                              and "Handshake failed" in str(arg)):
                 self._last = (time.monotonic(), arg)
+            elif _lost_during_sign_in(arg):
+                # the broker closes the connection after a refused sign-in, and
+                # kafka-python often sees the close before the refusal itself
+                self._last = (time.monotonic(), kerr.SaslAuthenticationFailedError(
+                    "the broker closed the connection during the sign-in"))
 
     def last_since(self, since: float) -> Exception | None:
         last = self._last
         return last[1] if last is not None and last[0] >= since else None
 
 
+def _lost_during_sign_in(conn: object) -> bool:
+    """A kafka-python connection that was lost after the broker answered ApiVersions
+    (TLS worked) but before it was ready: in the SASL step, its only later one."""
+    config = getattr(conn, "config", None)
+    init = getattr(conn, "init_future", None)
+    if not isinstance(config, dict) or init is None:
+        return False
+    return (str(config.get("security_protocol", "")).startswith("SASL_")
+            and getattr(conn, "broker_version_data", None) is not None
+            and bool(init.is_done) and not init.succeeded())
+
+
+_REFUSALS = (kerr.SaslAuthenticationFailedError, kerr.UnsupportedSaslMechanismError,
+             kerr.AuthorizationError)
 _WATCH = _FailureWatch()
