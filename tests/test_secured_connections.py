@@ -74,7 +74,8 @@ def env_for(broker: LocalKafka, registry_url: str, **extra: str) -> dict[str, st
     return env
 
 
-def signalhub(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def signalhub(env: dict[str, str], *args: str,
+              timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, text=True,
                           capture_output=True, timeout=timeout, check=False)
 
@@ -174,6 +175,8 @@ def test_debug_logs_and_errors_hold_no_secret(broker: LocalKafka, apicurio_url: 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "read back      5 DebtSignal" in done.stdout
     assert '"logger": "kafka.' in done.stderr and '"level": "debug"' in done.stderr
+    # kafka-python's admin client logs its whole configuration at DEBUG: masked
+    assert "'sasl_plain_password': '[redacted]'" in done.stderr
 
     oauth = env_for(broker, apicurio_url, HUB_KAFKA__SASL_MECHANISM="OAUTHBEARER",
                     HUB_KAFKA__SASL_OAUTH_TOKEN_FILE=str(token_file))
