@@ -50,6 +50,18 @@ class BrokerSecurity:
     def keystore(self) -> Path:
         return self.directory / "broker.pem"
 
+    def write_client_env(self, bootstrap: str, mechanism: str = "SCRAM-SHA-512") -> Path:
+        """``security/client.env`` (``0600``): the ``HUB_*`` settings of a hub using the
+        SASL_SSL listener at ``bootstrap`` (``set -a; . client.env``)."""
+        lines = [f"HUB_BUS=kafka://{bootstrap}", "HUB_KAFKA__SECURITY_PROTOCOL=SASL_SSL",
+                 f"HUB_KAFKA__SASL_MECHANISM={mechanism}",
+                 f"HUB_KAFKA__SASL_USERNAME={self.username}",
+                 f"HUB_KAFKA__SASL_PASSWORD={self.password}",
+                 f"HUB_KAFKA__SSL_CAFILE={self.ca_file}"]
+        path = self.directory / "client.env"
+        _write_private(path, ("\n".join(lines) + "\n").encode())
+        return path
+
     def format_args(self) -> list[str]:
         """``kafka-storage format`` arguments that create the SCRAM credentials."""
         args: list[str] = []

@@ -756,6 +756,13 @@ def _parser() -> argparse.ArgumentParser:
         help="start quicker (C1 JIT only, serial GC) at the cost of peak throughput",
     )
     parser.add_argument(
+        "--sasl-ssl",
+        action="store_true",
+        help="also listen with SASL_SSL (a CA, a broker certificate and a SCRAM/PLAIN user"
+        " made at start; the hub's settings for it are written to"
+        " <workdir>/security/client.env)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
@@ -781,6 +788,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port or None,
             cache_dir=args.cache_dir,
             fast_start=args.fast_start,
+            sasl_ssl=args.sasl_ssl,
         )
         print(f"starting Apache Kafka {kafka.version} (KRaft, single node) ...", flush=True)
         return _serve(kafka, args.timeout)
@@ -802,6 +810,9 @@ def _serve(kafka: LocalKafka, timeout: float) -> int:
     bootstrap = kafka.start(timeout=timeout)
     print(f"Apache Kafka {kafka.version} ready at {bootstrap}")
     print(f"  export HUB_BUS=kafka://{bootstrap}")
+    if kafka.security is not None:
+        env = kafka.security.write_client_env(kafka.sasl_bootstrap)
+        print(f"  SASL_SSL listener at {kafka.sasl_bootstrap}; its settings: set -a; . {env}")
     print(f"  broker log: {kafka.log_path}")
     print("  Ctrl-C to stop", flush=True)
     code = kafka.wait()
