@@ -56,6 +56,8 @@ _SECRET_KEY = re.compile(r"password|passwd|secret|token|credential|authorization
 _SECRET_ITEM = re.compile(
     r"""(?P<key>['"]?\w*(?:password|passwd|secret|token|credential)\w*['"]?\s*[:=]\s*)"""
     r"""(?P<value>'[^']*'|"[^"]*")""", re.I)
+#: the password in a URL's user info: ``postgresql://hub:<password>@db/hub``
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)")
 #: registered secrets shorter than this are not masked (they would mask ordinary words)
 _MIN_SECRET = 6
 _secrets: set[str] = set()
@@ -102,6 +104,8 @@ def register_secrets_of(model: object) -> None:
 def _redact_secrets(text: str) -> str:
     if _secret_pattern is not None:
         text = _secret_pattern.sub(REDACTED, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group("pre") + REDACTED, text)
     if any(word in text.lower() for word in ("password", "passwd", "secret", "token",
                                               "credential")):
         text = _SECRET_ITEM.sub(lambda m: f"{m.group('key')}'{REDACTED}'", text)
@@ -112,7 +116,7 @@ def redact_text(text: str) -> str:
     """``text`` with every BSN-shaped number (9 digits, or 8 with the leading zero
     dropped, passing the 11-test) and every registered secret replaced by
     ``[redacted]``, and so the value of any ``password``/``token``-like key in a dict
-    repr or ``key=value`` text."""
+    repr or ``key=value`` text and the password in a URL (``scheme://user:pw@host``)."""
     return _PATTERN.sub(_mask, _redact_secrets(text))
 
 

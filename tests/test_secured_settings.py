@@ -96,12 +96,15 @@ def test_secrets_are_masked_in_every_log_line(debug_log: io.StringIO) -> None:
     kafka_log.debug("auth bytes %r", b"\x00hub\x00" + SECRET.encode())
     kafka_log.debug("config %s", {"ssl_password": "never-registered-1"})
     logging.getLogger("hub.test").warning("failed", exc_info=RuntimeError(f"with {SECRET}"))
+    logging.getLogger("hub.test").error("cannot reach postgresql://hub:never-registered-4@db/x")
     import structlog
 
     structlog.get_logger("hub.test").info("event", sasl_password="never-registered-2",
                                           detail={"token": "never-registered-3"})
     logged = debug_log.getvalue()
-    assert logged.count("[redacted]") >= 6, logged
-    for secret in (SECRET, "never-registered-1", "never-registered-2", "never-registered-3"):
+    assert logged.count("[redacted]") >= 7, logged
+    assert "postgresql://hub:[redacted]@db/x" in logged
+    for secret in (SECRET, "never-registered-1", "never-registered-2", "never-registered-3",
+                   "never-registered-4"):
         assert secret not in logged
     assert "sasl_plain_username" in logged and "hub" in logged  # not a secret
