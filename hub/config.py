@@ -85,7 +85,11 @@ class Municipality(_Strict):
 
 class WebhookDelivery(_Strict):
     url: str
-    secret_env: str | None = Field(None, description="environment variable with the HMAC key")
+    secret_env: str | None = Field(
+        None,
+        description="environment variable with the whsec_ secret (several, new first,"
+        " separated by spaces during a rotation)",
+    )
     max_attempts: int = Field(8, ge=1)
 
 

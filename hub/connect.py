@@ -1,7 +1,9 @@
 """Open the bus and the schema registry that belong together, from settings.
 
 - embedded bus: the registry lives in the same SQLite file (unless HUB_REGISTRY_URL);
-- kafka bus: a Confluent-compatible registry over HTTP (HUB_REGISTRY_URL is required).
+- kafka bus: a Confluent-compatible registry over HTTP (HUB_REGISTRY_URL is required);
+- ``HUB_TOPIC_PREFIX``: the bus is a :class:`~hub.bus.prefixed.PrefixedBus` and the
+  registry subjects start with the prefix too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from types import TracebackType
 
 from hub.bus import Bus, open_bus
 from hub.bus.embedded import EmbeddedBus
+from hub.bus.prefixed import PrefixedBus
 from hub.errors import ConfigError
 from hub.registry.base import SchemaRegistry
 from hub.serde import AvroSerde
@@ -39,9 +42,9 @@ class Connection:
 
 
 def bus_for(settings: Settings) -> Bus:
-    """The bus ``settings`` name, with its options (for Kafka: timeouts, batching, and
-    the TLS and SASL settings every client gets, checked here: a ConfigError names the
-    setting that does not work)."""
+    """The bus alone (no registry), as ``settings`` say, with ``HUB_TOPIC_PREFIX`` and
+    its options (for Kafka: timeouts, batching, and the TLS and SASL settings every
+    client gets, checked here: a ConfigError names the setting that does not work)."""
     options: dict[str, object] = {}
     if settings.bus.startswith("kafka://"):
         from hub.bus.kafka_security import SECURITY_FIELDS, kafka_security
@@ -50,12 +53,15 @@ def bus_for(settings: Settings) -> Bus:
         options["security"] = kafka_security(settings.kafka)
     else:
         options = settings.embedded.model_dump()
-    return open_bus(settings.bus, **options)
+    bus = open_bus(settings.bus, **options)
+    return PrefixedBus(bus, settings.topic_prefix) if settings.topic_prefix else bus
 
 
 def connect(settings: Settings) -> Connection:
     """The bus, the registry and a serde over them, as ``settings`` say."""
     bus = bus_for(settings)
+    inner = bus.inner if isinstance(bus, PrefixedBus) else bus
+    embedded_path = inner.path if isinstance(inner, EmbeddedBus) else None
     registry: SchemaRegistry
     if settings.registry_url:
         from hub.registry.http import HttpRegistry
@@ -66,14 +72,14 @@ def connect(settings: Settings) -> Connection:
         except ConfigError:  # credentials in the URL, a bad CA file
             bus.close()
             raise
-    elif isinstance(bus, EmbeddedBus):
+    elif embedded_path is not None:
         from hub.registry.embedded import EmbeddedRegistry
 
-        registry = EmbeddedRegistry(bus.path, settings.compatibility)
+        registry = EmbeddedRegistry(embedded_path, settings.compatibility)
     else:
         bus.close()
         raise ConfigError(
             "the kafka bus needs a schema registry: set HUB_REGISTRY_URL to a"
             " Confluent-compatible registry, e.g. http://localhost:8080/apis/ccompat/v7"
         )
-    return Connection(bus, registry, AvroSerde(registry))
+    return Connection(bus, registry, AvroSerde(registry, settings.topic_prefix))

@@ -30,7 +30,7 @@ import structlog
 
 from hub import cloudevents, metrics
 from hub.audit import INTAKE_ACTIVITY, processing_record
-from hub.bus.base import Record, TopicPartition, TopicSpec
+from hub.bus.base import Record, TopicPartition
 from hub.config import HubConfig
 from hub.connect import Connection
 from hub.consent import ConsentLedger, LedgerFollower
@@ -106,9 +106,7 @@ class Router:
     # -- set-up ---------------------------------------------------------------------------
 
     def ensure_topics(self) -> None:
-        ensure_topics(self.conn.bus, _SIGNAL_PARTITIONS)
-        for team in self.config.teams:
-            self.conn.bus.create_topic(TopicSpec(alerts_topic(team.id), 3))
+        ensure_topics(self.conn.bus, _SIGNAL_PARTITIONS, self.config)
         self.state.ensure_topic()
 
     @property

@@ -35,6 +35,7 @@ from hub.bus.base import Bus, Record, TopicPartition, TopicSpec
 from hub.bus.embedded import partition_for_key
 from hub.errors import BusUnavailable
 from hub.sqlite import open_database, write_transaction
+from hub.topics import changelog_topic
 
 __all__ = ["RouterState", "changelog_topic"]
 
@@ -49,11 +50,6 @@ _TABLES = (
 _RESTORE_TIMEOUT_S = 120.0
 
 Entries = dict[str, float]  # event id -> time (epoch seconds)
-
-
-def changelog_topic(group: str) -> str:
-    """The changelog of the router group ``group`` (``changelog.router.v1``)."""
-    return f"changelog.{group}.v1"
 
 
 class _Partition:

@@ -63,10 +63,14 @@ class Decoded:
 
 
 class AvroSerde:
-    """Encode records to wire format and back, registering and caching schemas."""
+    """Encode records to wire format and back, registering and caching schemas.
 
-    def __init__(self, registry: SchemaRegistry) -> None:
+    ``topic_prefix`` (``HUB_TOPIC_PREFIX``): the topic's name on the broker starts with
+    it, and so does the subject (topic-record naming: ``<prefix><topic>-<record>``)."""
+
+    def __init__(self, registry: SchemaRegistry, topic_prefix: str = "") -> None:
         self.registry = registry
+        self.topic_prefix = topic_prefix
         self._subjects: dict[tuple[str, str], tuple[str, str]] = {}  # -> (subject, text)
         self._parsed: dict[str, Schema] = {}
         self._writers: dict[str, tuple[str, Schema]] = {}  # writer schema text -> parsed
@@ -87,7 +91,8 @@ class AvroSerde:
         found = self._subjects.get(key)
         if found is None:
             schema = load_schema(name)
-            found = self._subjects[key] = (subject_for(topic, full_name(schema)),
+            found = self._subjects[key] = (subject_for(self.topic_prefix + topic,
+                                                       full_name(schema)),
                                            canonical(schema))
         return self.registry.writer_id(*found)
 

@@ -7,10 +7,18 @@ Connectors and the bus receive these values explicitly; nothing else reads
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hub.compat import Compatibility
@@ -28,6 +36,9 @@ __all__ = [
     "load_settings",
 ]
 
+#: what HUB_TOPIC_PREFIX may hold: characters Kafka allows in topic names
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
 
 class EmbeddedSettings(BaseModel):
     """The SQLite bus and registry."""
@@ -43,7 +54,13 @@ class KafkaSettings(BaseModel):
 
     linger_ms: int = 5
     batch_size: int = 256 * 1024
-    replication_factor: int = 1
+    #: copies of every partition of the topics the hub creates (at most the broker count)
+    replication_factor: int = Field(1, ge=1)
+    #: replicas that must have a record before ``acks=all`` succeeds, set on every topic
+    #: the hub creates; unset: replication_factor - 1, at least 1
+    min_insync_replicas: int | None = Field(None, ge=1)
+    #: producer compression of record batches (zstd needs the zstandard package)
+    compression_type: Literal["zstd", "lz4", "gzip", "snappy", "none"] = "zstd"
     #: how long one request to a broker may take (producer and admin)
     request_timeout_ms: int = Field(4_000, gt=0)
     #: how long a record may wait for its acknowledgement before produce fails (503)
@@ -81,6 +98,17 @@ class KafkaSettings(BaseModel):
     ssl_key_password: SecretStr | None = None
     #: the broker certificate must name the host connected to (off only for tests)
     ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _replicas(self) -> KafkaSettings:
+        if self.min_insync_replicas is None:
+            self.min_insync_replicas = max(1, self.replication_factor - 1)
+        elif self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"HUB_KAFKA__MIN_INSYNC_REPLICAS ({self.min_insync_replicas}) is more than"
+                f" HUB_KAFKA__REPLICATION_FACTOR ({self.replication_factor}): no write could"
+                " ever succeed")
+        return self
 
 
 # -- the web app and the metrics listener (docs/web.md, docs/operations.md) ----------------
@@ -169,6 +197,12 @@ class Settings(BaseSettings):
         "embedded:var/signalhub.db",
         description="bus URL: embedded:<path> (default) or kafka://host:9092",
     )
+    topic_prefix: str = Field(
+        "",
+        description="put in front of every topic, consumer group, transactional id and"
+        " registry subject, so several environments share one Kafka cluster and registry"
+        " (e.g. test.); empty: none",
+    )
     registry_url: str | None = Field(
         None,
         description="Confluent-compatible registry URL; unset = embedded registry in the"
@@ -216,6 +250,13 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        if value and not _TOPIC_CHARS.fullmatch(value):
+            raise ValueError("HUB_TOPIC_PREFIX may hold letters, digits, '.', '_' and '-' only")
+        return value
+
     @field_validator("pseudonym_secrets", mode="before")
     @classmethod
     def _versioned_secrets(cls, value: object) -> KeyVersions:
@@ -237,8 +278,16 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings once; keyword arguments win over the environment.
 
     Raises :class:`ConfigError` for a bad pseudonym or intake key (naming where, never
-    the key) and for a value that is not valid JSON where JSON is expected."""
+    the key), for a value that is not valid JSON where JSON is expected, and for any
+    other invalid value (naming the variable and the problem, never the input: pydantic's
+    own message would show a whole nested model's input, passwords included)."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except SettingsError as exc:  # its message names the field, not the value
         raise ConfigError(f"{exc}: check that it is valid JSON") from None
+    except ValidationError as exc:
+        problems = [
+            f"HUB_{'__'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

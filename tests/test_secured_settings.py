@@ -19,7 +19,7 @@ from hub.cli import main
 from hub.connect import bus_for
 from hub.errors import ConfigError
 from hub.logging import configure_logging, register_secret
-from hub.settings import KafkaSettings, Settings
+from hub.settings import KafkaSettings, Settings, load_settings
 
 SECRET = "kafka-password-39f1c0"
 
@@ -75,6 +75,20 @@ def test_the_command_line_says_which_setting_in_one_line() -> None:
     assert result.exit_code == 1
     assert "HUB_KAFKA__SASL_MECHANISM" in result.output and "Traceback" not in result.output
     assert SECRET not in result.output
+
+
+def test_an_invalid_setting_never_shows_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_KAFKA__SASL_PASSWORD", SECRET)
+    monkeypatch.setenv("HUB_KAFKA__SASL_MECHANISM", "BOGUS")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert "HUB_KAFKA__SASL_MECHANISM" in str(refused.value)
+    monkeypatch.setenv("HUB_KAFKA__SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("HUB_KAFKA__MIN_INSYNC_REPLICAS", "3")  # a check of the whole model
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert "HUB_KAFKA__MIN_INSYNC_REPLICAS" in str(refused.value)
+    assert SECRET not in str(refused.value)
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@ both modes, dead-letter replay of undelivered alerts, and outcomes back to the s
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import itertools
 import json
 import threading
 import time
@@ -18,6 +17,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from connectors.sinks.base import ListSink
 from connectors.sinks.inbox import (
@@ -30,7 +31,7 @@ from connectors.sinks.inbox import (
 )
 from connectors.sinks.outcomes import OUTCOMES, ensure_outcomes_topic, publish_outcome
 from connectors.sinks.runner import SinkRunner, webhook_secrets
-from connectors.sinks.webhook import Backoff, WebhookSink, verify_signature
+from connectors.sinks.webhook import Backoff, WebhookSink, sign, verify_signature
 from hub.bus.base import Record, TopicSpec
 from hub.cli import main
 from hub.config import HubConfig, load_config, parse_config
@@ -42,9 +43,10 @@ from hub.router import Router, alert_id_for
 from hub.samples import sample_debt
 from hub.settings import Settings
 from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
+from hub.webhook_signing import new_secret, parse_secrets
 from hub.webhook_targets import TargetPolicy
 
-SECRET = b"whsec-test-key"
+SECRET = new_secret()  # made per test run, never committed
 SOURCE = "urn:nld:oin:00000009999999999000"
 SUBJECT = "ps1-" + "3f6c1e0b9a" * 4
 NOW = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)
@@ -138,8 +140,13 @@ def doc_snippet(name: str) -> dict[str, Any]:
     return namespace
 
 
-#: the receiver's check, exactly as docs/sinks.md shows it (not the hub's own helper)
-receiver_verifies: Callable[[bytes, bytes, str], bool] = doc_snippet("verify")["verify"]
+def receiver_verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """The check of a receiver: the standardwebhooks package, not the hub's own helper."""
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 @dataclass
@@ -166,9 +173,10 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            ok = receiver_verifies(SECRET, body, self.headers.get("Signalhub-Signature", ""))
+            ok = receiver_verifies(SECRET, body, dict(self.headers))
             status = state.status() if ok else 401
-            state.requests.append({"alert_id": self.headers.get("Signalhub-Alert-Id"),
+            state.requests.append({"alert_id": self.headers.get("webhook-id"),
+                                   "timestamp": self.headers.get("webhook-timestamp"),
                                    "body": json.loads(body), "verified": ok, "status": status})
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -276,13 +284,15 @@ def test_webhook_is_signed_and_retried_until_delivered(
 ) -> None:
     embedded.bus.create_topic(DEADLETTER_SPEC)
     receiver.fail_first = 2
-    sink = _webhook(embedded, receiver.url)
+    ticks = itertools.count(int(time.time()))  # a clock one second on at every reading
+    sink = _webhook(embedded, receiver.url, clock=lambda: float(next(ticks)))
     alert = make_alert(urgent=True)
     sink.add(alert)
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     sink.close()
     assert [r["status"] for r in receiver.requests] == [503, 503, 200]
     assert all(r["verified"] and r["alert_id"] == alert.alert_id for r in receiver.requests)
+    assert len({r["timestamp"] for r in receiver.requests}) == 3  # each attempt signed anew
     assert receiver.requests[-1]["body"] == alert.model_dump(mode="json")
     assert sink.delivered == 1 and sink.failed == 0
     assert dead_letters(embedded, "webhook:team-a") == []
@@ -296,11 +306,11 @@ def test_webhook_refusal_is_permanent_but_429_is_retried(
     sink = _webhook(embedded, receiver.url)
     first, second = make_alert(), make_alert()
     sink.add(first)
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     assert receiver.delivered() == [first.alert_id] and len(receiver.requests) == 2
     receiver.always_fail, receiver.fail_with = True, 400
     sink.add(second)
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     assert len(receiver.requests) == 3  # a 400 is not retried
     [dl] = dead_letters(embedded, "webhook:team-a")
     assert dl["reason_code"] == "DELIVERY_FAILED" and dl["attempts"] == 1
@@ -316,7 +326,7 @@ def test_connection_errors_are_retried_then_dead_lettered(
     embedded.bus.create_topic(DEADLETTER_SPEC)
     sink = _webhook(embedded, "http://127.0.0.1:9/nothing-listens-here", max_attempts=2)
     sink.add(make_alert())
-    sink.flush()
+    embedded.bus.produce(sink.flush())  # the runner commits them with the batch
     [dl] = dead_letters(embedded, "webhook:team-a")
     assert dl["attempts"] == 2 and "ConnectError" in dl["error_message"]
     sink.close()
@@ -324,13 +334,20 @@ def test_connection_errors_are_retried_then_dead_lettered(
 
 def test_signature_helpers() -> None:
     body = b'{"alert_id":"x"}'
-    header = f"t={int(time.time())},v1=" + hmac.new(
-        SECRET, f"{int(time.time())}.".encode() + body, hashlib.sha256).hexdigest()  # fmt: skip
-    assert verify_signature(SECRET, body, header)
-    assert not verify_signature(SECRET, body + b" ", header)
-    assert not verify_signature(b"other", body, header)
-    assert not verify_signature(SECRET, body, header, now=time.time() + 3600)
-    assert not verify_signature(SECRET, body, "garbage")
+    [key] = parse_secrets(SECRET, "HOOK_KEY")
+    other = parse_secrets(new_secret(), "OTHER")[0]
+    now = int(time.time())
+    headers = {"webhook-id": "x", "webhook-timestamp": str(now),
+               "webhook-signature": sign([other, key], "x", now, body)}  # fmt: skip
+    assert headers["webhook-signature"].count("v1,") == 2
+    assert verify_signature(key, body, headers) and verify_signature(other, body, headers)
+    assert receiver_verifies(SECRET, body, headers)  # the third-party verifier agrees
+    assert not verify_signature(key, body + b" ", headers)
+    assert not verify_signature(key, body, {**headers, "webhook-id": "y"})
+    assert not verify_signature(parse_secrets(new_secret(), "X")[0], body, headers)
+    assert not verify_signature(key, body, headers, now=time.time() + 3600)
+    assert not verify_signature(key, body, {**headers, "webhook-signature": "garbage"})
+    assert not verify_signature(key, body, {})
     delays = [FAST.delay(n, lambda lo, hi: hi) for n in range(6)]
     assert delays == [0.01, 0.02, 0.04, 0.05, 0.05, 0.05]  # capped
 
@@ -375,7 +392,7 @@ def test_undelivered_alert_is_dead_lettered_then_replayed(
     team = f"team-{uuid.uuid4().hex[:8]}"
     store = InboxStore(tmp_path / "inbox.db")
     config = team_config(team, webhook=receiver.url, max_attempts=3)
-    secrets = webhook_secrets(config, {"HOOK_KEY": SECRET.decode(), "UNRELATED": "x"})
+    secrets = webhook_secrets(config, {"HOOK_KEY": SECRET, "UNRELATED": "x"})
     assert list(secrets) == ["HOOK_KEY"]
     runner = SinkRunner(conn, config, store, secrets, backoff=FAST)
     runner.ensure_topics()

@@ -4,10 +4,12 @@ A sink has a small lifecycle, after quix-streams' ``BaseSink`` / ``BatchingSink`
 
 - ``add(alert, message)`` hands it one alert (``message`` is the bus message the alert
   was read from, kept so a sink can dead-letter the original bytes);
-- ``flush()`` makes everything added so far durable (written, delivered, or turned into
-  a dead letter) before it returns; the runner commits the topic offsets only after
-  every sink of the team has flushed, so a crash re-delivers (at-least-once) and every
-  sink must be idempotent on ``alert_id``;
+- ``flush()`` makes everything added so far durable (written or delivered) before it
+  returns, and returns the records that must go out with the batch, such as the dead
+  letters of alerts it could not deliver; the runner commits those records together
+  with the topic offsets (one transaction in exactly-once mode) only after every sink
+  of the team has flushed, so a crash re-delivers (at-least-once) and every sink must
+  be idempotent on ``alert_id``;
 - ``discard()`` drops what was added but not flushed (after another sink failed);
 - ``close()`` releases resources.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-from hub.bus.base import Message
+from hub.bus.base import Message, Record
 from hub.events import TeamAlert
 
 __all__ = ["BatchingSink", "ListSink", "Sink", "SinkItem"]
@@ -43,9 +45,10 @@ class Sink(abc.ABC):
         """Accept one alert (buffer it, or deliver it at once)."""
 
     @abc.abstractmethod
-    def flush(self) -> None:
+    def flush(self) -> list[Record]:
         """Make every alert added so far durable; raise if that is not possible (the
-        runner then re-reads the uncommitted alerts)."""
+        runner then re-reads the uncommitted alerts). Returns the records to commit
+        with the batch (dead letters of undeliverable alerts; usually none)."""
 
     def discard(self) -> None:
         """Drop what was added but not flushed (the runner re-reads it after a failed
@@ -68,17 +71,17 @@ class BatchingSink(Sink):
     def add(self, alert: TeamAlert, message: Message | None = None) -> None:
         self._batch.append(SinkItem(alert, message))
 
-    def flush(self) -> None:
+    def flush(self) -> list[Record]:
         batch, self._batch = self._batch, []
-        if batch:
-            self.write(batch)
+        return (self.write(batch) or []) if batch else []
 
     def discard(self) -> None:
         self._batch = []
 
     @abc.abstractmethod
-    def write(self, batch: list[SinkItem]) -> None:
-        """Write ``batch`` durably (idempotent on ``alert_id``), or raise."""
+    def write(self, batch: list[SinkItem]) -> list[Record] | None:
+        """Write ``batch`` durably (idempotent on ``alert_id``), or raise; return the
+        records to commit with the batch (e.g. dead letters), if any."""
 
 
 class ListSink(BatchingSink):

@@ -20,14 +20,13 @@ from hub import cloudevents
 from hub.bus.base import Bus, TopicSpec
 from hub.events import AlertOutcome, PickUpOutcome, TeamAlert
 from hub.serde import AvroSerde
+from hub.topics import OUTCOMES
 
 __all__ = ["OUTCOMES", "OUTCOME_NAMESPACE", "ensure_outcomes_topic", "outcome_id_for",
            "publish_outcome"]  # fmt: skip
 
 log = structlog.get_logger(__name__)
 
-#: the outcomes topic, keyed by source URN
-OUTCOMES = "outcomes.v1"
 #: namespace of the deterministic outcome ids
 OUTCOME_NAMESPACE = uuid.UUID("0b6d3c52-8f1e-4a8e-9d4c-2a7f5e3b1c90")
 

@@ -26,7 +26,7 @@ A failing flush discards what the sinks hold and raises
 :class:`~hub.errors.SinkUnavailable`; the loop rewinds the batch and reads it again
 after ``retry_pause`` (doubling up to 5 s). A crash before the commit re-reads the
 batch too: the inbox stores each ``alert_id`` once; the webhook receiver drops
-duplicates by the ``Signalhub-Alert-Id`` header. An alert that ``signalhub deadletters
+duplicates by the ``webhook-id`` header. An alert that ``signalhub deadletters
 replay`` put back on the team's topic goes through every sink of that team again, with
 the same effect.
 """
@@ -41,9 +41,8 @@ from pydantic import SecretStr, ValidationError
 
 from connectors.sinks.base import Sink
 from connectors.sinks.inbox import InboxSink, InboxStore
-from connectors.sinks.outcomes import ensure_outcomes_topic
 from connectors.sinks.webhook import Backoff, DeliveryInterrupted, WebhookSink
-from hub.bus.base import Record, TopicPartition, TopicSpec
+from hub.bus.base import Record, TopicPartition
 from hub.config import HubConfig, Team
 from hub.connect import Connection
 from hub.consume import Event
@@ -111,8 +110,10 @@ class SinkWorker:
 
     def process(self, events: list[Event]) -> Outcome:
         """Hand the batch's alerts to every sink and flush them; the dead letters of
-        records that are not this team's alerts go out with the batch."""
-        bad: list[Record] = []
+        records that are not this team's alerts and of alerts a sink could not deliver
+        go out with the batch (committed with its offsets)."""
+        bad: list[Record] = []  # not this team's alerts (reported by one runner)
+        undelivered: list[Record] = []  # dead letters of the sinks
         try:
             for event in events:
                 alert = self._alert(event, bad)
@@ -120,7 +121,7 @@ class SinkWorker:
                     for sink in self.sinks:
                         sink.add(alert, event.message)
             for sink in self.sinks:
-                sink.flush()
+                undelivered.extend(sink.flush())
         except BaseException as exc:
             for sink in self.sinks:
                 sink.discard()
@@ -137,7 +138,7 @@ class SinkWorker:
         def flush(placed: Sequence[tuple[int, int]]) -> None:
             self.handled += count
 
-        return Outcome(bad if self.report_bad else [], flush)
+        return Outcome([*(bad if self.report_bad else []), *undelivered], flush)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -238,10 +239,7 @@ class SinkRunner:
 
     def ensure_topics(self) -> None:
         """The core topics, every team's alert topic and ``outcomes.v1``."""
-        ensure_topics(self.conn.bus)
-        for team in self.config.teams:
-            self.conn.bus.create_topic(TopicSpec(alerts_topic(team.id), 3))
-        ensure_outcomes_topic(self.conn.bus)
+        ensure_topics(self.conn.bus, config=self.config)
 
     def step(self, timeout: float = 1.0) -> int:
         """Poll every consumer once (in turn); return the messages read in all."""

@@ -1,18 +1,21 @@
 """Webhook: POST each alert as JSON to the team's case-management system, signed.
 
-Request::
+Request (Standard Webhooks, https://www.standardwebhooks.com; :mod:`hub.webhook_signing`)::
 
     POST <url>
     Content-Type: application/json
-    Signalhub-Alert-Id: <alert_id>              (the receiver drops duplicates on it)
-    Signalhub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+    webhook-id: <alert_id>              the same on every retry: receivers drop duplicates
+    webhook-timestamp: <unix seconds>   fresh on every attempt
+    webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")> [v1,... ]
 
     <the TeamAlert as JSON: alert_json(alert)>
 
-The signature scheme is Stripe's: the HMAC covers the timestamp, a dot and the exact body
-bytes; every attempt is signed afresh, so a receiver can refuse old timestamps (replay
-protection, e.g. 5 minutes). Verify with :func:`verify_signature` or the snippet in
-``docs/sinks.md`` (constant-time compare).
+Every attempt is signed afresh, so a receiver can refuse old timestamps (replay
+protection, five minutes). During a secret rotation the team's secret variable holds
+several ``whsec_`` secrets (new first) and the header carries one signature per secret.
+Receivers verify with a Standard Webhooks library (the ``standardwebhooks`` package, see
+``docs/sinks.md``); :func:`sign` and :func:`verify_signature` (from
+:mod:`hub.webhook_signing`) are the same scheme for the hub's own tests and receivers.
 
 Outcome of a delivery:
 
@@ -34,15 +37,15 @@ A refused address (a public name that now resolves to ``127.0.0.1``, ``10.x`` or
 ``169.254.x`` without an allow-list entry) is a permanent failure: a ``DELIVERY_FAILED``
 dead letter after one attempt, and no byte is sent.
 
-The HMAC key is given to the sink (by the caller, read once from the variable that the
-team's ``secret_env`` names); the sink never reads ``os.environ``, and httpx's own
-environment lookups (proxies) are off: pass ``proxy`` explicitly.
+The secrets are given to the sink (by the caller, read once from the variable that the
+team's ``secret_env`` names) and checked when it is made: a value that is not one or
+more ``whsec_`` secrets of at least 24 bytes is a ConfigError naming the variable. The
+sink never reads ``os.environ``, and httpx's own environment lookups (proxies) are off:
+pass ``proxy`` explicitly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import random
 import threading
@@ -62,11 +65,21 @@ from hub.deadletters import DeadLetterWriter
 from hub.errors import ConfigError, DeliveryFailed, DeliveryInterrupted, WebhookTargetRefused
 from hub.events import TeamAlert
 from hub.topics import alerts_topic
+from hub.webhook_signing import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    parse_secrets,
+    sign,
+    signature_headers,
+    verify_signature,
+)
 from hub.webhook_targets import Resolver, TargetPolicy, system_resolver
 
 __all__ = [
-    "ALERT_ID_HEADER",
+    "ID_HEADER",
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "Backoff",
     "DeliveryFailed",
     "DeliveryInterrupted",
@@ -78,8 +91,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-SIGNATURE_HEADER = "Signalhub-Signature"
-ALERT_ID_HEADER = "Signalhub-Alert-Id"
 _RETRY_STATUS = frozenset({408, 429})
 
 
@@ -102,31 +113,10 @@ def alert_json(alert: TeamAlert) -> bytes:
     ).encode()
 
 
-def sign(secret: bytes, body: bytes, timestamp: int) -> str:
-    """The ``Signalhub-Signature`` value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def verify_signature(
-    secret: bytes, body: bytes, header: str, *, tolerance: int = 300, now: float | None = None
-) -> bool:
-    """True when ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        return False
-    expected = sign(secret, body, timestamp).rsplit("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
-
-
-def _secret_bytes(secret: bytes | str | SecretStr) -> bytes:
+def _secret_text(secret: bytes | str | SecretStr) -> str:
     if isinstance(secret, SecretStr):
         secret = secret.get_secret_value()
-    return secret.encode() if isinstance(secret, str) else secret
+    return secret.decode("ascii", "replace") if isinstance(secret, bytes) else secret
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -147,6 +137,7 @@ class WebhookSink(BatchingSink):
         secret: bytes | str | SecretStr,
         dead_letters: DeadLetterWriter,
         *,
+        secret_env: str = "the webhook secret",
         max_attempts: int = 8,
         backoff: Backoff | None = None,
         timeout: float = 10.0,
@@ -156,10 +147,14 @@ class WebhookSink(BatchingSink):
         targets: TargetPolicy | None = None,
         resolve: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """``targets`` is the allow-list (``webhooks.allow_private``; default: public https
-        targets only); ``resolve`` the name lookup and ``transport`` what sends the checked
-        request (defaults: ``getaddrinfo`` and httpx over ``proxy``)."""
+        """``secret`` is the text of the variable ``secret_env`` (named in errors): one or
+        more ``whsec_`` secrets, new first; ``targets`` is the allow-list
+        (``webhooks.allow_private``; default: public https targets only); ``resolve`` the
+        name lookup and ``transport`` what sends the checked request (defaults:
+        ``getaddrinfo`` and httpx over ``proxy``); ``clock`` gives the unix time that each
+        attempt is signed with."""
         super().__init__()
         if max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
@@ -175,7 +170,8 @@ class WebhookSink(BatchingSink):
         self.stage = f"webhook:{team_id}"
         self.delivered = 0
         self.failed = 0
-        self._secret = _secret_bytes(secret)
+        self._keys = parse_secrets(_secret_text(secret), f"team {team_id}: {secret_env}")
+        self._clock = clock
         self._stop = stop
         self._rng = rng
         guarded = GuardedTransport(targets, resolve=resolve, proxy=proxy, inner=transport)
@@ -199,7 +195,8 @@ class WebhookSink(BatchingSink):
     ) -> WebhookSink:
         """A sink for a team's configured webhook; ``secrets`` maps variable names (the
         team's ``secret_env``) to their values, ``targets`` is the configuration's
-        allow-list. Raise ConfigError when the key is missing or the URL is refused."""
+        allow-list. Raise ConfigError when the secret is missing or malformed, or the URL
+        is refused."""
         if not delivery.secret_env:
             raise ConfigError(
                 f"team {team_id}: the webhook has no secret_env; unsigned webhooks are not sent"
@@ -207,17 +204,28 @@ class WebhookSink(BatchingSink):
         secret = secrets.get(delivery.secret_env)
         if not secret:
             raise ConfigError(
-                f"team {team_id}: the webhook secret variable {delivery.secret_env} is not set"
+                f"team {team_id}: the webhook secret variable {delivery.secret_env} is not"
+                " set; make a secret with `signalhub keys webhook-secret`"
             )
         return cls(
-            team_id, delivery.url, secret, dead_letters, max_attempts=delivery.max_attempts,
-            backoff=backoff, timeout=timeout, proxy=proxy, stop=stop, targets=targets,
-        )  # fmt: skip
+            team_id,
+            delivery.url,
+            secret,
+            dead_letters,
+            secret_env=delivery.secret_env,
+            max_attempts=delivery.max_attempts,
+            backoff=backoff,
+            timeout=timeout,
+            proxy=proxy,
+            stop=stop,
+            targets=targets,
+        )
 
     # -- delivering ---------------------------------------------------------------------------
 
-    def write(self, batch: list[SinkItem]) -> None:
-        """Deliver each alert in order; dead-letter the failures (durably) at the end."""
+    def write(self, batch: list[SinkItem]) -> list[Record]:
+        """Deliver each alert in order; return the dead letters of the failures (the
+        runner commits them with the batch's offsets)."""
         dead: list[Record] = []
         for item in batch:
             failure = self.deliver(item.alert)
@@ -236,8 +244,7 @@ class WebhookSink(BatchingSink):
                     trace_id=item.alert.trace_id,
                 )
             )
-        if dead:
-            self.dead_letters.bus.produce(dead)
+        return dead
 
     def deliver(self, alert: TeamAlert) -> DeliveryFailed | None:
         """POST one alert until it is delivered or the attempts are used up; return the
@@ -294,8 +301,7 @@ class WebhookSink(BatchingSink):
         return {
             "Content-Type": "application/json",
             "User-Agent": "signalhub-webhook/1",
-            ALERT_ID_HEADER: alert.alert_id,
-            SIGNATURE_HEADER: sign(self._secret, body, int(time.time())),
+            **signature_headers(self._keys, alert.alert_id, int(self._clock()), body),
         }
 
     def _pause(self, seconds: float) -> None:

@@ -158,6 +158,20 @@ class Bus(abc.ABC):
     def partitions_for(self, topic: str) -> int:
         """Number of partitions of ``topic``; raises TopicNotFound."""
 
+    def topic_spec(self, topic: str) -> TopicSpec:
+        """What the existing ``topic`` is: partitions, cleanup policy, ``retention.ms`` and
+        the other settings made for it (not the broker's defaults); raises TopicNotFound."""
+        raise NotImplementedError(f"{type(self).__name__} cannot describe topics")
+
+    def alter_topic(self, topic: str, config: Mapping[str, str]) -> None:
+        """Set ``config`` (e.g. ``retention.ms``, ``min.insync.replicas``) on the existing
+        ``topic``, leaving its other settings and its partitions as they are."""
+        raise NotImplementedError(f"{type(self).__name__} cannot alter topics")
+
+    def broker_count(self) -> int:
+        """How many brokers the cluster has (1 for the embedded bus)."""
+        return 1
+
     @abc.abstractmethod
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
         """Append records durably; return (partition, offset) for each, in order."""

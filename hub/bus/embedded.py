@@ -251,6 +251,19 @@ class EmbeddedBus(Bus):
             json.loads(str(config)),
         )
 
+    def alter_topic(self, topic: str, config: Mapping[str, str]) -> None:
+        spec = self.topic_spec(topic)  # raises TopicNotFound
+        changes = dict(config)
+        retention = changes.pop("retention.ms", None)
+        policy = changes.pop("cleanup.policy", spec.cleanup_policy)
+        with self._write() as db:
+            db.execute(
+                "UPDATE topics SET cleanup_policy = ?, retention_ms = ?, config = ? WHERE name = ?",
+                (policy, spec.retention_ms if retention is None else int(retention),
+                 json.dumps({**spec.config, **changes}, sort_keys=True), topic),
+            )
+        self._compacted.pop(topic, None)
+
     # -- produce ----------------------------------------------------------------------
 
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:

@@ -1,6 +1,7 @@
 """The Kafka bus: kafka-python 3.x against Apache Kafka (the distributed engine).
 
-The producer is idempotent with ``acks=all`` and batches (``linger_ms``); ``produce``
+The producer is idempotent with ``acks=all``, batches (``linger_ms``) and compresses
+its batches (``compression_type``, zstd by default); ``produce``
 returns only when every record of the batch is acknowledged, so a caller that commits
 its input afterwards never loses a record. Consumers are real Kafka consumer groups
 with auto-commit off; offsets are committed explicitly. Every consumer reads
@@ -38,11 +39,12 @@ import kafka.errors as kerr
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTP
+from kafka.admin import ConfigResource
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
 from hub.bus.kafka_security import KafkaSecurity
-from hub.errors import BusError, BusUnavailable, CommitFailed, TopicNotFound
+from hub.errors import BusError, BusUnavailable, CommitFailed, ConfigError, TopicNotFound
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +95,8 @@ class KafkaBus(Bus):
         linger_ms: int = 5,
         batch_size: int = 256 * 1024,
         replication_factor: int = 1,
+        min_insync_replicas: int | None = None,
+        compression_type: str = "zstd",
         request_timeout_ms: int = 4_000,
         delivery_timeout_ms: int = 5_000,
         max_block_ms: int = 3_000,
@@ -105,6 +109,8 @@ class KafkaBus(Bus):
         self.client_id = client_id
         self.security = security or _PLAIN
         self.replication_factor = replication_factor
+        #: set on every topic this bus creates (None: the broker's default)
+        self.min_insync_replicas = min_insync_replicas
         #: a produce call waits at most this long for its acknowledgements (seconds)
         self.produce_timeout = (max_block_ms + delivery_timeout_ms) / 1000 + 1.0
         self.group_timeouts = {"session_timeout_ms": session_timeout_ms,
@@ -117,6 +123,7 @@ class KafkaBus(Bus):
             "enable_idempotence": True,
             "linger_ms": linger_ms,
             "batch_size": batch_size,
+            "compression_type": None if compression_type == "none" else compression_type,
             "max_in_flight_requests_per_connection": 5,
             "request_timeout_ms": request_timeout_ms,
             "delivery_timeout_ms": max(delivery_timeout_ms, request_timeout_ms + linger_ms),
@@ -187,6 +194,8 @@ class KafkaBus(Bus):
         configs = {"cleanup.policy": spec.cleanup_policy, **spec.config}
         if spec.retention_ms is not None:
             configs["retention.ms"] = str(spec.retention_ms)
+        if self.min_insync_replicas is not None:
+            configs.setdefault("min.insync.replicas", str(self.min_insync_replicas))
         try:
             self.admin.create_topics(
                 {
@@ -200,8 +209,42 @@ class KafkaBus(Bus):
             )
         except kerr.TopicAlreadyExistsError:
             return
+        except kerr.InvalidReplicationFactorError as exc:
+            raise ConfigError(
+                f"cannot create topic {spec.name}: HUB_KAFKA__REPLICATION_FACTOR is"
+                f" {self.replication_factor}, more than the cluster's {self.broker_count()}"
+                " broker(s)") from exc
         except kerr.KafkaError as exc:
             raise _wrap(exc, f"cannot create topic {spec.name}") from exc
+
+    def topic_spec(self, topic: str) -> TopicSpec:
+        partitions = self.partitions_for(topic)
+        try:
+            described = self.admin.describe_configs(
+                [ConfigResource("TOPIC", topic)], config_filter="modified")
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot describe the settings of topic {topic}") from exc
+        entries = described.get("topic", {}).get(topic, {})
+        config = {k: str(v["value"]) for k, v in entries.items() if v.get("value") is not None}
+        retention = config.pop("retention.ms", None)
+        policy = config.pop("cleanup.policy", "delete")
+        return TopicSpec(topic, partitions, "compact" if policy == "compact" else "delete",
+                         None if retention is None else int(retention), config)  # fmt: skip
+
+    def alter_topic(self, topic: str, config: Mapping[str, str]) -> None:
+        try:
+            result = self.admin.alter_configs([ConfigResource("TOPIC", topic, dict(config))])
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, f"cannot change the settings of topic {topic}") from exc
+        outcome = result.get("topic", {}).get(topic, "OK")
+        if outcome != "OK":
+            raise BusError(f"cannot change the settings of topic {topic}: {outcome}")
+
+    def broker_count(self) -> int:
+        try:
+            return len(self.admin.describe_cluster()["brokers"])
+        except kerr.KafkaError as exc:
+            raise _wrap(exc, "cannot describe the Kafka cluster") from exc
 
     def list_topics(self) -> set[str]:
         try:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from hub.bus.base import TopicSpec
-from hub.commands.common import bus_option, open_connection, registry_option, to_json
+from hub.commands.common import (
+    bus_option,
+    open_connection,
+    registry_option,
+    settings_from,
+    to_json,
+)
+from hub.config import load_config
+from hub.connect import bus_for
 from hub.consume import AvroConsumer
 from hub.deadletters import DeadLetterWriter
 from hub.errors import HubError
-from hub.topics import ensure_topics
+from hub.topic_check import check_cluster, sync_topics
+from hub.topics import TopicPolicy
 
 
 @click.group("topics")
@@ -20,11 +31,48 @@ def topics() -> None:
 @topics.command("init")
 @bus_option
 @click.option("--partitions", default=3, show_default=True, help="Partitions per topic.")
-def init_topics(bus_url: str | None, partitions: int) -> None:
-    """Create the hub's core topics (signals, consent, audit, dead letters) if missing."""
-    with open_connection(bus_url) as conn:
-        ensure_topics(conn.bus, partitions)
-        click.echo("topics: " + ", ".join(sorted(conn.bus.list_topics())))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The hub's configuration file, for each topic's retention"
+              " and the teams' alert topics (default: $HUB_CONFIG, else hub.yaml; when it"
+              " does not exist: the core topics with the broker's default retention).")
+@click.option("--apply", is_flag=True, help="Change retention.ms, segment.ms and"
+              " min.insync.replicas of existing topics whose settings differ (partitions"
+              " and cleanup policy are never changed).")
+def init_topics(
+    bus_url: str | None, partitions: int, config_path: Path | None, apply: bool
+) -> None:
+    """Create the hub's topics (signals, consent, audit, dead letters, sealed intake; with
+    a config also outcomes and every team's alert topic) if missing, with the retention
+    the policy asks for, the replication factor and min.insync.replicas of the settings.
+    Existing topics whose settings differ are reported (changed with --apply)."""
+    settings = settings_from(bus_url)
+    path = config_path or settings.config
+    try:
+        config = load_config(path) if config_path or path.exists() else None
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if config is None:
+        click.echo(f"note: no {path}: the core topics only, with the broker's default"
+                   " retention (pass --config for the policy's)")
+    try:
+        with bus_for(settings) as bus:
+            kafka = bus.kind == "kafka"
+            if kafka:
+                check_cluster(bus, settings.kafka.replication_factor)
+            policy = TopicPolicy(config)
+            specs = policy.core(partitions) + (policy.team_topics(partitions) if config else [])
+            reports = sync_topics(
+                bus, specs, apply=apply,
+                min_insync_replicas=settings.kafka.min_insync_replicas if kafka else None)
+    except HubError as exc:
+        raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and the HUB_KAFKA__*"
+                                   " settings.") from exc
+    for report in reports:
+        for line in report.lines():
+            click.echo(line)
+    left = sum(len(r.left) for r in reports)
+    if left:
+        click.echo(f"{left} difference(s) left")
 
 
 @topics.command("create")

@@ -1,4 +1,5 @@
-"""`signalhub keys generate|public|secret`: the hub's keys (see docs/privacy.md)."""
+"""`signalhub keys generate|public|secret|webhook-secret`: the hub's keys (docs/privacy.md,
+docs/sinks.md)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import click
 from hub.commands.common import settings_from
 from hub.errors import HubError
 from hub.intake_keys import generate_key_pair, key_id, public_key_of
+from hub.webhook_signing import new_secret
 
 
 @click.group("keys")
 def keys() -> None:
-    """The hub's keys: the intake key pair (sealed intake) and pseudonym secrets.
+    """The hub's keys: the intake key pair (sealed intake), pseudonym secrets and
+    webhook secrets.
 
     The private intake key and the pseudonym secrets stay in the hub's environment;
-    only the public intake key is given to source systems.
+    only the public intake key is given to source systems. A webhook secret is shared
+    by the hub and one team's receiver.
     """
 
 
@@ -62,3 +66,15 @@ def secret() -> None:
     """Print a new pseudonym secret (32 random bytes, URL-safe base64: 43 characters),
     for a new municipality or a new key version in HUB_PSEUDONYM_SECRETS."""
     click.echo(secrets.token_urlsafe(32))
+
+
+@keys.command("webhook-secret")
+def webhook_secret() -> None:
+    """Print a new webhook secret (Standard Webhooks: whsec_ and the base64 of 32 random
+    bytes).
+
+    Put it in the variable the team's deliveries.webhook.secret_env names and give it to
+    the team's receiver. To rotate, put the new secret before the old one, separated by a
+    space: the hub then signs with both (docs/sinks.md, "Rotating the secret").
+    """
+    click.echo(new_secret())

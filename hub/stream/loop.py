@@ -42,6 +42,7 @@ from hub.consume import AvroConsumer, Event
 from hub.deadletters import DeadLetterWriter
 from hub.errors import BusError, CommitFailed, Unavailable
 from hub.serde import AvroSerde
+from hub.topics import CHANGELOG_PREFIX
 
 __all__ = ["Guarantee", "Outcome", "Processor", "StreamLoop"]
 
@@ -92,7 +93,7 @@ def _outputs_then_changelog(bus: Bus, records: list[Record]) -> list[tuple[int, 
     """At-least-once: the outputs are acknowledged before the state changes that say
     they were made (a crash in between replays them; the other way round it would lose
     them), placements in the order of ``records``."""
-    later = [i for i, r in enumerate(records) if r.topic.startswith("changelog.")]
+    later = [i for i, r in enumerate(records) if r.topic.startswith(CHANGELOG_PREFIX)]
     first = [i for i in range(len(records)) if i not in set(later)]
     placed: list[tuple[int, int]] = [(0, 0)] * len(records)
     for group in (first, later):

@@ -49,7 +49,7 @@ from connectors.sinks.inbox import (
     InboxItem,
     InboxStatus,
 )
-from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
+from connectors.sinks.outcomes import publish_outcome
 from connectors.sources.http_ingest import serve, stop
 from hub.events import AlertUrgency
 from hub.metrics import HttpMetricsMiddleware
@@ -211,8 +211,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
-    ensure_topics(deps.conn.bus)
-    ensure_outcomes_topic(deps.conn.bus)
+    ensure_topics(deps.conn.bus, config=deps.config)
     team_names = {t.id: t.name for t in deps.config.teams}
     event_types = sorted({e for t in deps.config.teams for e in t.event_types})
     has_operator = _include_operator(app)
