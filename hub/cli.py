@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from hub.commands.bus import consume, topics
@@ -17,9 +19,21 @@ from hub.commands.schemas import schemas
 from hub.commands.selftest import selftest
 from hub.commands.sources import sources
 from hub.commands.users import users
+from hub.errors import ConfigError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Signalhub(click.Group):
+    """Settings that do not work (a refused password, an untrusted CA, a bad file) end
+    any command with their message, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Signalhub, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="signalhub")
 def main() -> None:
     """Signalhub: route prevention signals (debt, eviction risk, youth-care exit)

@@ -42,10 +42,15 @@ class Connection:
 
 
 def bus_for(settings: Settings) -> Bus:
-    """The bus alone (no registry), as ``settings`` say, with ``HUB_TOPIC_PREFIX``."""
+    """The bus alone (no registry), as ``settings`` say, with ``HUB_TOPIC_PREFIX`` and
+    its options (for Kafka: timeouts, batching, and the TLS and SASL settings every
+    client gets, checked here: a ConfigError names the setting that does not work)."""
     options: dict[str, object] = {}
     if settings.bus.startswith("kafka://"):
-        options = settings.kafka.model_dump()
+        from hub.bus.kafka_security import SECURITY_FIELDS, kafka_security
+
+        options = settings.kafka.model_dump(exclude=set(SECURITY_FIELDS))
+        options["security"] = kafka_security(settings.kafka)
     else:
         options = settings.embedded.model_dump()
     bus = open_bus(settings.bus, **options)
@@ -61,7 +66,12 @@ def connect(settings: Settings) -> Connection:
     if settings.registry_url:
         from hub.registry.http import HttpRegistry
 
-        registry = HttpRegistry(settings.registry_url, default_compatibility=settings.compatibility)
+        try:
+            registry = HttpRegistry(settings.registry_url, access=settings.registry,
+                                    default_compatibility=settings.compatibility)
+        except ConfigError:  # credentials in the URL, a bad CA file
+            bus.close()
+            raise
     elif embedded_path is not None:
         from hub.registry.embedded import EmbeddedRegistry
 

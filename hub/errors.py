@@ -8,7 +8,9 @@ on says what its caller should do, and the HTTP API answers by branch
 
     HubError                        (any other: a fault of the hub itself, HTTP 500)
     ├── ConfigError                 settings or configuration files are invalid
-    │   └── WebhookTargetRefused    a webhook's host resolves to an address it may not reach
+    │   ├── WebhookTargetRefused    a webhook's host resolves to an address it may not reach
+    │   ├── BusAccessDenied         (also a BusError)
+    │   └── RegistryAccessDenied    (also a RegistryError)
     ├── InvalidInput                what a caller sent is invalid; do not retry as is (422)
     │   ├── IntakeError             a payload is no valid signal or consent; ``errors``
     │   │                           name each field (never its value)
@@ -51,11 +53,14 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
     │   ├── CommitFailed            the group rebalanced; uncommitted work is redelivered
+    │   ├── BusAccessDenied         the broker refused the hub's TLS or SASL settings, or an
+    │   │                           ACL is missing; the message names the setting to check
     │   └── Backpressure            the bus is full for now; carries ``retry_after``
     │                               seconds (429)
     ├── RegistryError               the schema registry failed
     │   ├── RegistryUnavailable     the registry cannot be reached or answers 5xx
     │   ├── SchemaNotFound          unknown schema id or subject/version
+    │   ├── RegistryAccessDenied    the registry refused the hub's credentials (401/403)
     │   └── IncompatibleSchema      a schema change breaks the compatibility rule
     ├── SignalRejected              a signal cannot be routed (carries a dead-letter
     │                               reason code: VALIDATION_FAILED, NO_TEAM, ...)
@@ -63,8 +68,8 @@ on says what its caller should do, and the HTTP API answers by branch
         ├── NotWireFormat           bytes do not start with magic byte 0 and a schema id
         └── DecodeError             the Avro body does not decode with its writer schema
 
-``Unavailable`` and ``NotFound`` are second bases of the errors listed under them: they
-keep their place in their own branch too. Not hub errors: the web app's
+``Unavailable``, ``NotFound`` and ``ConfigError`` are second bases of the errors listed
+under them: they keep their place in their own branch too. Not hub errors: the web app's
 ``LoginRequired`` (a control signal: show the sign-in page) and the HTTP layers'
 ``ApiError`` (an answer, not a failure). Control signals are not failures: a refusal by
 the router is a decision with a reason code, not an exception.
@@ -104,10 +109,12 @@ __all__ = [
     "InvalidBsn",
     "InvalidInput",
     "KeyReused",
+    "RegistryAccessDenied",
     "RegistryUnavailable",
     "StoreError",
     "StoreUnavailable",
     "Unavailable",
+    "BusAccessDenied",
     "BusError",
     "BusUnavailable",
     "CommitFailed",
@@ -304,6 +311,12 @@ class BusUnavailable(BusError, Unavailable):
     """The broker or the database cannot be reached."""
 
 
+class BusAccessDenied(BusError, ConfigError):
+    """The broker refused the hub: a failed TLS handshake (an untrusted certificate, a
+    host name it does not name), a refused SASL sign-in or a missing ACL. The message
+    says which ``HUB_KAFKA__*`` setting to check and never holds a secret."""
+
+
 class CommitFailed(BusError):
     """The group rebalanced before the commit; the partition's new owner re-reads the
     uncommitted messages (at-least-once), so the caller may simply go on."""
@@ -323,6 +336,11 @@ class RegistryError(HubError):
 
 class RegistryUnavailable(RegistryError, Unavailable):
     """The registry cannot be reached, or answers with a server error."""
+
+
+class RegistryAccessDenied(RegistryError, ConfigError):
+    """The schema registry answered 401 or 403: the credentials in ``HUB_REGISTRY__*``
+    are missing or wrong, or lack the right; the message never holds a secret."""
 
 
 class SchemaNotFound(RegistryError):

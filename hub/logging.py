@@ -8,6 +8,10 @@ line of the stream has the same format. Its last steps are always: format the ex
 (traceback and message), :func:`redact_personal_data`, render. Redaction (see
 docs/operations.md, "Logs") drops keys that could hold personal data (``bsn``, ``name``,
 ...) at any depth and masks BSN-shaped numbers in every string, the traceback included.
+It also masks every secret registered with :func:`register_secret` (passwords, tokens
+and keys of the connections the hub makes) wherever it appears, and the values of keys
+such as ``password`` or ``token``: kafka-python logs its clients' whole configuration
+at DEBUG.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ import structlog
 
 from hub.pseudonym import is_valid_bsn
 
-__all__ = ["REDACTED", "configure_logging", "redact_personal_data", "redact_text"]
+__all__ = [
+    "REDACTED",
+    "configure_logging",
+    "redact_personal_data",
+    "redact_text",
+    "register_secret",
+    "register_secrets_of",
+]
 
 REDACTED = "[redacted]"
 _FORBIDDEN_KEYS = frozenset({"bsn", "name", "first_name", "last_name", "email", "phone",
@@ -38,6 +49,19 @@ _KEEP = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]{16,
 _DIGITS = r"(?:(?<!\d)|(?<=\\x[0-9a-fA-F]{2}))\d{8,9}(?!\d)"
 _PATTERN = re.compile(f"(?P<keep>{_KEEP})|(?P<digits>{_DIGITS})")
 _MAX_DEPTH = 16
+#: keys whose values are secrets wherever they appear (kafka-python's configuration dump
+#: has ``sasl_plain_password``, ``ssl_password``)
+_SECRET_KEY = re.compile(r"password|passwd|secret|token|credential|authorization", re.I)
+#: ``'sasl_plain_password': 'value'`` (or ``=``) inside a formatted message or repr
+_SECRET_ITEM = re.compile(
+    r"""(?P<key>['"]?\w*(?:password|passwd|secret|token|credential)\w*['"]?\s*[:=]\s*)"""
+    r"""(?P<value>'[^']*'|"[^"]*")""", re.I)
+#: the password in a URL's user info: ``postgresql://hub:<password>@db/hub``
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(?=@)")
+#: registered secrets shorter than this are not masked (they would mask ordinary words)
+_MIN_SECRET = 6
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
 _ROOT_HANDLER_NAME = "signalhub"
 
 
@@ -49,10 +73,51 @@ def _mask(match: re.Match[str]) -> str:
     return REDACTED if is_valid_bsn(digits.rjust(9, "0")) else digits
 
 
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` (and its forms in a bytes repr and in a basic-auth header) in every
+    log line and in :func:`redact_text` from now on; values under six characters are
+    ignored. For passwords, tokens and keys the hub hands to a client library."""
+    global _secret_pattern
+    if not value or len(value) < _MIN_SECRET or value in _secrets:
+        return
+    forms = {value, repr(value.encode())[2:-1], repr(value)[1:-1]}
+    _secrets.update(form for form in forms if len(form) >= _MIN_SECRET)
+    alternatives = sorted(_secrets, key=len, reverse=True)
+    _secret_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+
+
+def register_secrets_of(model: object) -> None:
+    """Register every ``SecretStr`` value in a pydantic model, nested models included
+    (the hub's settings)."""
+    from pydantic import BaseModel, SecretStr
+
+    if not isinstance(model, BaseModel):
+        return
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        if isinstance(value, SecretStr):
+            register_secret(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            register_secrets_of(value)
+
+
+def _redact_secrets(text: str) -> str:
+    if _secret_pattern is not None:
+        text = _secret_pattern.sub(REDACTED, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group("pre") + REDACTED, text)
+    if any(word in text.lower() for word in ("password", "passwd", "secret", "token",
+                                              "credential")):
+        text = _SECRET_ITEM.sub(lambda m: f"{m.group('key')}'{REDACTED}'", text)
+    return text
+
+
 def redact_text(text: str) -> str:
     """``text`` with every BSN-shaped number (9 digits, or 8 with the leading zero
-    dropped, passing the 11-test) replaced by ``[redacted]``."""
-    return _PATTERN.sub(_mask, text)
+    dropped, passing the 11-test) and every registered secret replaced by
+    ``[redacted]``, and so the value of any ``password``/``token``-like key in a dict
+    repr or ``key=value`` text and the password in a URL (``scheme://user:pw@host``)."""
+    return _PATTERN.sub(_mask, _redact_secrets(text))
 
 
 def _redact(value: Any, depth: int = 0) -> Any:
@@ -75,7 +140,8 @@ def _redact(value: Any, depth: int = 0) -> Any:
 
 
 def _is_forbidden(key: object) -> bool:
-    return isinstance(key, str) and key.lower() in _FORBIDDEN_KEYS
+    return isinstance(key, str) and (key.lower() in _FORBIDDEN_KEYS
+                                     or _SECRET_KEY.search(key) is not None)
 
 
 def _redact_key(key: object) -> object:

@@ -11,7 +11,14 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from hub.compat import Compatibility
@@ -23,6 +30,7 @@ __all__ = [
     "EmbeddedSettings",
     "KafkaSettings",
     "MetricsSettings",
+    "RegistrySettings",
     "Settings",
     "WebSettings",
     "load_settings",
@@ -63,6 +71,33 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = Field(6_000, ge=1_000)
     #: how often a group member heartbeats (well under the session timeout)
     heartbeat_interval_ms: int = Field(1_000, gt=0)
+
+    # -- secured connections (docs/bus.md, "Secured connections"); checked and applied
+    # -- to every Kafka client by hub/bus/kafka_security.py
+    #: PLAINTEXT (default), SSL (TLS), SASL_SSL (TLS + SASL) or SASL_PLAINTEXT
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    #: with SASL_*: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (username + password) or
+    #: OAUTHBEARER (a token)
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    #: never logged
+    sasl_password: SecretStr | None = None
+    #: OAUTHBEARER: a fixed token; never logged
+    sasl_oauth_token: SecretStr | None = None
+    #: OAUTHBEARER: a file holding the token, read again for every new connection (so an
+    #: agent can renew it)
+    sasl_oauth_token_file: Path | None = None
+    #: PEM file of the CA(s) the broker certificates are checked against; unset: the
+    #: system's CAs
+    ssl_cafile: Path | None = None
+    #: the client certificate (PEM) for brokers that ask for one (mutual TLS)
+    ssl_certfile: Path | None = None
+    #: the client certificate's private key (PEM); unset: in the certificate file
+    ssl_keyfile: Path | None = None
+    #: the password of an encrypted private key; never logged
+    ssl_key_password: SecretStr | None = None
+    #: the broker certificate must name the host connected to (off only for tests)
+    ssl_check_hostname: bool = True
 
     @model_validator(mode="after")
     def _replicas(self) -> KafkaSettings:
@@ -106,6 +141,20 @@ class WebSettings(BaseModel):
     login_concurrency: int = Field(4, ge=1)
     #: serve the web app's /openapi.json (never /docs or /redoc: those need a CDN)
     openapi: bool = False
+
+
+class RegistrySettings(BaseModel):
+    """Access to the HTTP schema registry (``HUB_REGISTRY_URL``); never in the URL."""
+
+    #: basic auth user name (with ``password``)
+    username: str | None = None
+    #: basic auth password; never logged
+    password: SecretStr | None = None
+    #: bearer token (instead of basic auth); never logged
+    token: SecretStr | None = None
+    #: PEM file of the CA(s) an https registry's certificate is checked against; unset:
+    #: the system's CAs
+    cafile: Path | None = None
 
 
 class MetricsSettings(BaseModel):
@@ -217,6 +266,7 @@ class Settings(BaseSettings):
     )
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
@@ -248,8 +298,16 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings once; keyword arguments win over the environment.
 
     Raises :class:`ConfigError` for a bad pseudonym or intake key (naming where, never
-    the key) and for a value that is not valid JSON where JSON is expected."""
+    the key), for a value that is not valid JSON where JSON is expected, and for any
+    other invalid value (naming the variable and the problem, never the input: pydantic's
+    own message would show a whole nested model's input, passwords included)."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except SettingsError as exc:  # its message names the field, not the value
         raise ConfigError(f"{exc}: check that it is valid JSON") from None
+    except ValidationError as exc:
+        problems = [
+            f"HUB_{'__'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

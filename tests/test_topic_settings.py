@@ -191,12 +191,12 @@ def test_topics_init_with_a_prefix_makes_prefixed_topics(tmp_path: Path) -> None
 
 
 def test_settings_refuse_impossible_replica_counts_and_bad_prefixes() -> None:
-    with pytest.raises(ValueError, match="HUB_KAFKA__MIN_INSYNC_REPLICAS"):
+    with pytest.raises(ConfigError, match="HUB_KAFKA__MIN_INSYNC_REPLICAS"):
         load_settings(kafka={"replication_factor": 2, "min_insync_replicas": 3})
     assert load_settings(kafka={"replication_factor": 3}).kafka.min_insync_replicas == 2
     assert load_settings().kafka.min_insync_replicas == 1
     assert load_settings().kafka.compression_type == "zstd"
-    with pytest.raises(ValueError, match="HUB_TOPIC_PREFIX"):
+    with pytest.raises(ConfigError, match="HUB_TOPIC_PREFIX"):
         load_settings(topic_prefix="a b")
 
 

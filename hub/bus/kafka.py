@@ -21,6 +21,11 @@ producer is replaced by a new one for the next call. Kafka's
 retriable errors are :class:`~hub.errors.BusUnavailable` too. Group members use a short
 session (``session_timeout_ms``, 6 s: a killed member's partitions move on after that)
 and leave their group at once when closed.
+
+Every client (producers, consumers, readers, the admin client, the metadata consumer) is
+made from :meth:`KafkaBus.client_options`, which adds the TLS and SASL options of
+``security`` (:mod:`hub.bus.kafka_security`); a refused sign-in or TLS handshake is a
+:class:`~hub.errors.BusAccessDenied` naming the setting to check.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from kafka.admin import ConfigResource
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
+from hub.bus.kafka_security import KafkaSecurity
 from hub.errors import BusError, BusUnavailable, CommitFailed, ConfigError, TopicNotFound
 
 log = structlog.get_logger(__name__)
@@ -50,10 +56,16 @@ __all__ = ["TRANSACTION_TIMEOUT_MS", "KafkaBus", "KafkaBusConsumer", "KafkaReade
 TRANSACTION_TIMEOUT_MS = 10_000
 
 
-def _wrap(exc: Exception, what: str) -> BusError:
-    """The hub error for a kafka-python error: a rebalance is CommitFailed, a missing
-    topic TopicNotFound, a timeout or any other retriable error BusUnavailable (the
-    broker did not answer in time: retry later), anything else a BusError."""
+def _wrap(exc: Exception, what: str, security: KafkaSecurity | None = None,
+          since: float | None = None) -> BusError:
+    """The hub error for a kafka-python error: a refused sign-in, TLS handshake or ACL
+    (also when it made the client time out since ``since``) BusAccessDenied, a rebalance
+    CommitFailed, a missing topic TopicNotFound, a timeout or any other retriable error
+    BusUnavailable (the broker did not answer in time: retry later), anything else a
+    BusError."""
+    denied = (security or _PLAIN).explain(exc, what, since or time.monotonic())
+    if denied is not None:
+        return denied
     if isinstance(exc, kerr.CommitFailedError | kerr.RebalanceInProgressError
                   | kerr.IllegalGenerationError | kerr.UnknownMemberIdError):
         return CommitFailed(f"{what}: the group rebalanced ({type(exc).__name__}); the"
@@ -65,6 +77,9 @@ def _wrap(exc: Exception, what: str) -> BusError:
     if isinstance(exc, kerr.KafkaError) and exc.retriable:
         return BusUnavailable(f"{what}: no Kafka broker reachable ({exc})")
     return BusError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+_PLAIN = KafkaSecurity()
 
 
 class KafkaBus(Bus):
@@ -88,9 +103,11 @@ class KafkaBus(Bus):
         session_timeout_ms: int = 6_000,
         heartbeat_interval_ms: int = 1_000,
         producer_config: Mapping[str, Any] | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.security = security or _PLAIN
         self.replication_factor = replication_factor
         #: set on every topic this bus creates (None: the broker's default)
         self.min_insync_replicas = min_insync_replicas
@@ -100,7 +117,7 @@ class KafkaBus(Bus):
                                "heartbeat_interval_ms": heartbeat_interval_ms,
                                "bootstrap_timeout_ms": max_block_ms}
         self._producer_config: dict[str, Any] = {
-            "bootstrap_servers": bootstrap,
+            **self.client_options(),
             "client_id": client_id,
             "acks": "all",
             "enable_idempotence": True,
@@ -122,39 +139,53 @@ class KafkaBus(Bus):
 
     # -- lazily made clients ------------------------------------------------------------
 
+    def client_options(self, **options: Any) -> dict[str, Any]:
+        """kafka-python keyword arguments for a new client of this bus: the bootstrap
+        servers, the TLS and SASL options, then ``options``."""
+        return {"bootstrap_servers": self.bootstrap, **self.security.options, **options}
+
+    def wrap_error(self, exc: Exception, what: str, since: float) -> BusError:
+        """The hub error for ``exc`` from an operation started at ``since`` (monotonic)."""
+        return _wrap(exc, what, self.security, since)
+
     @property
     def producer(self) -> KafkaProducer:
         with self._producer_lock:  # request threads share one bus
             if self._producer is None:
+                since = time.monotonic()
                 try:
                     self._producer = KafkaProducer(**self._producer_config)
                 except kerr.KafkaError as exc:
-                    raise _wrap(exc, "cannot start Kafka producer") from exc
+                    raise self.wrap_error(exc, "cannot start Kafka producer", since) from exc
             return self._producer
 
     @property
     def admin(self) -> KafkaAdminClient:
         if self._admin is None:
+            since = time.monotonic()
             try:
-                self._admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin",
+                self._admin = KafkaAdminClient(**self.client_options(
+                    client_id=f"{self.client_id}-admin",
                     bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
                     request_timeout_ms=self._producer_config["request_timeout_ms"],
-                )
+                ))
             except kerr.KafkaError as exc:
-                raise _wrap(exc, "cannot reach Kafka admin API") from exc
+                raise self.wrap_error(exc, "cannot reach Kafka admin API", since) from exc
         return self._admin
 
     @property
     def _metadata_consumer(self) -> KafkaConsumer:
         if self._meta is None:
-            self._meta = KafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                client_id=f"{self.client_id}-meta",
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-                bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
-            )
+            since = time.monotonic()
+            try:
+                self._meta = KafkaConsumer(**self.client_options(
+                    client_id=f"{self.client_id}-meta",
+                    enable_auto_commit=False,
+                    isolation_level="read_committed",
+                    bootstrap_timeout_ms=self.group_timeouts["bootstrap_timeout_ms"],
+                ))
+            except kerr.KafkaError as exc:
+                raise self.wrap_error(exc, "cannot start Kafka metadata reader", since) from exc
         return self._meta
 
     # -- topics -------------------------------------------------------------------------
@@ -240,6 +271,7 @@ class KafkaBus(Bus):
     # -- produce ------------------------------------------------------------------------
 
     def produce(self, records: Iterable[Record]) -> list[tuple[int, int]]:
+        since = time.monotonic()
         producer = self.producer
         try:
             futures = [
@@ -252,7 +284,7 @@ class KafkaBus(Bus):
                 out.append((meta.partition, meta.offset))
             return out
         except kerr.KafkaError as exc:
-            error = _wrap(exc, "produce failed")
+            error = self.wrap_error(exc, "produce failed", since)
             if isinstance(error, BusUnavailable):
                 self._drop_producer(producer)
             raise error from exc
@@ -311,18 +343,21 @@ class KafkaBus(Bus):
     def transactional_producer(self, transactional_id: str) -> KafkaProducer:
         """A producer of ``transactional_id`` with its transactions initialised (which
         fences any earlier producer of that id and aborts what it left open)."""
+        since = time.monotonic()
         try:
             producer = KafkaProducer(
                 **{**self._producer_config, "transactional_id": transactional_id,
                    "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
             )  # fmt: skip
         except kerr.KafkaError as exc:
-            raise _wrap(exc, f"cannot start transactional producer {transactional_id}") from exc
+            raise self.wrap_error(exc, f"cannot start transactional producer {transactional_id}",
+                              since) from exc
         try:
             producer.init_transactions()
         except kerr.KafkaError as exc:
             close_producer(producer, timeout=0)
-            raise _wrap(exc, f"cannot start transactional producer {transactional_id}") from exc
+            raise self.wrap_error(exc, f"cannot start transactional producer {transactional_id}",
+                              since) from exc
         return producer
 
     def close(self) -> None:
@@ -354,10 +389,11 @@ class KafkaBusConsumer(Consumer):
         self._txn: KafkaProducer | None = None
         if transactional_id is not None:
             self._txn = bus.transactional_producer(transactional_id)
+        since = time.monotonic()
         try:
             self._consumer = KafkaConsumer(
                 *topics,
-                bootstrap_servers=bus.bootstrap,
+                **bus.client_options(),
                 group_id=group,
                 client_id=f"{bus.client_id}-{group}",
                 enable_auto_commit=False,
@@ -370,7 +406,7 @@ class KafkaBusConsumer(Consumer):
         except kerr.KafkaError as exc:
             if self._txn is not None:
                 close_producer(self._txn)
-            raise _wrap(exc, f"cannot join group {group}") from exc
+            raise bus.wrap_error(exc, f"cannot join group {group}", since) from exc
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         deadline = time.monotonic() + timeout
@@ -479,15 +515,16 @@ class KafkaReader(Consumer):
     """Partitions assigned by hand, outside any group, read_committed (state restore)."""
 
     def __init__(self, bus: KafkaBus, partitions: set[TopicPartition]) -> None:
+        since = time.monotonic()
         try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=bus.bootstrap, group_id=None, enable_auto_commit=False,
+            self._consumer = KafkaConsumer(**bus.client_options(
+                group_id=None, enable_auto_commit=False,
                 client_id=f"{bus.client_id}-reader", max_poll_records=5000,
                 isolation_level="read_committed", auto_offset_reset="earliest",
-            )  # fmt: skip
+            ))  # fmt: skip
             self._consumer.assign([KafkaTP(tp.topic, tp.partition) for tp in partitions])
         except kerr.KafkaError as exc:
-            raise _wrap(exc, "cannot start a reader") from exc
+            raise bus.wrap_error(exc, "cannot start a reader", since) from exc
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         try:

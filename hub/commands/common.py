@@ -12,7 +12,7 @@ import click
 
 from hub.connect import Connection, connect
 from hub.errors import HubError
-from hub.logging import configure_logging
+from hub.logging import configure_logging, register_secrets_of
 from hub.settings import Settings, load_settings
 
 __all__ = ["bus_option", "open_connection", "to_json"]
@@ -45,6 +45,7 @@ def settings_from(bus_url: str | None, registry_url: str | None = None) -> Setti
         settings = load_settings(**overrides)
     except HubError as exc:  # e.g. a pseudonym key too short (the message never has it)
         raise click.ClickException(str(exc)) from exc
+    register_secrets_of(settings)  # masked in every log line, kafka-python's included
     configure_logging(settings.log_level, settings.log_format)
     return settings
 

@@ -43,7 +43,7 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -51,6 +51,7 @@ from typing import Any
 
 import structlog
 
+from hub.devtools.broker_security import BrokerSecurity, prepare
 from hub.errors import LocalKafkaError, ToolMissing
 
 __all__ = [
@@ -372,8 +373,11 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
-    """A single-node combined broker+controller configuration, loopback only."""
+def server_properties(
+    port: int, controller_port: int, data_dir: Path, extra: Mapping[str, str] | None = None
+) -> str:
+    """A single-node combined broker+controller configuration, loopback only; ``extra``
+    adds or replaces properties (the SASL_SSL listener)."""
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -402,23 +406,23 @@ def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         "log.segment.delete.delay.ms": "1000",
         "num.network.threads": "2",
         "num.io.threads": "4",
+        **(extra or {}),
     }
     lines = [f"{key}={value}" for key, value in settings.items()]
     return "# written by hub/devtools/local_kafka.py\n" + "\n".join(lines) + "\n"
 
 
-def _previous_ports(props: Path) -> tuple[int | None, int | None]:
-    """(broker, controller) ports of an earlier run in the same work directory."""
+def _previous_ports(props: Path) -> tuple[int | None, int | None, int | None]:
+    """(broker, controller, SASL_SSL) ports of an earlier run in the same work directory."""
     try:
         text = props.read_text(encoding="utf-8")
     except OSError:
-        return None, None
+        return None, None, None
     broker = re.search(r"^advertised\.listeners=PLAINTEXT://[^:]+:(\d+)", text, re.M)
     controller = re.search(r"^controller\.quorum\.bootstrap\.servers=[^:]+:(\d+)", text, re.M)
-    return (
-        int(broker.group(1)) if broker else None,
-        int(controller.group(1)) if controller else None,
-    )
+    sasl = re.search(r"^advertised\.listeners=.*SASL_SSL://[^:]+:(\d+)", text, re.M)
+    return tuple(int(m.group(1)) if m else None  # type: ignore[return-value]
+                 for m in (broker, controller, sasl))
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
@@ -447,6 +451,11 @@ class LocalKafka:
     ``fast_start`` (default) runs the JVM with the C1 compiler only and the serial GC:
     about half the CPU to start, which is what tests want; a broker for benchmarks or a
     long developer session should pass ``fast_start=False`` for full JIT throughput.
+
+    ``sasl_ssl=True`` adds a ``SASL_SSL`` listener at :attr:`sasl_bootstrap` with a CA,
+    a broker certificate and a SCRAM/PLAIN user made at start
+    (:mod:`hub.devtools.broker_security`; :attr:`security` has the CA file and the
+    password); the ``PLAINTEXT`` listener at :attr:`bootstrap` stays.
     """
 
     def __init__(
@@ -456,11 +465,16 @@ class LocalKafka:
         cache_dir: Path | None = None,
         *,
         fast_start: bool = True,
+        sasl_ssl: bool = False,
     ) -> None:
         self.version: str = kafka_version()
         self.fast_start = fast_start
         self.port: int | None = port
         self.controller_port: int | None = None
+        self.sasl_ssl = sasl_ssl
+        self.sasl_port: int | None = None
+        #: the SASL_SSL listener's CA and user, once :meth:`start` has made them
+        self.security: BrokerSecurity | None = None
         self.cache_dir: Path = cache_dir if cache_dir is not None else default_cache_dir()
         self.workdir: Path | None = workdir
         self._owns_workdir = workdir is None
@@ -474,6 +488,13 @@ class LocalKafka:
         if self.port is None:
             raise LocalKafkaError("the broker has no port yet: call start() first")
         return f"{HOST}:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """``127.0.0.1:<port>`` of the SASL_SSL listener (``sasl_ssl=True`` only)."""
+        if self.sasl_port is None:
+            raise LocalKafkaError("the broker has no SASL_SSL listener: LocalKafka(sasl_ssl=True)")
+        return f"{HOST}:{self.sasl_port}"
 
     @property
     def log_path(self) -> Path | None:
@@ -587,31 +608,44 @@ class LocalKafka:
         props = self.workdir / "server.properties"
         self._choose_ports(props)
         assert self.port is not None and self.controller_port is not None
-        for port in (self.port, self.controller_port):
+        extra: dict[str, str] = {}
+        if self.sasl_ssl:
+            assert self.sasl_port is not None
+            self.security = prepare(self.workdir)
+            extra = self.security.server_settings(HOST, self.port, self.sasl_port,
+                                                  self.controller_port)
+        for port in (self.port, self.controller_port, self.sasl_port):
+            if port is None:
+                continue
             if port_accepts(HOST, port, timeout=0.2):
                 raise LocalKafkaError(
                     f"port {port} on {HOST} is already in use (another Kafka?); pick another"
                     " port, or let one be chosen (port=None; CLI: --port 0)"
                 )
         props.write_text(
-            server_properties(self.port, self.controller_port, self.workdir / "data"),
+            server_properties(self.port, self.controller_port, self.workdir / "data", extra),
             encoding="utf-8",
         )
         return props
 
     def _choose_ports(self, props: Path) -> None:
         formatted = (props.parent / "data" / "meta.properties").is_file()
-        old_port, old_controller = _previous_ports(props) if formatted else (None, None)
+        old_port, old_controller, old_sasl = (
+            _previous_ports(props) if formatted else (None, None, None))
         if self.port is None:
             self.port = old_port
         # a formatted KRaft log records its controller endpoint: keep the same port
         self.controller_port = old_controller
-        wanted = [p for p in (self.port, self.controller_port) if p is not None]
-        spare = iter(p for p in free_ports(4) if p not in wanted)
+        if self.sasl_ssl and self.sasl_port is None:
+            self.sasl_port = old_sasl
+        wanted = [p for p in (self.port, self.controller_port, self.sasl_port) if p is not None]
+        spare = iter(p for p in free_ports(6) if p not in wanted)
         if self.port is None:
             self.port = next(spare)
         if self.controller_port is None or self.controller_port == self.port:
             self.controller_port = next(spare)
+        if self.sasl_ssl and self.sasl_port in (None, self.port, self.controller_port):
+            self.sasl_port = next(spare)
 
     @staticmethod
     def _java_cmd(java: str, libs: Path, jvm_opts: Sequence[str], *args: str) -> list[str]:
@@ -629,7 +663,8 @@ class LocalKafka:
         """``kafka-storage format --standalone`` unless the data directory is formatted."""
         if (props.parent / "data" / "meta.properties").is_file():
             return
-        format_args = ["format", "-t", new_cluster_id(), "-c", str(props), "--standalone"]
+        format_args = ["format", "-t", new_cluster_id(), "-c", str(props), "--standalone",
+                       *(self.security.format_args() if self.security else ())]
         cmd = self._java_cmd(
             java, libs, FAST_START_JVM_OPTS, "kafka.tools.StorageTool", *format_args
         )
@@ -721,6 +756,13 @@ def _parser() -> argparse.ArgumentParser:
         help="start quicker (C1 JIT only, serial GC) at the cost of peak throughput",
     )
     parser.add_argument(
+        "--sasl-ssl",
+        action="store_true",
+        help="also listen with SASL_SSL (a CA, a broker certificate and a SCRAM/PLAIN user"
+        " made at start; the hub's settings for it are written to"
+        " <workdir>/security/client.env)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
@@ -746,6 +788,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port or None,
             cache_dir=args.cache_dir,
             fast_start=args.fast_start,
+            sasl_ssl=args.sasl_ssl,
         )
         print(f"starting Apache Kafka {kafka.version} (KRaft, single node) ...", flush=True)
         return _serve(kafka, args.timeout)
@@ -767,6 +810,9 @@ def _serve(kafka: LocalKafka, timeout: float) -> int:
     bootstrap = kafka.start(timeout=timeout)
     print(f"Apache Kafka {kafka.version} ready at {bootstrap}")
     print(f"  export HUB_BUS=kafka://{bootstrap}")
+    if kafka.security is not None:
+        env = kafka.security.write_client_env(kafka.sasl_bootstrap)
+        print(f"  SASL_SSL listener at {kafka.sasl_bootstrap}; its settings: set -a; . {env}")
     print(f"  broker log: {kafka.log_path}")
     print("  Ctrl-C to stop", flush=True)
     code = kafka.wait()

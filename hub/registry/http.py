@@ -11,11 +11,19 @@ unconfirmed id is not used: :meth:`writer_id` raises RegistryUnavailable (the in
 answers 503). Concurrent first registrations of one subject by several clients are safe:
 Apicurio answers the loser of its ``PUT /config/<subject>`` race with 409 "rule already
 exists", which is taken as success and the level set again.
+
+Access (``access``, the ``HUB_REGISTRY__*`` settings): basic auth or a bearer token and a
+CA file for an https registry, never in the URL (a URL with a user name or password is
+refused, naming the settings to use). The password and token are registered with the log
+redaction and appear in no error; a 401 or 403 is a
+:class:`~hub.errors.RegistryAccessDenied` naming the settings to check.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -26,8 +34,17 @@ import httpx
 import structlog
 
 from hub.compat import Compatibility
-from hub.errors import IncompatibleSchema, RegistryError, RegistryUnavailable, SchemaNotFound
+from hub.errors import (
+    ConfigError,
+    IncompatibleSchema,
+    RegistryAccessDenied,
+    RegistryError,
+    RegistryUnavailable,
+    SchemaNotFound,
+)
+from hub.logging import redact_text, register_secret
 from hub.registry.base import RegisteredSchema, SchemaRegistry, canonical
+from hub.settings import RegistrySettings
 
 __all__ = ["CONFIRM_EVERY", "HttpRegistry", "RETRY_AFTER"]
 
@@ -61,15 +78,19 @@ class HttpRegistry(SchemaRegistry):
         retry_after: float = RETRY_AFTER,
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
+        access: RegistrySettings | None = None,
     ) -> None:
+        _refuse_userinfo(base_url)
         self.base_url = base_url.rstrip("/")
         self.default_compatibility = default_compatibility
         self.confirm_every = confirm_every
         self.retry_after = retry_after
         self._clock = clock
+        access = access or RegistrySettings()
         self._http = client or httpx.Client(
             base_url=self.base_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-            headers={"Accept": _CONTENT, "Content-Type": _CONTENT},
+            headers={"Accept": _CONTENT, "Content-Type": _CONTENT, **_auth_headers(access)},
+            verify=_verify(access),
         )
         self._by_id: dict[int, str] = {}
         self._writers: dict[tuple[str, str], _Confirmed] = {}
@@ -86,8 +107,15 @@ class HttpRegistry(SchemaRegistry):
             resp = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
             self._failed()
-            raise RegistryUnavailable(
-                f"schema registry at {self.base_url} unreachable: {exc}") from exc
+            hint = (": its certificate is not signed by a CA in HUB_REGISTRY__CAFILE (unset:"
+                    " the system's CAs)" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "")
+            raise RegistryUnavailable(redact_text(
+                f"schema registry at {self.base_url} unreachable: {exc}{hint}")) from exc
+        if resp.status_code in (401, 403):
+            raise RegistryAccessDenied(
+                f"{method} {path} answered {resp.status_code}: the schema registry refused the"
+                " hub's credentials; check HUB_REGISTRY__USERNAME and HUB_REGISTRY__PASSWORD"
+                " (or HUB_REGISTRY__TOKEN)")
         if resp.status_code >= 500:
             self._failed()
             raise RegistryUnavailable(
@@ -260,6 +288,48 @@ class HttpRegistry(SchemaRegistry):
 
     def close(self) -> None:
         self._http.close()
+
+
+def _refuse_userinfo(base_url: str) -> None:
+    try:
+        userinfo = httpx.URL(base_url).userinfo
+    except httpx.InvalidURL:
+        raise ConfigError("HUB_REGISTRY_URL is no valid URL") from None
+    if userinfo:
+        raise ConfigError(
+            "HUB_REGISTRY_URL holds a user name or password: remove them from the URL and"
+            " set HUB_REGISTRY__USERNAME and HUB_REGISTRY__PASSWORD (or HUB_REGISTRY__TOKEN)")
+
+
+def _auth_headers(access: RegistrySettings) -> dict[str, str]:
+    """The Authorization header of basic auth or a bearer token (the secrets registered
+    with the log redaction, in every form they are sent in)."""
+    if access.token is not None and (access.username or access.password is not None):
+        raise ConfigError("set HUB_REGISTRY__TOKEN or HUB_REGISTRY__USERNAME and"
+                          " HUB_REGISTRY__PASSWORD, not both")
+    if access.token is not None:
+        token = access.token.get_secret_value()
+        register_secret(token)
+        return {"Authorization": f"Bearer {token}"}
+    if access.password is not None and not access.username:
+        raise ConfigError("HUB_REGISTRY__PASSWORD needs HUB_REGISTRY__USERNAME")
+    if access.username:
+        password = access.password.get_secret_value() if access.password else ""
+        register_secret(password)
+        basic = base64.b64encode(f"{access.username}:{password}".encode()).decode()
+        register_secret(basic)
+        return {"Authorization": f"Basic {basic}"}
+    return {}
+
+
+def _verify(access: RegistrySettings) -> ssl.SSLContext | bool:
+    if access.cafile is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(access.cafile))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"HUB_REGISTRY__CAFILE: {access.cafile} is no readable PEM CA"
+                          f" certificate file ({type(exc).__name__})") from None
 
 
 def _registered(answer: dict[str, Any], subject: str) -> RegisteredSchema:
