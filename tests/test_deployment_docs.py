@@ -1,0 +1,185 @@
+"""docs/deployment.md names only what exists: settings, commands and their options, files
+and the sections it links to; README.md and docs/operations.md link to it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+from pydantic import BaseModel
+
+from hub.cli import main
+from hub.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+GUIDE = DOCS / "deployment.md"
+
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_SPAN = re.compile(r"`([^`\n]+(?:\n[^`\n]+)*)`")
+_SETTING = re.compile(r"(?<![A-Za-z0-9_])(HUB_[A-Z0-9_]+)(\*?)")
+_COMMAND = re.compile(r"(?<![\w./:@-])signalhub[ \t]+(?=\S)")
+_WORD = re.compile(r"[a-z][a-z0-9-]*")
+_SHELL_END = {"|", "||", "&&", ";", "#", ">", "<"}
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+_REPO_PATH = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+/?$")
+
+
+def _code(text: str) -> list[str]:
+    """The code of a Markdown text: fenced blocks (continuation lines joined) and the
+    inline code spans outside them."""
+    blocks = [m.group(1).replace("\\\n", " ") for m in _FENCE.finditer(text)]
+    prose = _FENCE.sub("", text)
+    return blocks + [" ".join(m.group(1).split()) for m in _SPAN.finditer(prose)]
+
+
+def _documented_settings() -> set[str]:
+    rows = (DOCS / "settings.md").read_text().splitlines()
+    return {m.group(1) for row in rows if (m := re.match(r"\| `(HUB_[A-Z0-9_]+)`", row))}
+
+
+def _settings_in_code() -> set[str]:
+    names = set()
+    for name, field in Settings.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names |= {f"HUB_{name}__{sub}".upper() for sub in kind.model_fields}
+        else:
+            names.add(f"HUB_{name}".upper())
+    return names
+
+
+def _secret_env_names(text: str) -> set[str]:
+    """Variables a ``hub.yaml`` snippet of the guide names as a webhook's ``secret_env``
+    (docs/config.md): the operator's own names, not hub settings."""
+    return set(re.findall(r"secret_env:\s*(HUB_[A-Z0-9_]+)", text))
+
+
+def test_every_setting_named_is_a_documented_setting() -> None:
+    text = GUIDE.read_text()
+    real = _documented_settings() & _settings_in_code()
+    allowed = _secret_env_names(text)
+    unknown = []
+    for m in _SETTING.finditer(text):
+        wildcard = bool(m.group(2))
+        name = m.group(1) if wildcard else m.group(1).rstrip("_")
+        known = any(s.startswith(name) for s in real) if wildcard else name in real
+        if not known and name not in allowed:
+            unknown.append(m.group(0))
+    assert not unknown, f"not a setting in docs/settings.md and hub/settings.py: {sorted(set(unknown))}"
+    assert len(set(_SETTING.findall(text))) > 0
+
+
+def _resolve(words: list[str]) -> tuple[click.Command, list[str], str | None]:
+    """Walk the click group along ``words``: the command reached, the path taken, and
+    the first word that names no subcommand of a group (None: all words were used or
+    the rest are arguments of a command)."""
+    command: click.Command = main
+    path: list[str] = []
+    for word in words:
+        if not isinstance(command, click.Group):
+            return command, path, None
+        sub = command.commands.get(word)
+        if sub is None:
+            return command, path, word
+        command, path = sub, [*path, word]
+    return command, path, None
+
+
+def _options(command: click.Command) -> set[str]:
+    names = {"--help", "-h"}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            names |= {*param.opts, *param.secondary_opts}
+    return names
+
+
+def _command_lines(text: str) -> list[tuple[str, list[str], list[str]]]:
+    """Each ``signalhub ...`` in the guide's code: (the line, the words that may name
+    commands, the options given)."""
+    found = []
+    for code in _code(text):
+        for line in code.splitlines():
+            for m in _COMMAND.finditer(line):
+                words: list[str] = []
+                options: list[str] = []
+                in_path = True
+                for token in line[m.end():].split():
+                    if token in _SHELL_END or token.startswith("#"):
+                        break
+                    if token.startswith("-"):
+                        in_path = False
+                        options.append(token.split("=", 1)[0])
+                        continue
+                    if not in_path:
+                        continue
+                    word = _WORD.match(token)
+                    if word is None:
+                        in_path = False
+                        continue
+                    words.append(word.group(0))
+                    if word.end() != len(token):  # "secret>" ends the command's words
+                        in_path = False
+                found.append((line.strip(), words, options))
+    return found
+
+
+def test_every_command_line_names_a_command_and_its_options() -> None:
+    lines = _command_lines(GUIDE.read_text())
+    problems = []
+    for line, words, options in lines:
+        command, path, stray = _resolve(words)
+        if not path:
+            problems.append(f"{line!r}: no command {words[:1]}")
+            continue
+        if stray is not None:
+            problems.append(f"{line!r}: signalhub {' '.join(path)} has no subcommand {stray!r}")
+            continue
+        unknown = [o for o in options if o not in _options(command)]
+        if unknown:
+            problems.append(f"{line!r}: signalhub {' '.join(path)} has no option {unknown}")
+    assert not problems, "\n".join(problems)
+    assert len(lines) > 20
+
+
+def test_the_checker_finds_a_wrong_command() -> None:
+    lines = _command_lines("Run `signalhub retention run --dry-run` and `signalhub db upgrade --force`.")
+    results = [_resolve(words) for _, words, _ in lines]
+    assert results[0][2] == "retention"
+    command, path, stray = results[1]
+    assert (path, stray) == (["db", "upgrade"], None)
+    assert "--force" not in _options(command)
+
+
+def _anchors(markdown: Path) -> set[str]:
+    slugs = set()
+    for line in markdown.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            slugs.add(re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", title)))
+    return slugs
+
+
+def test_every_file_and_link_exists() -> None:
+    text = GUIDE.read_text()
+    missing = []
+    for code in _code(text):
+        token = code.strip()
+        if _REPO_PATH.match(token) and not (ROOT / token).exists():
+            missing.append(token)
+    for target in _LINK.findall(text):
+        if "://" in target:
+            continue
+        page, _, anchor = target.partition("#")
+        path = (DOCS / page) if page else GUIDE
+        if not path.exists():
+            missing.append(target)
+        elif anchor and anchor not in _anchors(path):
+            missing.append(target)
+    assert not missing, f"named in docs/deployment.md but missing: {missing}"
+
+
+def test_readme_and_operations_link_to_the_guide() -> None:
+    assert "(docs/deployment.md)" in (ROOT / "README.md").read_text()
+    assert "(deployment.md)" in (DOCS / "operations.md").read_text()
