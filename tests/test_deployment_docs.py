@@ -1,16 +1,22 @@
 """docs/deployment.md names only what exists: settings, commands and their options, files
-and the sections it links to; README.md and docs/operations.md link to it."""
+and the sections it links to; its example environment file is a valid configuration;
+README.md and docs/operations.md link to it."""
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from pathlib import Path
 
 import click
+import pytest
 from pydantic import BaseModel
 
 from hub.cli import main
+from hub.intake_keys import generate_key_pair
 from hub.settings import Settings
+from hub.webhook_signing import new_secret, parse_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -182,3 +188,52 @@ def test_every_file_and_link_exists() -> None:
 def test_readme_and_operations_link_to_the_guide() -> None:
     assert "(docs/deployment.md)" in (ROOT / "README.md").read_text()
     assert "(deployment.md)" in (DOCS / "operations.md").read_text()
+
+
+def _example_environment() -> dict[str, str]:
+    """The guide's environment file, placeholders filled with values of the right kind."""
+    block = next(b for b in _FENCE.findall(GUIDE.read_text()) if "\nHUB_BUS=" in f"\n{b}")
+    private, _ = generate_key_pair()
+    fill = {
+        "<signalhub keys secret>": lambda: secrets.token_urlsafe(32),
+        "<private key of signalhub keys generate>": lambda: private,
+        "<signalhub keys webhook-secret>": new_secret,
+        "<from the secret store>": lambda: secrets.token_urlsafe(24),
+        "<password>": lambda: "pw",
+    }
+    env = {}
+    for line in block.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        for placeholder, make in fill.items():
+            while placeholder in value:
+                value = value.replace(placeholder, make(), 1)
+        assert "<" not in value, f"a placeholder the test cannot fill: {line}"
+        env[name] = value
+    return env
+
+
+def test_the_example_environment_is_a_valid_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in [n for n in os.environ if n.startswith("HUB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env file of the checkout
+    env = _example_environment()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.kafka.replication_factor == 3
+    assert settings.kafka.min_insync_replicas == 2
+    assert settings.kafka.security_protocol == "SASL_SSL"
+    assert settings.kafka.sasl_password is not None
+    assert settings.registry.password is not None
+    assert settings.database_url is not None
+    assert sorted(settings.pseudonym_secrets) == ["GM0001", "GM0002"]
+    assert settings.intake_private_key is not None
+    assert settings.web.secure_cookies is True
+    assert len(settings.web.trusted_proxies) == 2
+    assert settings.topic_prefix == ""
+    assert env["HUB_STATE_DIR"] != "var/state"
+    parse_secrets(env["HUB_WEBHOOK_SECRET_SCHULDHULP"], "the guide's webhook secret")
