@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test browser-deps test-fast lint bench kafka registry schemas-check clean
+.PHONY: help install run test browser-deps postgres-deps test-fast lint bench kafka registry postgres schemas-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,11 +24,14 @@ run: install  ## install and run the whole hub with synthetic traffic (the READM
 browser-deps:  ## Debian's chromium for the browser tests (no browser download by a test tool)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install browser-deps  ## install everything and run the whole test suite (Kafka, registry, browser)
+postgres-deps:  ## Debian's postgresql server binaries for the PostgreSQL store tests (hub/devtools/local_postgres.py)
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: install browser-deps postgres-deps  ## install everything and run the whole test suite (Kafka, registry, browser)
 	$(BIN)/signalhub schemas check
 	$(BIN)/python -m pytest
 
-test-fast: install  ## the suite without the real-broker and slow tests
+test-fast: install postgres-deps  ## the suite without the real-broker and slow tests
 	$(BIN)/python -m pytest -m "not kafka and not registry and not slow"
 
 lint: install  ## ruff and mypy
@@ -46,6 +49,9 @@ kafka: install  ## run a local single-node Apache Kafka (KRaft) broker in the fo
 
 registry: install  ## run a local Apicurio Registry (Confluent-compatible API, ids kept in an H2 file) in the foreground
 	$(BIN)/python -m hub.devtools.local_registry
+
+postgres: install postgres-deps  ## run a throwaway local PostgreSQL (Debian's binaries, data removed on exit) in the foreground
+	$(BIN)/python -m hub.devtools.local_postgres
 
 clean:  ## remove the virtual environment and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
+from hub.state_layout import LEGACY_IDEMPOTENCY_FILE, LEGACY_SOURCES_FILE, StateLayout
 from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
@@ -82,6 +83,11 @@ class HubProcess:
     def state_dir(self) -> Path:
         return self.settings.state_dir
 
+    @property
+    def layout(self) -> StateLayout:
+        """What lies where under the state directory."""
+        return StateLayout.of(self.settings.state_dir)
+
     def _connect(self) -> Connection:
         conn = connect(self.settings)
         self._conns.append(conn)
@@ -111,7 +117,7 @@ class HubProcess:
     def start(self) -> None:
         private_dir(self.state_dir)
         for i in range(self.routers):
-            state = self.state_dir / (f"router-{i}" if self.routers > 1 else "router")
+            state = self.layout.router(i if self.routers > 1 else None)
             conn = self._connect()
             router = Router(conn, self.config, state,
                             guarantee=self.settings.processing_guarantee)
@@ -120,7 +126,7 @@ class HubProcess:
                 f"router-{i}", partial(Router, conn, self.config, state,
                                        guarantee=self.settings.processing_guarantee),
                 lambda r: r.run(self.stop_event), self._close_router, router))
-        self.inbox = InboxStore(self.state_dir / "inbox.db")
+        self.inbox = InboxStore(self.layout.inbox)
         inbox, conn = self.inbox, self._connect()
         secrets_env = webhook_secrets(self.config, os.environ)
 
@@ -131,7 +137,7 @@ class HubProcess:
         sinks.ensure_topics()
         self._supervise("sinks", sink_runner, lambda r: r.run(self.stop_event),
                         SinkRunner.close, sinks)
-        self.sources = SourceRegistry(self.state_dir / "sources.db")
+        self.sources = SourceRegistry(self.layout.root / LEGACY_SOURCES_FILE)
         secrets = self.settings.pseudonym_secrets
         pseudonymiser = Pseudonymiser(secrets) if secrets else None
         key = self.settings.intake_private_key
@@ -142,8 +148,8 @@ class HubProcess:
                 self._run_sealed, SealedIntakeSource.close)
         app = create_app(
             self._connect(), self.sources, pseudonymiser,
-            idempotency_store_path=self.state_dir / "http-idempotency.db",
-            consent_ledger_path=self.state_dir / "http-consent-ledger.db",
+            idempotency_store_path=self.layout.root / LEGACY_IDEMPOTENCY_FILE,
+            consent_ledger_path=self.layout.http_consent_ledger,
         )
         self._server = serve(app, self.host, self.port)
         listen = self.settings.metrics.host_port
@@ -151,7 +157,7 @@ class HubProcess:
             metrics_app = create_metrics_app(self._connect().bus, self.config,
                                              self.settings.metrics.token)
             self._metrics = serve(metrics_app, *listen, proxy_headers=False)
-        self.users = UserStore(self.state_dir / "users.db")
+        self.users = UserStore(self.layout.users)
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,

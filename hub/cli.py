@@ -6,6 +6,7 @@ import click
 
 from hub.commands.bus import consume, topics
 from hub.commands.consent import consent
+from hub.commands.db import db
 from hub.commands.deadletters import deadletters
 from hub.commands.importer import import_file
 from hub.commands.inbox import inbox
@@ -44,6 +45,7 @@ main.add_command(run)
 main.add_command(demo)
 main.add_command(users)
 main.add_command(keys)
+main.add_command(db)
 
 
 if __name__ == "__main__":

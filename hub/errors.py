@@ -29,8 +29,10 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── RegistryUnavailable     (also a RegistryError)
     │   ├── IdempotencyError        (also a StoreError)
     │   ├── ConsentLedgerError      (also a StoreError)
+    │   ├── StoreUnavailable        (also a StoreError)
     │   └── SinkUnavailable         (also a DeliveryError)
-    ├── StoreError                  an application store (SQLite) failed
+    ├── StoreError                  an application store (SQLite, PostgreSQL) failed
+    │   ├── StoreUnavailable        the store's database cannot be reached or opened
     │   ├── IdempotencyError        the idempotency store cannot be used
     │   ├── ConsentLedgerError      the consent ledger cannot be used or is out of step
     │   ├── ImportLedgerError       the import ledger failed while importing
@@ -43,6 +45,7 @@ on says what its caller should do, and the HTTP API answers by branch
     ├── LocalKafkaError             the local broker of the dev tooling failed
     │   └── ToolMissing             java or mvn is missing or too old
     ├── LocalRegistryError          the local registry of the dev tooling failed
+    ├── LocalPostgresError          the local PostgreSQL of the dev tooling failed
     ├── BusError                    the log (embedded SQLite or Kafka) failed
     │   ├── TopicNotFound           produce/consume on a topic that does not exist
     │   ├── BusUnavailable          the broker or database cannot be reached
@@ -82,6 +85,7 @@ __all__ = [
     "ImportLedgerError",
     "InboxError",
     "LocalKafkaError",
+    "LocalPostgresError",
     "LocalRegistryError",
     "NotFound",
     "SourceRegistryError",
@@ -100,6 +104,7 @@ __all__ = [
     "KeyReused",
     "RegistryUnavailable",
     "StoreError",
+    "StoreUnavailable",
     "Unavailable",
     "BusError",
     "BusUnavailable",
@@ -211,7 +216,13 @@ class Unavailable(HubError):
 
 
 class StoreError(HubError):
-    """An application store (SQLite) failed."""
+    """An application store (SQLite or PostgreSQL, ``hub.store``) failed."""
+
+
+class StoreUnavailable(StoreError, Unavailable):
+    """The application database cannot be reached or opened (connection refused, wrong
+    password, locked too long, a file that cannot be made); the message names the
+    database without its password."""
 
 
 class IdempotencyError(StoreError, Unavailable):
@@ -268,6 +279,11 @@ class ToolMissing(LocalKafkaError):
 class LocalRegistryError(HubError):
     """The project's local schema registry (test and development tooling) could not be
     fetched, started or reached."""
+
+
+class LocalPostgresError(HubError):
+    """The project's local PostgreSQL server (test and development tooling) could not be
+    found, prepared, started or reached; the message says what to install."""
 
 
 class BusError(HubError):

@@ -48,6 +48,7 @@ from hub.routing import (
     alert_id_for,
     compile_config,
 )
+from hub.state_layout import StateLayout
 from hub.stream import MemberSlot, Outcome, StreamLoop, claim_slot
 from hub.stream.loop import Guarantee
 from hub.topics import AUDIT, SIGNAL_RECORDS, SIGNAL_TOPICS, alerts_topic, ensure_topics
@@ -91,10 +92,10 @@ class Router:
         #: the configuration compiled: evaluator and output templates (ConfigError here)
         self.routing = compile_config(config)
         self.directory = self.routing.directory
-        self.ledger = ConsentLedger(state_dir / "consent-ledger.db")
+        self.ledger = ConsentLedger(StateLayout.consent_ledger(state_dir))
         self.follower = LedgerFollower(conn.bus, conn.serde, self.ledger)
         self.state = RouterState(
-            state_dir / "router" / group, config.history_days, bus=conn.bus,
+            StateLayout.router_history(state_dir, group), config.history_days, bus=conn.bus,
             topic=changelog_topic(group), partitions=_SIGNAL_PARTITIONS,
         )  # fmt: skip
         self.dead_letters = DeadLetterWriter(conn.bus, conn.serde)

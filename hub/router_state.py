@@ -35,6 +35,7 @@ from hub.bus.base import Bus, Record, TopicPartition, TopicSpec
 from hub.bus.embedded import partition_for_key
 from hub.errors import BusUnavailable
 from hub.sqlite import open_database, write_transaction
+from hub.state_layout import partition_state_file
 
 __all__ = ["RouterState", "changelog_topic"]
 
@@ -154,7 +155,7 @@ class RouterState:
     def assign(self, partitions: Iterable[int]) -> None:
         """Own ``partitions``: each one not owned yet is restored from the changelog."""
         for p in sorted(set(partitions) - set(self.owned)):
-            store = _Partition(self.directory / f"p{p}.db")
+            store = _Partition(partition_state_file(self.directory, p))
             if self.bus is not None and self.topic is not None:
                 self._restore(p, store)
             self.owned[p] = store

@@ -161,6 +161,20 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         Path("var/state"), description="local state of routers (consent ledger, history)"
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="the application stores' database (sources and keys, idempotency,"
+        " import ledger, ...): sqlite:///path/store.db or postgresql://user:password@host/db;"
+        " unset = SQLite <state_dir>/store.db; secret: shown only without its password",
+    )
+    idempotency_retention_days: float = Field(
+        30.0, gt=0, description="days an ingest idempotency entry is kept (replays of a"
+        " request or event id within this time answer as the first time)",
+    )
+    import_ledger_retention_days: float = Field(
+        365.0, gt=0, description="days the import ledger remembers a published row (a file"
+        " imported again within this time publishes only what is new)",
+    )
     processing_guarantee: Literal["exactly-once", "at-least-once"] = Field(
         "exactly-once",
         description="exactly-once: a router batch's outputs, changelog records and input"

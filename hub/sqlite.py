@@ -1,5 +1,6 @@
-"""SQLite plumbing shared by every SQLite store (bus, registry, ledgers, inbox, accounts,
-sources, router state): one way to open a database file and one write transaction.
+"""SQLite plumbing of the stream-local stores (bus, registry, consent ledgers, router
+state; the application stores use :mod:`hub.store`, which takes its file modes from
+here): one way to open a database file and one write transaction.
 
 :func:`open_database` keeps state private: missing folders are made 0700 and a missing
 database file 0600 before SQLite opens it; SQLite gives the ``-wal``, ``-shm`` and
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["PRIVATE_DIR_MODE", "PRIVATE_FILE_MODE", "open_database", "private_dir",
-           "write_transaction"]
+           "private_file", "write_transaction"]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -57,7 +58,9 @@ def _narrow(path: Path) -> None:
         path.chmod(stat.S_IMODE(info.st_mode) & PRIVATE_FILE_MODE)
 
 
-def _private_file(path: Path) -> None:
+def private_file(path: Path) -> None:
+    """Make the file ``path`` (and missing folders) privately, or narrow an existing one
+    and its ``-wal``/``-shm``/``-journal`` siblings to 0600. Raises OSError."""
     private_dir(path.parent)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
@@ -83,7 +86,7 @@ def open_database(
         raise ValueError(f"unknown synchronous mode {synchronous!r}")
     file = Path(path)
     try:
-        _private_file(file)
+        private_file(file)
     except OSError as exc:
         raise sqlite3.OperationalError(f"cannot create {file}: {exc.strerror or exc}") from exc
     db = sqlite3.connect(file, timeout=30.0, isolation_level=None, check_same_thread=False)

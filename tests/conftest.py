@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, both bus backends, a real Kafka broker."""
+"""Shared fixtures: a clean environment, both bus backends, a real Kafka broker, a real
+PostgreSQL server and a fresh database of each store backend."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import pytest
 
 from hub.bus import Bus, open_bus
 from hub.connect import Connection, connect
+from hub.devtools.postgres_for_tests import PostgresForTests
 from hub.registry.base import SchemaRegistry
 from hub.settings import Settings
 
 #: test-tooling variables that choose the broker and caches, kept for the tests
 _KEEP_ENV = {"HUB_TEST_KAFKA_BOOTSTRAP", "HUB_TEST_KAFKA_KIND", "HUB_TEST_KAFKA_IMAGE",
-             "HUB_CACHE_DIR"}
+             "HUB_CACHE_DIR", "HUB_TEST_POSTGRES_DSN", "HUB_POSTGRES_BIN"}
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +131,33 @@ def conn(hub_settings: Settings) -> Iterator[Connection]:
     """Bus, registry and serde of one mode."""
     with connect(hub_settings) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresForTests]:
+    """A real PostgreSQL server for the whole session: ``HUB_TEST_POSTGRES_DSN`` (a
+    superuser's URL of an existing server), else one started from Debian's binaries
+    (hub.devtools.local_postgres). Never skipped: missing binaries fail the test."""
+    from hub.devtools.postgres_for_tests import postgres_for_tests
+
+    with postgres_for_tests() as server:
+        _REAL_SERVICES.append(f"postgresql: {server.describe()}")
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresForTests) -> Iterator[str]:
+    """The URL of a fresh, empty database of its own for one test (dropped after)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh application database URL of each backend: a SQLite file, a PostgreSQL
+    database of its own."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'store.db'}"

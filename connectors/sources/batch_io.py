@@ -27,6 +27,7 @@ from hub.bus.base import Record
 from hub.errors import ImportLedgerError
 from hub.intake import SignalPublisher
 from hub.sqlite import open_database, write_transaction
+from hub.state_layout import LEGACY_IMPORTS_FILE
 from hub.topics import SIGNAL_TOPICS
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: file name of the import ledger inside the state directory
-IMPORTS_FILE = "imports.db"
+IMPORTS_FILE = LEGACY_IMPORTS_FILE
 #: uuid5 namespace of imported signals' event ids (fixed forever: ids must not change)
 IMPORT_NAMESPACE = uuid.UUID("5f0c2b8e-3d4a-5e61-9b7c-2a1d0e4f6c38")
 _NAMESPACE = IMPORT_NAMESPACE.bytes

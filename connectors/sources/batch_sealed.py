@@ -29,12 +29,13 @@ from hub.bus.base import Bus
 from hub.intake_keys import Sealer
 from hub.sealed import LocalCheck, SealedPublisher, seal_signal, sealed_content
 from hub.serde import AvroSerde
+from hub.state_layout import IMPORT_SEAL_KEY_FILE
 from hub.topics import SEALED_INTAKE
 
 __all__ = ["SEAL_KEY_FILE", "SealedImportPublisher", "local_check_for", "sealed_import"]
 
 #: file name, in the state directory, of this machine's key for local references
-SEAL_KEY_FILE = "import-seal.key"
+SEAL_KEY_FILE = IMPORT_SEAL_KEY_FILE
 
 
 def local_check_for(state_dir: Path) -> LocalCheck:

@@ -47,6 +47,7 @@ from hub.errors import HubError
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
+from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.values import TEXT_PATTERN
 
 __all__ = ["KINDS", "HttpIngestSource", "create_app", "serve", "server_address", "stop"]
@@ -140,8 +141,7 @@ def create_app(
     if max_batch < 1 or max_body_bytes < 1:
         raise ValueError("max_batch and max_body_bytes must be positive")
     store_path = Path(idempotency_store_path)
-    ledger_path = Path(consent_ledger_path or store_path.with_name(
-        "http-ingest-consent-ledger.db"))
+    ledger_path = Path(consent_ledger_path or store_path.parent / HTTP_CONSENT_LEDGER_FILE)
     ingest = Ingest(conn, pseudonymiser, store_path, ledger_path,
                     max_batch=max_batch, max_body_bytes=max_body_bytes)
     instrument_publisher(ingest.publisher, "ingest")

@@ -42,6 +42,7 @@ from types import TracebackType
 from hub.errors import SourceRegistryError, UnknownSource
 from hub.events import EVENT_TYPES
 from hub.sqlite import open_database, write_transaction
+from hub.state_layout import LEGACY_SOURCES_FILE
 
 __all__ = [
     "CONSENT_PERMISSION",
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 #: file name of the registry inside the state directory
-SOURCES_FILE = "sources.db"
+SOURCES_FILE = LEGACY_SOURCES_FILE
 #: the permission to record and withdraw consents (besides the signal event types)
 CONSENT_PERMISSION = "consent"
 #: everything a source may be allowed to send

@@ -15,6 +15,7 @@ from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStore
 from connectors.sinks.outcomes import OUTCOMES, ensure_outcomes_topic, publish_outcome
 from hub.commands.common import bus_option, open_connection, registry_option, settings_from
 from hub.commands.common import to_json as _to_json
+from hub.state_layout import StateLayout
 
 __all__ = ["inbox"]
 
@@ -33,7 +34,7 @@ state_option = click.option(
 
 
 def _store(state_dir: Path | None) -> InboxStore:
-    path = (state_dir or settings_from(None).state_dir) / "inbox.db"
+    path = StateLayout.of(state_dir or settings_from(None).state_dir).inbox
     if not path.is_file():
         raise click.ClickException(f"no inbox at {path}; the sink runner creates it")
     return InboxStore(path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from hub.commands.common import settings_from
+from hub.state_layout import StateLayout
 from hub.web.accounts import ROLES, AccountError, UserStore
 
 __all__ = ["users"]
@@ -23,7 +24,7 @@ state_option = click.option(
 
 
 def _store(state_dir: Path | None) -> UserStore:
-    return UserStore((state_dir or settings_from(None).state_dir) / "users.db")
+    return UserStore(StateLayout.of(state_dir or settings_from(None).state_dir).users)
 
 
 @click.group("users")

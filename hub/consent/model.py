@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.errors import ConsentLedgerError
+from hub.state_layout import CONSENT_LEDGER_FILE
 
 __all__ = [
     "LEDGER_FILE",
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 #: file name of the ledger inside the state directory
-LEDGER_FILE = "consent-ledger.db"
+LEDGER_FILE = CONSENT_LEDGER_FILE
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLI = timedelta(milliseconds=1)
 

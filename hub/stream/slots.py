@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from hub.sqlite import private_dir
+from hub.state_layout import StateLayout
 
 __all__ = ["MemberSlot", "claim_slot"]
 
@@ -48,7 +49,7 @@ class MemberSlot:
 def claim_slot(state_dir: Path, group: str) -> MemberSlot:
     """The lowest free slot of ``group`` under ``state_dir`` (held until released or
     the process ends)."""
-    folder = state_dir / "slots"
+    folder = StateLayout.slots(state_dir)
     private_dir(folder)
     for number in range(_MAX_SLOTS):
         path = folder / f"{group}-{number}.lock"

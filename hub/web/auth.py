@@ -37,6 +37,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from hub.audit import new_trace_id, processing_record
 from hub.events import DecisionOutcome, TeamAlert
 from hub.settings import WebSettings
+from hub.state_layout import StateLayout
 from hub.topics import AUDIT
 from hub.web.accounts import User
 from hub.web.deps import WebDeps
@@ -80,7 +81,7 @@ class LoginRequired(Exception):
 
 def load_or_create_secret(state_dir: Path) -> str:
     """The key that signs session cookies: ``<state_dir>/web-secret.key`` (made once, 0600)."""
-    path = state_dir / "web-secret.key"
+    path = StateLayout.of(state_dir).web_secret
     if not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
