@@ -41,6 +41,7 @@ from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
 from hub.state_layout import LEGACY_IDEMPOTENCY_FILE, LEGACY_SOURCES_FILE, StateLayout
+from hub.store import Database, open_from_settings
 from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
@@ -73,6 +74,8 @@ class HubProcess:
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
     _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
     _metrics: tuple[uvicorn.Server, threading.Thread] | None = None
+    #: the application database (HUB_DATABASE_URL, else <state_dir>/store.db)
+    database: Database | None = None
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
@@ -126,7 +129,8 @@ class HubProcess:
                 f"router-{i}", partial(Router, conn, self.config, state,
                                        guarantee=self.settings.processing_guarantee),
                 lambda r: r.run(self.stop_event), self._close_router, router))
-        self.inbox = InboxStore(self.layout.inbox)
+        self.database = open_from_settings(self.settings)
+        self.inbox = InboxStore(self.database)
         inbox, conn = self.inbox, self._connect()
         secrets_env = webhook_secrets(self.config, os.environ)
 
@@ -157,7 +161,7 @@ class HubProcess:
             metrics_app = create_metrics_app(self._connect().bus, self.config,
                                              self.settings.metrics.token)
             self._metrics = serve(metrics_app, *listen, proxy_headers=False)
-        self.users = UserStore(self.layout.users)
+        self.users = UserStore(self.database)
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
@@ -227,6 +231,9 @@ class HubProcess:
             self.sources.close()
         if self.users is not None:
             self.users.close()
+        if self.database is not None:
+            self.database.close()
+            self.database = None
         for conn in self._conns:
             conn.close()
         log.info("hub stopped")

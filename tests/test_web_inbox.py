@@ -105,8 +105,8 @@ def start_web(tmp: Path, settings: WebSettings | None = None) -> tuple[WebServer
     so cookies without ``Secure`` (httpx sends no Secure cookie over http) unless
     ``settings`` say otherwise."""
     conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
-    inbox = InboxStore(tmp / "state" / "inbox.db")
-    users = UserStore(tmp / "state" / "users.db")
+    inbox = InboxStore(tmp / "state" / "store.db")  # what `--state-dir` names
+    users = UserStore(tmp / "state" / "store.db")
     users.add("alice", PASSWORD, "member", ["team-a"])
     users.add("bob", PASSWORD, "member", ["team-b"])
     users.add("olga", PASSWORD, "operator")
@@ -447,7 +447,7 @@ def test_users_cli(tmp_path: Path) -> None:
     listed = runner.invoke(main, ["users", "list", "--state-dir", state]).output
     assert "carol\tmember\tteam-a,team-b\tdisabled" in listed
     assert "oscar\toperator\t-\tactive" in listed
-    store = UserStore(tmp_path / "state" / "users.db")
+    store = UserStore(tmp_path / "state" / "store.db")  # the CLI's database (--state-dir)
     try:
         assert store.authenticate("carol", PASSWORD) is None  # disabled
         user = store.authenticate("oscar", PASSWORD)
@@ -455,7 +455,7 @@ def test_users_cli(tmp_path: Path) -> None:
         assert store.authenticate("oscar", "wrong-password") is None
         assert store.authenticate("nobody", PASSWORD) is None
         assert store.set_teams("carol", ["team-c"]).teams == frozenset({"team-c"})
-        assert PASSWORD.encode() not in (tmp_path / "state" / "users.db").read_bytes()
+        assert PASSWORD.encode() not in (tmp_path / "state" / "store.db").read_bytes()
     finally:
         store.close()
 

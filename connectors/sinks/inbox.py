@@ -37,13 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.sinks.base import BatchingSink, SinkItem
 from connectors.sinks.inbox_tables import ALERTS, CHANGES, NOTES
 from hub.errors import AlertNotFound, InboxError
 from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
 from hub.store import Database, open_database
-from hub.store.sql import insert_ignoring
 
 __all__ = [
     "AlertNotFound",
@@ -160,6 +160,7 @@ class InboxStore:
     def __init__(self, target: str | os.PathLike[str] | Database, *,
                  clock: Callable[[], datetime] = _now) -> None:
         self._db = open_database(target)
+        self._closed = False
         self.path: Path | None = self._db.path
         self._clock = clock
 
@@ -186,7 +187,9 @@ class InboxStore:
             return 0
         with self._db.transaction() as conn:
             seq = _bump(conn)
-            stmt = insert_ignoring(conn, ALERTS, ["alert_id"]).returning(ALERTS.c.alert_id)
+            insert = (postgresql.insert if self._db.backend == "postgresql" else sqlite.insert)
+            stmt = (insert(ALERTS).on_conflict_do_nothing(index_elements=["alert_id"])
+                    .returning(ALERTS.c.alert_id))
             added = conn.execute(stmt, [{**r, "changed": seq} for r in rows.values()]).all()
             return len(added)
 
@@ -354,7 +357,10 @@ class InboxStore:
         return {"inbox_alerts": int(n_alerts), "inbox_notes": int(n_notes)}
 
     def close(self) -> None:
-        self._db.close()
+        """Let go of the database (once; closing again does nothing)."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class UserStore:
 
     def __init__(self, target: str | os.PathLike[str] | Database) -> None:
         self._db = open_database(target)
+        self._closed = False
         self.path: Path | None = self._db.path
         self._hasher = PasswordHasher()
         self._dummy: str | None = None
@@ -181,4 +182,7 @@ class UserStore:
         return DatabaseAttemptStore(self._db, clock=clock)
 
     def close(self) -> None:
-        self._db.close()
+        """Let go of the database (once; closing again does nothing)."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
