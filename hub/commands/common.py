@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -16,6 +17,9 @@ from hub.errors import HubError
 from hub.logging import configure_logging
 from hub.settings import Settings, load_settings
 from hub.store import database_target
+
+#: a click command function (or command) that options decorate
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
 __all__ = ["bus_option", "database_option", "open_connection", "store_target", "to_json"]
 
@@ -37,7 +41,7 @@ registry_option = click.option(
 )
 
 
-def database_option(what: str) -> Any:
+def database_option(what: str) -> Callable[[FC], FC]:
     """``--state-dir``: the folder whose ``store.db`` holds ``what`` when
     ``HUB_DATABASE_URL`` is unset."""
     return click.option(

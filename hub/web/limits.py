@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import threading
 import time
@@ -119,7 +120,8 @@ class MemoryAttemptStore:
 
 class DatabaseAttemptStore:
     """:class:`AttemptStore` in the ``login_attempts`` table of the application database:
-    one row per (key, time). :meth:`try_add` counts and adds in one write transaction;
+    one row per (key, time), the key as its SHA-256 (the table holds no username or
+    address). :meth:`try_add` counts and adds in one write transaction;
     on PostgreSQL it first takes a transaction-scoped advisory lock per key (in a fixed
     order), so two instances admitting at once cannot both take the last slot. Entries
     older than the longest window of the keys at hand are deleted as it goes;
@@ -130,6 +132,7 @@ class DatabaseAttemptStore:
         self._clock = clock
 
     def try_add(self, keys: Sequence[tuple[str, LimitRule]], at: float) -> float | None:
+        keys = [(_digest(key), rule) for key, rule in keys]
         with self._db.transaction() as conn:
             if self._db.backend == "postgresql":
                 for lock in sorted({zlib.crc32(key.encode()) for key, _ in keys}):
@@ -153,14 +156,15 @@ class DatabaseAttemptStore:
             return None
 
     def discard(self, key: str, at: float) -> None:
-        one = (sa.select(ATTEMPTS.c.id).where(ATTEMPTS.c.key == key, ATTEMPTS.c.at == at)
+        one = (sa.select(ATTEMPTS.c.id).where(ATTEMPTS.c.key == _digest(key),
+                                              ATTEMPTS.c.at == at)
                .limit(1).scalar_subquery())
         with self._db.transaction() as conn:
             conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.id == one))
 
     def clear(self, key: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.key == key))
+            conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.key == _digest(key)))
 
     def purge(self, before: float, *, dry_run: bool = False) -> int:
         """Delete the attempts made before ``before`` (seconds since the epoch); with
@@ -175,6 +179,11 @@ class DatabaseAttemptStore:
 
 #: the first key of the advisory locks :class:`DatabaseAttemptStore` takes on PostgreSQL
 _LOCK_NAMESPACE = 0x4C6F67
+
+
+def _digest(key: str) -> str:
+    """What the table keeps of a key: its SHA-256 (no username or address in clear)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class LoginLimiter:
