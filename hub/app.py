@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ from hub.pseudonym import Pseudonymiser
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
-from hub.state_layout import LEGACY_IDEMPOTENCY_FILE, LEGACY_SOURCES_FILE, StateLayout
+from hub.state_layout import StateLayout
 from hub.store import Database, open_from_settings
 from hub.supervisor import Supervisor
 from hub.web.accounts import UserStore
@@ -74,11 +75,11 @@ class HubProcess:
     _server: tuple[uvicorn.Server, threading.Thread] | None = None
     _web: tuple[FastAPI, uvicorn.Server, threading.Thread] | None = None
     _metrics: tuple[uvicorn.Server, threading.Thread] | None = None
-    #: the application database (HUB_DATABASE_URL, else <state_dir>/store.db)
-    database: Database | None = None
     inbox: InboxStore | None = None
     users: UserStore | None = None
     sources: SourceRegistry | None = None
+    #: the application stores' database (HUB_DATABASE_URL, else <state_dir>/store.db)
+    database: Database | None = None
     #: the configuration error that ended the hub (None: stopped on request)
     failure: BaseException | None = None
 
@@ -119,6 +120,7 @@ class HubProcess:
 
     def start(self) -> None:
         private_dir(self.state_dir)
+        self.database = open_from_settings(self.settings)
         for i in range(self.routers):
             state = self.layout.router(i if self.routers > 1 else None)
             conn = self._connect()
@@ -129,7 +131,6 @@ class HubProcess:
                 f"router-{i}", partial(Router, conn, self.config, state,
                                        guarantee=self.settings.processing_guarantee),
                 lambda r: r.run(self.stop_event), self._close_router, router))
-        self.database = open_from_settings(self.settings)
         self.inbox = InboxStore(self.database)
         inbox, conn = self.inbox, self._connect()
         secrets_env = webhook_secrets(self.config, os.environ)
@@ -141,7 +142,7 @@ class HubProcess:
         sinks.ensure_topics()
         self._supervise("sinks", sink_runner, lambda r: r.run(self.stop_event),
                         SinkRunner.close, sinks)
-        self.sources = SourceRegistry(self.layout.root / LEGACY_SOURCES_FILE)
+        self.sources = SourceRegistry(self.database)
         secrets = self.settings.pseudonym_secrets
         pseudonymiser = Pseudonymiser(secrets) if secrets else None
         key = self.settings.intake_private_key
@@ -152,7 +153,8 @@ class HubProcess:
                 self._run_sealed, SealedIntakeSource.close)
         app = create_app(
             self._connect(), self.sources, pseudonymiser,
-            idempotency_store_path=self.layout.root / LEGACY_IDEMPOTENCY_FILE,
+            idempotency_store_path=self.database,
+            idempotency_retention=timedelta(days=self.settings.idempotency_retention_days),
             consent_ledger_path=self.layout.http_consent_ledger,
         )
         self._server = serve(app, self.host, self.port)

@@ -234,7 +234,7 @@ class ConsentLedgerError(StoreError, Unavailable):
 
 
 class ImportLedgerError(StoreError):
-    """The import ledger (``imports.db``) failed while importing."""
+    """The import ledger (in the application database) failed while importing."""
 
 
 class SourceRegistryError(StoreError):

@@ -10,9 +10,7 @@ Two kinds of state live there (docs/store.md):
   router's consent ledger and partition state, the HTTP intake's consent ledger, the
   stream slots; plus a few key files (web cookie key, import seal key).
 
-Every path under ``state_dir`` is spelled here and nowhere else. Names of the stores
-before they shared one file are kept as ``LEGACY_*`` (a store opened on such a file by
-path still works).
+Every path under ``state_dir`` is spelled here and nowhere else.
 """
 
 from __future__ import annotations
@@ -25,12 +23,7 @@ __all__ = [
     "CONSENT_LEDGER_FILE",
     "HTTP_CONSENT_LEDGER_FILE",
     "IMPORT_SEAL_KEY_FILE",
-    "INBOX_FILE",
-    "LEGACY_IDEMPOTENCY_FILE",
-    "LEGACY_IMPORTS_FILE",
-    "LEGACY_SOURCES_FILE",
     "STORE_FILE",
-    "USERS_FILE",
     "WEB_SECRET_FILE",
     "StateLayout",
     "partition_state_file",
@@ -46,13 +39,6 @@ HTTP_CONSENT_LEDGER_FILE = "http-consent-ledger.db"
 WEB_SECRET_FILE = "web-secret.key"
 #: the X25519 key pair a source's machine seals import rows with
 IMPORT_SEAL_KEY_FILE = "import-seal.key"
-#: stores not yet on the shared store layer (one SQLite file each)
-INBOX_FILE = "inbox.db"
-USERS_FILE = "users.db"
-#: file names of stores from before the shared store file (opened by path only)
-LEGACY_SOURCES_FILE = "sources.db"
-LEGACY_IDEMPOTENCY_FILE = "http-idempotency.db"
-LEGACY_IMPORTS_FILE = "imports.db"
 
 
 def partition_state_file(directory: Path, partition: int) -> Path:
@@ -74,14 +60,6 @@ class StateLayout:
     def store_database(self) -> Path:
         """The SQLite file of the application stores (the embedded default)."""
         return self.root / STORE_FILE
-
-    @property
-    def inbox(self) -> Path:
-        return self.root / INBOX_FILE
-
-    @property
-    def users(self) -> Path:
-        return self.root / USERS_FILE
 
     @property
     def http_consent_ledger(self) -> Path:

@@ -195,7 +195,8 @@ def test_an_older_registry_file_gets_the_columns_and_its_sources_record_none(
     path = tmp_path / "sources.db"
     with SourceRegistry(path) as registry:
         _, key = registry.add("jeugdzorg", URN, ["consent"], **ALLOWED)
-    db = sqlite3.connect(path)  # as the file was before consent scopes existed
+    db = sqlite3.connect(path)  # as the file was before consent scopes (and schema versions)
+    db.execute("DROP TABLE alembic_version")
     db.execute("ALTER TABLE sources DROP COLUMN consent_purposes")
     db.execute("ALTER TABLE sources DROP COLUMN consent_scopes")
     db.commit()

@@ -13,7 +13,8 @@ event ids, publishing, rejects file, ledger) in ``batch_io``. See docs/import.md
   value) and skipped; so is a note per column no field reads. A missing required
   column stops the import before any row is read (:class:`BatchFileError`).
 - Event ids are uuid5 of source, event type and the signal's normalised content; the
-  ledger (``<state_dir>/imports.db``) skips what was published before. A batch enters
+  ledger (in the application database: ``<state_dir>/store.db`` or ``HUB_DATABASE_URL``)
+  skips what was published before. A batch enters
   the ledger only once the bus has it durably: a crash in between republishes that
   batch with the same event ids (at-least-once, duplicates recognisable by id).
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import io
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -59,6 +61,7 @@ from hub.bus.base import Bus
 from hub.intake import FieldError, IntakeError, build_signal
 from hub.pseudonym import PseudonymMaker
 from hub.serde import AvroSerde
+from hub.store import Database
 from hub.topics import SIGNAL_TOPICS, core_topics
 
 __all__ = [
@@ -140,6 +143,7 @@ class BatchFileSource(Source):
         batch_size: int = DEFAULT_BATCH,
         progress: ProgressCallback | None = None,
         publisher: ImportPublisher | SealedImportPublisher | None = None,
+        ledger: Database | str | os.PathLike[str] | None = None,
     ) -> None:
         if event_type not in SIGNAL_TOPICS:
             raise BatchFileError(f"unknown event type {event_type!r}: choose one of"
@@ -154,6 +158,8 @@ class BatchFileSource(Source):
                                  f" {self.mapping.event_type}, not {event_type}")
         self.pseudonymiser = pseudonymiser
         self.state_dir = Path(state_dir)
+        #: the import ledger's database (default: the SQLite store.db in ``state_dir``)
+        self.ledger_target = ledger if ledger is not None else self.state_dir / IMPORTS_FILE
         self.batch_size = max(1, batch_size)
         self.progress = progress
         self.summary = ImportSummary(self.path, event_type, source)
@@ -230,7 +236,7 @@ class BatchFileSource(Source):
                 ' {"GM0153": "..."}, then run again; on a source\'s machine, seal the rows'
                 " to the hub instead with --seal-to / HUB_INTAKE_PUBLIC_KEY")
         self._convert = [(f, self.mapping.converter(f)) for f in present]
-        self._ledger = ImportLedger(self.state_dir / IMPORTS_FILE)
+        self._ledger = ImportLedger(self.ledger_target)
         topic = self._publisher.topic(self.event_type)
         self.bus.create_topic(next(s for s in core_topics() if s.name == topic))
         self._ready = True

@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,6 +41,7 @@ from hub.events import ConsentAction, ConsentChange
 from hub.intake import IntakeError, SignalPublisher, build_signal
 from hub.jsondepth import nests_deeper_than
 from hub.pseudonym import Pseudonymiser
+from hub.store import Database
 from hub.topics import ensure_topics
 
 __all__ = ["ApiError", "Ingest", "Responses"]
@@ -89,10 +90,13 @@ class Ingest:
     """The endpoints' work; :meth:`open` before use, :meth:`close` after."""
 
     def __init__(self, conn: Connection, pseudonymiser: Pseudonymiser | None,
-                 store_path: str | os.PathLike[str], ledger_path: str | os.PathLike[str],
-                 *, max_batch: int, max_body_bytes: int) -> None:
+                 store: Database | str | os.PathLike[str], ledger_path: str | os.PathLike[str],
+                 *, max_batch: int, max_body_bytes: int,
+                 retention: timedelta = timedelta(days=30)) -> None:
         self.conn, self.pseudonymiser = conn, pseudonymiser
-        self.store_path, self.ledger_path = Path(store_path), Path(ledger_path)
+        #: the idempotency store's database (shared, a URL or a SQLite path)
+        self.store_target, self.ledger_path = store, Path(ledger_path)
+        self.retention = retention
         self.max_batch, self.max_body_bytes = max_batch, max_body_bytes
         self.publisher = SignalPublisher(conn.bus, conn.serde)
         self._ledger_lock = threading.Lock()
@@ -102,7 +106,7 @@ class Ingest:
 
     def open(self) -> None:
         ensure_topics(self.conn.bus)
-        self._store = IdempotencyStore(self.store_path)
+        self._store = IdempotencyStore(self.store_target, retention=self.retention)
         self._ledger = ConsentLedger(self.ledger_path)
         self._follower = LedgerFollower(self.conn.bus, self.conn.serde, self._ledger)
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from http import HTTPStatus
 from importlib.metadata import version
 from pathlib import Path
@@ -48,6 +49,7 @@ from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
 from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
+from hub.store import Database
 from hub.values import TEXT_PATTERN
 
 __all__ = ["KINDS", "HttpIngestSource", "create_app", "serve", "server_address", "stop"]
@@ -120,6 +122,19 @@ def _body(schema: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
+def _ledger_beside(store: Database | str | os.PathLike[str]) -> Path:
+    """The default consent ledger: beside the idempotency store's SQLite file."""
+    if isinstance(store, Database):
+        folder = store.path.parent if store.path is not None else None
+    else:
+        text = os.fspath(store)
+        folder = None if "://" in text else Path(text).parent
+    if folder is None:
+        raise ValueError("consent_ledger_path is needed when the idempotency store is no"
+                         " SQLite file")
+    return folder / HTTP_CONSENT_LEDGER_FILE
+
+
 def create_app(
     conn: Connection,
     registry: SourceRegistry,
@@ -127,23 +142,27 @@ def create_app(
     *,
     max_batch: int = 500,
     max_body_bytes: int = 1_000_000,
-    idempotency_store_path: str | os.PathLike[str],
+    idempotency_store_path: Database | str | os.PathLike[str],
     consent_ledger_path: str | os.PathLike[str] | None = None,
+    idempotency_retention: timedelta = timedelta(days=30),
 ) -> FastAPI:
     """The ingest API over ``conn``, authenticating sources with ``registry``.
 
     BSNs are pseudonymised with ``pseudonymiser`` (None: only ``subject_ref`` works).
-    The idempotency store (SQLite) and the consent ledger that DELETE /v1/consents
-    reads (default: ``http-ingest-consent-ledger.db`` beside the store; a file of its
-    own, followed by this app only) are opened when the app starts (lifespan) and
-    closed when it stops; the core topics are created then if missing.
+    The idempotency store (``idempotency_store_path``: the application
+    :class:`~hub.store.Database`, a database URL or a SQLite file; entries kept for
+    ``idempotency_retention``) and the consent ledger that DELETE /v1/consents reads
+    (stream-local SQLite, followed by this app only; default:
+    ``http-consent-ledger.db`` beside a SQLite store) are opened when the app starts
+    (lifespan) and closed when it stops; the core topics are created then if missing.
     """
     if max_batch < 1 or max_body_bytes < 1:
         raise ValueError("max_batch and max_body_bytes must be positive")
-    store_path = Path(idempotency_store_path)
-    ledger_path = Path(consent_ledger_path or store_path.parent / HTTP_CONSENT_LEDGER_FILE)
-    ingest = Ingest(conn, pseudonymiser, store_path, ledger_path,
-                    max_batch=max_batch, max_body_bytes=max_body_bytes)
+    ledger_path = Path(consent_ledger_path) if consent_ledger_path else \
+        _ledger_beside(idempotency_store_path)
+    ingest = Ingest(conn, pseudonymiser, idempotency_store_path, ledger_path,
+                    max_batch=max_batch, max_body_bytes=max_body_bytes,
+                    retention=idempotency_retention)
     instrument_publisher(ingest.publisher, "ingest")
 
     @asynccontextmanager

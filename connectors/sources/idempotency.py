@@ -1,4 +1,7 @@
-"""A small SQLite store that makes a source's requests idempotent.
+"""The store that makes a source's requests idempotent, on the store layer
+(:mod:`hub.store`; table ``idempotency``, branch ``idempotency``): shared by every
+instance of a hub on PostgreSQL, so the same event id sent to two instances is
+accepted once.
 
 Keys are scoped per source: ``(source_id, key)``. A key is an event id
 (``event:<uuid>``) or a request's ``Idempotency-Key`` (``request:<key>``). Using one:
@@ -22,7 +25,9 @@ seconds. A retry of such a request may publish its events a second time, under t
 same event ids (the HTTP API derives them from the Idempotency-Key when the source
 sends none), and every later stage is idempotent on ``event_id``. A freed key that
 comes back with another fingerprint is refused as a reused key, since its first
-request may have been published. Entries older than ``retention`` are pruned. Nothing
+request may have been published. Entries older than ``retention``
+(``HUB_IDEMPOTENCY_RETENTION_DAYS``) are deleted (:meth:`IdempotencyStore.purge`, and
+now and then by the store itself). Nothing
 personal is stored: keys, a fingerprint of the pseudonymised request and the response
 (event ids).
 """
@@ -32,35 +37,25 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hub.errors import EventIdReused, IdempotencyError, InFlight, KeyReused
-from hub.sqlite import open_database, write_transaction
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.errors import EventIdReused, IdempotencyError, InFlight, KeyReused, StoreUnavailable
+from hub.store import Database, open_database
 
 __all__ = ["IdempotencyError", "IdempotencyStore", "InFlight", "KeyReused", "owner_gone",
            "process_instance"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency (
-    source_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    done INTEGER NOT NULL,
-    fingerprint TEXT,
-    response TEXT,
-    created_at REAL NOT NULL,
-    owner TEXT,
-    PRIMARY KEY (source_id, key)
-) WITHOUT ROWID
-"""
 _PRUNE_EVERY = 1000
 _HOST = socket.gethostname()
 #: the owner of a reservation freed because its process was gone (kept for its fingerprint)
@@ -104,36 +99,33 @@ def owner_gone(owner: str | None) -> bool:
 
 
 class IdempotencyStore:
-    """(source_id, key) -> response, in the SQLite file ``path``; thread-safe."""
+    """(source_id, key) -> response in ``database``: a :class:`~hub.store.Database`
+    (shared), a database URL or a SQLite file path; thread-safe."""
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        database: Database | str | os.PathLike[str],
         *,
         retention: timedelta = timedelta(days=30),
         pending_timeout: float = 60.0,
     ) -> None:
-        self.path = Path(path)
         self.retention = retention
         self.pending_timeout = pending_timeout
         self._lock = threading.Lock()
         self._writes = 0
         self.owner = process_instance()
         try:
-            self._db = open_database(self.path)
-            with write_transaction(self._db, self._lock) as db:
-                db.execute(_SCHEMA)
-                columns = {row[1] for row in db.execute("PRAGMA table_info(idempotency)")}
-                if "owner" not in columns:  # a store from before owners were recorded
-                    db.execute("ALTER TABLE idempotency ADD COLUMN owner TEXT")
-        except sqlite3.Error as exc:
-            raise IdempotencyError(f"cannot open idempotency store {self.path}: {exc}") from exc
+            self._db = open_database(database)
+        except StoreUnavailable as exc:
+            raise IdempotencyError(f"cannot open idempotency store: {exc}") from None
+        #: the SQLite file (None on PostgreSQL)
+        self.path: Path | None = self._db.path
+        self._for_update = " FOR UPDATE" if self._db.backend == "postgresql" else ""
         self.prune()
         self.free_orphans()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def __enter__(self) -> IdempotencyStore:
         return self
@@ -144,10 +136,15 @@ class IdempotencyStore:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with write_transaction(self._db, self._lock, lambda why: IdempotencyError(
-                f"idempotency store unavailable: {why}")) as db:
-            yield db
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._db.transaction() as conn:
+                yield conn
+        except SQLAlchemyError as exc:  # StoreUnavailable is an IdempotencyError's kin
+            raise IdempotencyError(f"idempotency store unavailable: {type(exc).__name__}"
+                                   ) from exc
+        except StoreUnavailable as exc:
+            raise IdempotencyError(f"idempotency store unavailable: {exc}") from None
 
     def begin(self, source_id: str, keys: Mapping[str, str | None]) -> dict[str, Any]:
         """Reserve the new keys; return the stored response of each key already done.
@@ -155,16 +152,18 @@ class IdempotencyStore:
         ``keys`` maps each key to the fingerprint of what it stands for (None: not
         checked). A done key whose stored fingerprint differs raises :class:`KeyReused`
         (a request key) or :class:`EventIdReused` (an event key); a key another request
-        holds raises :class:`InFlight`. Nothing is reserved when it raises.
+        holds raises :class:`InFlight`, also one that another instance reserved at the
+        same moment. Nothing is reserved when it raises.
         """
         now = time.time()
         done: dict[str, Any] = {}
-        with self._write() as db:
+        with self._write() as conn:
             for key, fingerprint in keys.items():
-                row = db.execute(
+                where = {"source_id": source_id, "key": key}
+                row = conn.execute(text(
                     "SELECT done, fingerprint, response, created_at, owner FROM idempotency"
-                    " WHERE source_id = ? AND key = ?", (source_id, key),
-                ).fetchone()
+                    " WHERE source_id = :source_id AND key = :key" + self._for_update),
+                    where).first()
                 if row is not None and not row[0] and now - row[3] < self.pending_timeout \
                         and not owner_gone(row[4]):
                     raise InFlight(key)
@@ -175,52 +174,71 @@ class IdempotencyStore:
                 if row is not None and row[0]:
                     done[key] = json.loads(row[2])
                     continue
-                db.execute(
-                    "INSERT OR REPLACE INTO idempotency (source_id, key, done, fingerprint,"
-                    " response, created_at, owner) VALUES (?, ?, 0, ?, NULL, ?, ?)",
-                    (source_id, key, fingerprint, now, self.owner),
-                )
+                values = {**where, "fingerprint": fingerprint, "now": now, "owner": self.owner}
+                if row is None:
+                    taken = conn.execute(text(
+                        "INSERT INTO idempotency (source_id, key, done, fingerprint, response,"
+                        " created_at, owner) VALUES (:source_id, :key, 0, :fingerprint, NULL,"
+                        " :now, :owner) ON CONFLICT (source_id, key) DO NOTHING"), values)
+                    if taken.rowcount == 0:  # another instance reserved it just now
+                        raise InFlight(key)
+                else:  # a reservation that is free again: take it over
+                    conn.execute(text(
+                        "UPDATE idempotency SET done = 0, fingerprint = :fingerprint,"
+                        " response = NULL, created_at = :now, owner = :owner"
+                        " WHERE source_id = :source_id AND key = :key"), values)
         return done
 
     def complete(self, source_id: str, responses: Mapping[str, Any]) -> None:
         """Mark keys done with their responses (JSON-serialisable)."""
-        with self._write() as db:
-            db.executemany(
-                "UPDATE idempotency SET done = 1, response = ? WHERE source_id = ? AND key = ?",
-                [(json.dumps(r, sort_keys=True), source_id, k) for k, r in responses.items()],
-            )
+        if not responses:
+            return
+        with self._write() as conn:
+            conn.execute(text(
+                "UPDATE idempotency SET done = 1, response = :response"
+                " WHERE source_id = :source_id AND key = :key"),
+                [{"response": json.dumps(r, sort_keys=True), "source_id": source_id, "key": k}
+                 for k, r in responses.items()])
+        with self._lock:
             self._writes += len(responses)
-        if self._writes >= _PRUNE_EVERY:
+            due = self._writes >= _PRUNE_EVERY
+            if due:
+                self._writes = 0
+        if due:
             self.prune()
 
     def release(self, source_id: str, keys: Sequence[str]) -> None:
         """Free pending reservations (after a failure); done keys stay."""
-        with self._write() as db:
-            db.executemany(
-                "DELETE FROM idempotency WHERE source_id = ? AND key = ? AND done = 0",
-                [(source_id, k) for k in keys],
-            )
+        if not keys:
+            return
+        with self._write() as conn:
+            conn.execute(text(
+                "DELETE FROM idempotency WHERE source_id = :source_id AND key = :key"
+                " AND done = 0"), [{"source_id": source_id, "key": k} for k in keys])
 
     def free_orphans(self) -> int:
         """Free the pending reservations of owners known to be gone (a crashed
         predecessor of this process); return how many. A freed key keeps its
         fingerprint: the same request may take it, another one is refused."""
-        with self._write() as db:
-            owners = [row[0] for row in db.execute(
+        freed = 0
+        with self._write() as conn:
+            owners = conn.execute(text(
                 "SELECT DISTINCT owner FROM idempotency WHERE done = 0 AND owner IS NOT NULL"
-                " AND owner != ?", (FREED,))]
-            gone = [(FREED, owner) for owner in owners if owner_gone(owner)]
-            before = db.total_changes
-            db.executemany("UPDATE idempotency SET owner = ? WHERE done = 0 AND owner = ?",
-                           gone)
-            return db.total_changes - before
+                " AND owner != :freed"), {"freed": FREED}).scalars().all()
+            for owner in owners:
+                if owner_gone(owner):
+                    freed += conn.execute(text(
+                        "UPDATE idempotency SET owner = :freed WHERE done = 0"
+                        " AND owner = :owner"), {"freed": FREED, "owner": owner}).rowcount
+        return freed
+
+    def purge(self, before: datetime) -> int:
+        """Delete the entries made before ``before`` (done or not); return how many."""
+        with self._write() as conn:
+            return conn.execute(text("DELETE FROM idempotency WHERE created_at < :cutoff"),
+                                {"cutoff": before.timestamp()}).rowcount
 
     def prune(self) -> int:
         """Forget entries older than ``retention``; return how many."""
-        with self._write() as db:
-            cursor = db.execute(
-                "DELETE FROM idempotency WHERE created_at < ?",
-                (time.time() - self.retention.total_seconds(),),
-            )
-            self._writes = 0
-            return cursor.rowcount
+        return self.purge(datetime.fromtimestamp(time.time() - self.retention.total_seconds(),
+                                                 UTC))

@@ -19,7 +19,9 @@ returned once by :meth:`SourceRegistry.add` and cannot be recovered afterwards. 
 successful check is remembered in memory (as a SHA-256 of the secret) so that later
 requests skip scrypt; the row, and so revocation, is read on every call.
 
-Stored in SQLite at ``<state_dir>/sources.db``.
+Stored in the application database (:mod:`hub.store`; table ``sources``, migrations
+in branch ``sources``): SQLite ``<state_dir>/store.db`` by default, PostgreSQL with
+``HUB_DATABASE_URL``, so every instance of a hub sees the same sources and keys.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -38,11 +39,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hub.errors import SourceRegistryError, UnknownSource
 from hub.events import EVENT_TYPES
-from hub.sqlite import open_database, write_transaction
-from hub.state_layout import LEGACY_SOURCES_FILE
+from hub.state_layout import STORE_FILE
+from hub.store import Database, open_database
 
 __all__ = [
     "CONSENT_PERMISSION",
@@ -54,8 +59,9 @@ __all__ = [
     "UnknownSource",
 ]
 
-#: file name of the registry inside the state directory
-SOURCES_FILE = LEGACY_SOURCES_FILE
+#: file name of the registry inside the state directory: the application stores' SQLite
+#: file (the embedded default; ``HUB_DATABASE_URL`` may name another database)
+SOURCES_FILE = STORE_FILE
 #: the permission to record and withdraw consents (besides the signal event types)
 CONSENT_PERMISSION = "consent"
 #: everything a source may be allowed to send
@@ -75,26 +81,6 @@ _CACHE_SIZE = 1024
 #: scrypt checks at once (each holds 16 MiB): bounds memory under a flood of bad keys
 _CONCURRENT_CHECKS = 4
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sources (
-    source_id TEXT PRIMARY KEY,
-    urn TEXT NOT NULL,
-    event_types TEXT NOT NULL,
-    key_id TEXT NOT NULL UNIQUE,
-    kdf TEXT NOT NULL,
-    salt BLOB NOT NULL,
-    key_hash BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT,
-    consent_purposes TEXT NOT NULL DEFAULT '[]',
-    consent_scopes TEXT NOT NULL DEFAULT '[]'
-)
-"""
-#: columns added after the first release: added to an older file when it is opened
-_ADDED_COLUMNS = {
-    "consent_purposes": "TEXT NOT NULL DEFAULT '[]'",
-    "consent_scopes": "TEXT NOT NULL DEFAULT '[]'",
-}
 _COLUMNS = ("source_id, urn, event_types, key_id, created_at, revoked_at, consent_purposes,"
             " consent_scopes")
 
@@ -185,32 +171,42 @@ def _consent_lists(
 
 
 class SourceRegistry:
-    """The registry in the SQLite file ``path`` (created if missing); thread-safe."""
+    """The registry in ``database``: a :class:`~hub.store.Database` (shared), a database
+    URL or a SQLite file path (opened, and migrated, by the registry); thread-safe."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+    def __init__(self, database: Database | str | os.PathLike[str]) -> None:
         self._lock = threading.Lock()
         self._verified: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
         self._checks = threading.BoundedSemaphore(_CONCURRENT_CHECKS)
-        try:
-            self._db = open_database(self.path)
-            with write_transaction(self._db, self._lock) as db:
-                db.execute(_SCHEMA)
-                have = {str(row[1]) for row in db.execute("PRAGMA table_info(sources)")}
-                for column, kind in _ADDED_COLUMNS.items():
-                    if column not in have:
-                        db.execute(f"ALTER TABLE sources ADD COLUMN {column} {kind}")
-        except sqlite3.Error as exc:
-            raise SourceRegistryError(f"cannot open source registry {self.path}: {exc}") from exc
+        self._db = open_database(database)
+        #: the SQLite file (None on PostgreSQL)
+        self.path: Path | None = self._db.path
 
     @classmethod
     def in_state_dir(cls, state_dir: str | os.PathLike[str]) -> SourceRegistry:
-        """Open ``<state_dir>/sources.db``."""
+        """Open the registry in ``<state_dir>/store.db`` (the SQLite default)."""
         return cls(Path(state_dir) / SOURCES_FILE)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
+
+    def _write(self, sql: str, params: dict[str, Any]) -> int:
+        """Run one change; its row count. A database error is a SourceRegistryError
+        (StoreUnavailable when the database cannot be reached)."""
+        try:
+            with self._db.transaction() as conn:
+                return conn.execute(text(sql), params).rowcount
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise SourceRegistryError(f"cannot write source registry: {exc.__class__.__name__}"
+                                      ) from exc
+
+    def _row(self, where: str, params: dict[str, Any], extra: str = "") -> tuple[Any, ...] | None:
+        with self._db.read() as conn:
+            row = conn.execute(text(f"SELECT {_COLUMNS}{extra} FROM sources WHERE {where}"),
+                               params).first()
+        return tuple(row) if row is not None else None
 
     def __enter__(self) -> SourceRegistry:
         return self
@@ -247,18 +243,17 @@ class SourceRegistry:
         salt = secrets.token_bytes(16)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            with write_transaction(self._db, self._lock) as db:
-                db.execute(
-                    "INSERT INTO sources (source_id, urn, event_types, key_id, kdf, salt,"
-                    " key_hash, created_at, consent_purposes, consent_scopes)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (source_id, urn, json.dumps(types), key_id, _KDF, salt,
-                     _hash(secret, salt), now, json.dumps(purposes), json.dumps(scopes)),
-                )
-        except sqlite3.IntegrityError:
+            self._write(
+                "INSERT INTO sources (source_id, urn, event_types, key_id, kdf, salt,"
+                " key_hash, created_at, consent_purposes, consent_scopes)"
+                " VALUES (:source_id, :urn, :types, :key_id, :kdf, :salt, :hash, :now,"
+                " :purposes, :scopes)",
+                {"source_id": source_id, "urn": urn, "types": json.dumps(types),
+                 "key_id": key_id, "kdf": _KDF, "salt": salt, "hash": _hash(secret, salt),
+                 "now": now, "purposes": json.dumps(purposes), "scopes": json.dumps(scopes)},
+            )
+        except IntegrityError:
             raise SourceRegistryError(f"source {source_id} already exists") from None
-        except sqlite3.Error as exc:
-            raise SourceRegistryError(f"cannot write source registry: {exc}") from exc
         info = self.get(source_id)
         assert info is not None
         return info, f"{_KEY_PREFIX}{key_id}_{secret}"
@@ -272,15 +267,12 @@ class SourceRegistry:
         if info is None:
             raise UnknownSource(f"no source {source_id}")
         checked = _consent_lists(info.event_types, purposes, scopes)
-        try:
-            with write_transaction(self._db, self._lock) as db:
-                db.execute(
-                    "UPDATE sources SET consent_purposes = ?, consent_scopes = ?"
-                    " WHERE source_id = ?",
-                    (json.dumps(checked[0]), json.dumps(checked[1]), source_id),
-                )
-        except sqlite3.Error as exc:
-            raise SourceRegistryError(f"cannot write source registry: {exc}") from exc
+        self._write(
+            "UPDATE sources SET consent_purposes = :purposes, consent_scopes = :scopes"
+            " WHERE source_id = :source_id",
+            {"purposes": json.dumps(checked[0]), "scopes": json.dumps(checked[1]),
+             "source_id": source_id},
+        )
         updated = self.get(source_id)
         assert updated is not None
         return updated
@@ -288,11 +280,9 @@ class SourceRegistry:
     def revoke(self, source_id: str) -> SourceInfo:
         """Revoke the source's key at once (a second revoke keeps the first time)."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with write_transaction(self._db, self._lock) as db:
-            db.execute(
-                "UPDATE sources SET revoked_at = coalesce(revoked_at, ?) WHERE source_id = ?",
-                (now, source_id),
-            )
+        self._write(
+            "UPDATE sources SET revoked_at = coalesce(revoked_at, :now)"
+            " WHERE source_id = :source_id", {"now": now, "source_id": source_id})
         info = self.get(source_id)
         if info is None:
             raise UnknownSource(f"no source {source_id}")
@@ -301,17 +291,14 @@ class SourceRegistry:
     # -- reading -------------------------------------------------------------------------
 
     def get(self, source_id: str) -> SourceInfo | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM sources WHERE source_id = ?", (source_id,)
-            ).fetchone()
+        row = self._row("source_id = :source_id", {"source_id": source_id})
         return _info(row) if row else None
 
     def list(self) -> list[SourceInfo]:
         """Every source, revoked ones included, by id."""
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM sources ORDER BY source_id")
-            return [_info(r) for r in rows.fetchall()]
+        with self._db.read() as conn:
+            rows = conn.execute(text(f"SELECT {_COLUMNS} FROM sources ORDER BY source_id"))
+            return [_info(tuple(r)) for r in rows]
 
     def authenticate(self, plain_key: str) -> SourceInfo | None:
         """The source whose key this is, or None (malformed, unknown, wrong or revoked)."""
@@ -319,10 +306,7 @@ class SourceRegistry:
         if parts is None:
             return None
         key_id, secret = parts
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS}, salt, key_hash FROM sources WHERE key_id = ?", (key_id,)
-            ).fetchone()
+        row = self._row("key_id = :key_id", {"key_id": key_id}, ", salt, key_hash")
         if row is None:  # key ids are not secret: no need to hide that one is unknown
             return None
         salt, stored = bytes(row[-2]), bytes(row[-1])
@@ -341,3 +325,14 @@ class SourceRegistry:
                         self._verified.popitem(last=False)
         info = _info(row[:-2])
         return info if ok and not info.revoked else None
+
+    # -- retention -----------------------------------------------------------------------
+
+    def purge(self, before: datetime) -> int:
+        """Delete the sources revoked before ``before`` (their rows only hold a revoked
+        key's hash: nothing authenticates with them any more); return how many. Active
+        sources are never purged."""
+        cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
+        return self._write(
+            "DELETE FROM sources WHERE revoked_at IS NOT NULL AND revoked_at < :cutoff",
+            {"cutoff": cutoff})

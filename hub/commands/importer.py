@@ -37,6 +37,7 @@ from hub.commands.common import bus_option, registry_option, settings_from
 from hub.connect import connect
 from hub.errors import HubError
 from hub.pseudonym import Pseudonymiser
+from hub.store import database_target
 from hub.topics import SIGNAL_TOPICS
 
 __all__ = ["import_file"]
@@ -152,8 +153,8 @@ file, bad mapping; nothing was published), 1 the bus or the ledger failed,
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Rejects file (default: <FILE>.rejects.csv beside FILE).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory of the import ledger imports.db (default: $HUB_STATE_DIR, else"
-              " var/state).")
+              help="State directory (the import seal key; store.db, the import ledger, when"
+              " HUB_DATABASE_URL is unset) (default: $HUB_STATE_DIR, else var/state).")
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
               show_default=True, help="Signals per publish (and ledger transaction).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (none is shown when"
@@ -199,6 +200,7 @@ def import_file(
         raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
     secrets, seal_to = settings.pseudonym_secrets, seal_to or settings.intake_public_key
     state_dir = state_dir or settings.state_dir
+    ledger = database_target(settings.model_copy(update={"state_dir": state_dir}))
     interrupted = False
     try:
         with conn, _progress(not no_progress, file.stat().st_size) as progress:
@@ -207,7 +209,8 @@ def import_file(
                 else {"pseudonymiser": Pseudonymiser(secrets) if secrets else None})
             reader = _source(
                 file, jsonl, delimiter, event_type=event_type, source=source, bus=conn.bus,
-                serde=conn.serde, **intake, state_dir=state_dir, mapping=column_mapping,
+                serde=conn.serde, **intake, state_dir=state_dir, ledger=ledger,
+                mapping=column_mapping,
                 encoding=encoding, rejects_path=rejects_path, batch_size=batch_size,
                 progress=progress)
             with reader:

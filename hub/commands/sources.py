@@ -9,6 +9,7 @@ import click
 from connectors.sources.keys import CONSENT_PERMISSION, PERMISSIONS, SourceInfo, SourceRegistry
 from hub.commands.common import settings_from, to_json
 from hub.errors import HubError
+from hub.store import database_target
 
 __all__ = ["sources"]
 
@@ -16,15 +17,18 @@ state_dir_option = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory of the source registry (sources.db) (default: $HUB_STATE_DIR,"
-    " else var/state).",
+    help="State directory whose store.db holds the source registry when HUB_DATABASE_URL"
+    " is unset (default: $HUB_STATE_DIR, else var/state).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def _open(state_dir: Path | None) -> SourceRegistry:
     try:
-        return SourceRegistry.in_state_dir(state_dir or settings_from(None).state_dir)
+        settings = settings_from(None)
+        if state_dir is not None:
+            settings = settings.model_copy(update={"state_dir": state_dir})
+        return SourceRegistry(database_target(settings))
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -88,8 +92,9 @@ def sources() -> None:
     debt-signal, eviction-risk and youth-care-exit, plus `consent` (may record and
     withdraw consents). A consent source also has the consent purposes and recipient
     scopes it may record (--consent-purpose, --consent-scope); a grant outside them is
-    refused with 403. Keys are stored only as a salted scrypt hash in
-    <state-dir>/sources.db: a key is printed once, when the source is added.
+    refused with 403. Keys are stored only as a salted scrypt hash in the
+    application database (<state-dir>/store.db, or HUB_DATABASE_URL): a key is printed
+    once, when the source is added.
 
     \b
     Examples:
