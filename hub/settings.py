@@ -175,6 +175,14 @@ class Settings(BaseSettings):
         365.0, gt=0, description="days the import ledger remembers a published row (a file"
         " imported again within this time publishes only what is new)",
     )
+    revoked_source_retention_days: float = Field(
+        365.0, gt=0, description="days a revoked source (its revoked key's hash) is kept"
+        " before the retention run deletes it; active sources are never deleted",
+    )
+    retention_interval_hours: float = Field(
+        24.0, ge=0, description="hours between the retention runs of `signalhub run` (the"
+        " first at start); 0: none (run `signalhub retention run` yourself)",
+    )
     processing_guarantee: Literal["exactly-once", "at-least-once"] = Field(
         "exactly-once",
         description="exactly-once: a router batch's outputs, changelog records and input"

@@ -15,6 +15,7 @@ import pytest
 from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStatus, InboxStore
 from hub.events import AlertUrgency, TeamAlert
 from hub.router import alert_id_for
+from hub.store import rollback_only
 from hub.web.accounts import AccountError, UserStore
 from hub.web.limits import LimitRule, LoginLimiter
 
@@ -160,7 +161,8 @@ def test_inbox_retention_deletes_alerts_with_their_notes_per_event_type(
     one.add(fresh)
     cutoffs = {"debt-signal": clock.now - timedelta(days=10),
                "eviction-risk": clock.now - timedelta(days=30)}
-    dry = two.purge(cutoffs, others=clock.now - timedelta(days=15), dry_run=True)
+    with rollback_only():  # a dry run
+        dry = two.purge(cutoffs, others=clock.now - timedelta(days=15))
     assert dry == {"inbox_alerts": 2, "inbox_notes": 1}
     assert one.count("team-a") == 4  # a dry run deletes nothing
     assert two.purge(cutoffs, others=clock.now - timedelta(days=15)) == dry
@@ -216,7 +218,8 @@ def test_session_retention_deletes_ended_sessions(users: tuple[UserStore, UserSt
     clock.now += timedelta(seconds=500)
     sessions.user_of(live)  # used: stays live
     clock.now += timedelta(seconds=200)  # `idle` was last used 700 s ago
-    assert sessions.purge(clock.seconds(), dry_run=True) == 2
+    with rollback_only():
+        assert sessions.purge(clock.seconds()) == 2
     assert sessions.purge(clock.seconds()) == 2
     assert sessions.user_of(live) == "anna" and sessions.purge(clock.seconds()) == 0
     assert sessions.user_of(idle) is None
@@ -247,9 +250,8 @@ def test_sign_in_limits_hold_across_instances(users: tuple[UserStore, UserStore]
     clock.now += timedelta(seconds=31)  # the first three have expired
     assert two.admit("anna", "10.0.0.1")[0] is None
     store = users[0].attempts(clock.seconds)
-    assert store.purge(clock.seconds() + 61, dry_run=True) > 0
-    store.purge(clock.seconds() + 61)
-    assert store.purge(clock.seconds() + 61, dry_run=True) == 0
+    assert store.purge(clock.seconds() + 61) > 0
+    assert store.purge(clock.seconds() + 61) == 0
 
 
 def test_concurrent_attempts_on_two_instances_never_pass_the_limit(

@@ -330,11 +330,12 @@ class InboxStore:
 
     # -- retention ---------------------------------------------------------------------------
 
-    def purge(self, before: Mapping[str, datetime], *, others: datetime | None = None,
-              dry_run: bool = False) -> dict[str, int]:
+    def purge(self, before: Mapping[str, datetime], *, others: datetime | None = None
+              ) -> dict[str, int]:
         """Delete the alerts received before ``before[event_type]`` with their notes
         (alerts of an event type not in ``before``: before ``others``; None keeps them).
-        ``dry_run`` only counts. Returns ``{"inbox_alerts": n, "inbox_notes": m}``."""
+        Returns ``{"inbox_alerts": n, "inbox_notes": m}`` (a dry run: inside
+        :func:`hub.store.rollback_only`)."""
         conditions = [sa.and_(ALERTS.c.event_type == event_type,
                               ALERTS.c.received_ms < _ms(cutoff))
                       for event_type, cutoff in before.items()]
@@ -343,18 +344,12 @@ class InboxStore:
                                       ALERTS.c.received_ms < _ms(others)))
         if not conditions:
             return {"inbox_alerts": 0, "inbox_notes": 0}
-        expired = sa.select(ALERTS.c.alert_id).where(sa.or_(*conditions))
+        expired = sa.or_(*conditions)
         with self._db.transaction() as conn:
-            notes = NOTES.c.alert_id.in_(expired)
-            if dry_run:
-                n_notes = conn.execute(sa.select(sa.func.count()).select_from(NOTES)
-                                       .where(notes)).scalar_one()
-                n_alerts = conn.execute(sa.select(sa.func.count()).select_from(
-                    expired.subquery())).scalar_one()
-            else:
-                n_notes = conn.execute(sa.delete(NOTES).where(notes)).rowcount
-                n_alerts = conn.execute(sa.delete(ALERTS).where(sa.or_(*conditions))).rowcount
-        return {"inbox_alerts": int(n_alerts), "inbox_notes": int(n_notes)}
+            notes = conn.execute(sa.delete(NOTES).where(NOTES.c.alert_id.in_(
+                sa.select(ALERTS.c.alert_id).where(expired)))).rowcount
+            alerts = conn.execute(sa.delete(ALERTS).where(expired)).rowcount
+        return {"inbox_alerts": int(alerts), "inbox_notes": int(notes)}
 
     def close(self) -> None:
         """Let go of the database (once; closing again does nothing)."""

@@ -166,15 +166,11 @@ class DatabaseAttemptStore:
         with self._db.transaction() as conn:
             conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.key == _digest(key)))
 
-    def purge(self, before: float, *, dry_run: bool = False) -> int:
-        """Delete the attempts made before ``before`` (seconds since the epoch); with
-        ``dry_run`` only count them."""
-        old = ATTEMPTS.c.at < before
+    def purge(self, before: float) -> int:
+        """Delete the attempts made before ``before`` (seconds since the epoch)."""
         with self._db.transaction() as conn:
-            if dry_run:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(ATTEMPTS)
-                                        .where(old)).scalar_one())
-            return int(conn.execute(sa.delete(ATTEMPTS).where(old)).rowcount)
+            return int(conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.at < before))
+                       .rowcount)
 
 
 #: the first key of the advisory locks :class:`DatabaseAttemptStore` takes on PostgreSQL

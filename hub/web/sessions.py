@@ -113,12 +113,9 @@ class SessionStore:
         with self._db.read() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def purge(self, before: float, *, dry_run: bool = False) -> int:
+    def purge(self, before: float) -> int:
         """Delete the sessions that ended before ``before`` (seconds since the epoch):
-        revoked then, or idle or past their lifetime by then. ``dry_run`` only counts."""
+        revoked then, or idle or past their lifetime by then; return how many."""
         ended = sa.or_(SESSIONS.c.revoked < before, self._dead(before))
         with self._db.transaction() as conn:
-            if dry_run:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(SESSIONS)
-                                        .where(ended)).scalar_one())
             return int(conn.execute(sa.delete(SESSIONS).where(ended)).rowcount)
