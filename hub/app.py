@@ -176,13 +176,19 @@ class HubProcess:
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
-                secret_key=load_or_create_secret(self.state_dir), state_dir=self.state_dir,
+                secret_key=self._web_secret(), state_dir=self.state_dir,
                 counts=self.counts, web=self.settings.web, metrics_url=self.metrics_url,
             ))  # fmt: skip
             self._web = (web, *serve_web(web, self.host, self.web_port))
         self._start_retention()
         log.info("hub started", url=self.url, web=self.web_url, metrics=self.metrics_url,
                  routers=self.routers, bus=self.settings.bus)
+
+    def _web_secret(self) -> str:
+        """HUB_WEB__SECRET_KEY (shared by the instances), else the state folder's key."""
+        key = self.settings.web.secret_key
+        return key.get_secret_value() if key is not None else load_or_create_secret(
+            self.state_dir)
 
     def _start_retention(self) -> None:
         """The retention job's thread (none when HUB_RETENTION_INTERVAL_HOURS is 0)."""

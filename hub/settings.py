@@ -85,6 +85,9 @@ class WebSettings(BaseModel):
     login_concurrency: int = Field(4, ge=1)
     #: serve the web app's /openapi.json (never /docs or /redoc: those need a CDN)
     openapi: bool = False
+    #: the key that signs session cookies (at least 32 characters), the same for every
+    #: instance behind one address; unset: ``<state_dir>/web-secret.key`` (made once)
+    secret_key: SecretStr | None = Field(None, min_length=32)
 
 
 class MetricsSettings(BaseModel):

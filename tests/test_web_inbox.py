@@ -99,18 +99,21 @@ class WebServer:
         return out
 
 
-def start_web(tmp: Path, settings: WebSettings | None = None) -> tuple[WebServer, Any]:
+def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None
+              ) -> tuple[WebServer, Any]:
     """Start a :class:`WebServer` with users alice (team-a), bob (team-b), olga (operator)
     and ada (admin, team-a); return it and a function that stops it. Over plain http,
     so cookies without ``Secure`` (httpx sends no Secure cookie over http) unless
-    ``settings`` say otherwise."""
+    ``settings`` say otherwise. ``database``: the application database (default: the
+    state folder's store.db, what `--state-dir` names); users there already are kept."""
     conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
-    inbox = InboxStore(tmp / "state" / "store.db")  # what `--state-dir` names
-    users = UserStore(tmp / "state" / "store.db")
-    users.add("alice", PASSWORD, "member", ["team-a"])
-    users.add("bob", PASSWORD, "member", ["team-b"])
-    users.add("olga", PASSWORD, "operator")
-    users.add("ada", PASSWORD, "admin", ["team-a"])
+    target = database or str(tmp / "state" / "store.db")
+    inbox, users = InboxStore(target), UserStore(target)
+    if users.get("alice") is None:
+        users.add("alice", PASSWORD, "member", ["team-a"])
+        users.add("bob", PASSWORD, "member", ["team-b"])
+        users.add("olga", PASSWORD, "operator")
+        users.add("ada", PASSWORD, "admin", ["team-a"])
     deps = WebDeps(conn=conn, config=two_teams(), inbox=inbox, users=users,
                    secret_key=load_or_create_secret(tmp / "state"), state_dir=tmp / "state",
                    counts=lambda: {"forwarded:FORWARDED": 1},
