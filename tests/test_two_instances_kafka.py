@@ -1,5 +1,5 @@
 """Two instances side by side (issue 10 item 3): two `signalhub run` processes with
-separate state folders on the same real Kafka broker and the same real PostgreSQL. A
+separate state folders on the same real Kafka broker, schema registry and PostgreSQL. A
 source key added once works on both; the same event id sent to both is accepted once;
 an alert claimed on one shows claimed on the other, live; a user disabled on one is
 signed out on both."""
@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 from hub.cli import main
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.registry, pytest.mark.postgres, pytest.mark.slow]
 
 ROOT = Path(__file__).parent.parent
 PASSWORD = "correct horse battery"
@@ -47,32 +47,38 @@ class Instance:
     """One `signalhub run` process; its ingest and web URLs from its first line."""
 
     def __init__(self, env: dict[str, str], state: Path, bootstrap: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "run", "--config",
-             str(ROOT / "examples" / "hub.yaml"), "--bus", f"kafka://{bootstrap}",
-             "--state-dir", str(state), "--port", "0", "--web-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        state.mkdir(parents=True)
+        self.log = state.parent / f"{state.name}.log"  # a file: a full pipe would stall it
+        with open(self.log, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "run", "--config",
+                 str(ROOT / "examples" / "hub.yaml"), "--bus", f"kafka://{bootstrap}",
+                 "--state-dir", str(state), "--port", "0", "--web-port", "0"],
+                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         found = re.search(r"ingest API (http://\S+) .*web app (http://\S+) ", line)
         if found is None:
             self.proc.kill()
-            raise AssertionError(line + (self.proc.stderr.read() if self.proc.stderr else ""))
+            raise AssertionError(line + self.log.read_text()[-3000:])
         self.ingest, self.web = found.group(1), found.group(2)
+        # drain stdout (the stop line) so the process never blocks on it
+        self._out = threading.Thread(target=self.proc.stdout.read, daemon=True)
+        self._out.start()
 
-    def stop(self) -> str:
+    def stop(self) -> None:
         self.proc.terminate()
         try:
-            _, err = self.proc.communicate(timeout=90)
+            self.proc.wait(timeout=90)
         finally:
             self.proc.kill()
-        return err
 
 
 @pytest.fixture
-def env(postgres_url: str) -> dict[str, str]:
+def env(postgres_url: str, apicurio_url: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    return {**base, "HUB_DATABASE_URL": postgres_url, "HUB_PSEUDONYM_SECRETS": SECRETS,
+    return {**base, "HUB_DATABASE_URL": postgres_url, "HUB_REGISTRY_URL": apicurio_url,
+            "HUB_PSEUDONYM_SECRETS": SECRETS,
             "HUB_METRICS__ADDRESS": "", "HUB_WEB__SECURE_COOKIES": "false",
             "HUB_WEB__SECRET_KEY": "two-instances-cookie-key-" + "x" * 16}
 
@@ -130,8 +136,8 @@ def test_two_instances_share_keys_events_inbox_and_sessions(
     # the key works on both; the same event id sent to both is accepted once
     event_id = str(uuid.uuid4())
     with httpx.Client(timeout=30, trust_env=False, headers=headers) as http:
-        first = http.post(f"{one.ingest}/v1/signals/debt-signal", json=debt(event_id))
-        again = http.post(f"{two.ingest}/v1/signals/debt-signal", json=debt(event_id))
+        first = http.post(f"{one.ingest}/v1/signals/debt", json=debt(event_id))
+        again = http.post(f"{two.ingest}/v1/signals/debt", json=debt(event_id))
     assert first.status_code == 202, first.text
     assert again.status_code == 202 and again.headers.get("idempotent-replayed") == "true"
 
