@@ -135,8 +135,9 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[WebServer]:
-    server, stop = start_web(tmp_path)
+def web(tmp_path: Path, database_url: str) -> Iterator[WebServer]:
+    """The web app over each store backend (SQLite, and PostgreSQL: marker postgres)."""
+    server, stop = start_web(tmp_path, database=database_url)
     try:
         yield server
     finally:
