@@ -5,12 +5,15 @@ the hub: what one writes, the other sees at once."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStatus, InboxStore
 from hub.events import AlertUrgency, TeamAlert
@@ -271,3 +274,58 @@ def test_concurrent_attempts_on_two_instances_never_pass_the_limit(
     for t in threads:
         t.join(30)
     assert len(admitted) == 10 and sum(admitted) == 3
+
+
+# --- files from before the store layer ------------------------------------------------------
+
+
+def test_an_inbox_and_a_users_file_of_an_older_version_are_adopted(tmp_path: Path) -> None:
+    alert = make_alert()
+    old = sqlite3.connect(tmp_path / "inbox.db")  # the tables as the older version made them
+    old.executescript(
+        "CREATE TABLE alerts (alert_id TEXT PRIMARY KEY, team_id TEXT NOT NULL, event_id TEXT"
+        " NOT NULL, event_type TEXT NOT NULL, urgent INTEGER NOT NULL, created_ms INTEGER NOT"
+        " NULL, received_ms INTEGER NOT NULL, source TEXT, alert TEXT NOT NULL, status TEXT"
+        " NOT NULL DEFAULT 'new', claimed_by TEXT, claimed_ms INTEGER, outcome TEXT,"
+        " closed_by TEXT, closed_ms INTEGER);"
+        "CREATE INDEX alerts_by_team ON alerts (team_id, urgent DESC, created_ms DESC);"
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL REFERENCES alerts"
+        " (alert_id), author TEXT NOT NULL, text TEXT NOT NULL, at_ms INTEGER NOT NULL);")
+    old.execute("INSERT INTO alerts (alert_id, team_id, event_id, event_type, urgent,"
+                " created_ms, received_ms, alert) VALUES (?, 'team-a', ?, 'debt-signal', 0, 1,"
+                " 1, ?)", (alert.alert_id, alert.event_id, alert.model_dump_json()))
+    old.execute("INSERT INTO notes (alert_id, author, text, at_ms) VALUES (?, 'anna', 'oud', 1)",
+                (alert.alert_id,))
+    old.commit()
+    old.close()
+    inbox = InboxStore(tmp_path / "inbox.db")
+    try:
+        assert [n.text for n in inbox.get(alert.alert_id).notes] == ["oud"]
+        seen = inbox.version()
+        inbox.claim(alert.alert_id, "anna")
+        assert [i.claimed_by for i in inbox.list_alerts("team-a", changed_after=seen)] == [
+            "anna"]
+    finally:
+        inbox.close()
+    old = sqlite3.connect(tmp_path / "users.db")
+    old.executescript(
+        "CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT"
+        " NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE memberships (username TEXT NOT NULL REFERENCES users (username),"
+        " team_id TEXT NOT NULL, PRIMARY KEY (username, team_id));"
+        "CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, created REAL"
+        " NOT NULL, last_seen REAL NOT NULL, revoked REAL);"
+        "CREATE INDEX sessions_by_user ON sessions (username);")
+    old.execute("INSERT INTO users VALUES ('anna', ?, 'member', 0)",
+                (PasswordHasher().hash(PASSWORD),))
+    old.execute("INSERT INTO memberships VALUES ('anna', 'team-a')")
+    old.commit()
+    old.close()
+    for _ in range(2):  # adopted once, then simply opened
+        users = UserStore(tmp_path / "users.db")
+        try:
+            user = users.authenticate("anna", PASSWORD)
+            assert user is not None and user.teams == {"team-a"}
+            assert users.attempts().try_add([("k", LimitRule(1, 60.0))], 1.0) is None
+        finally:
+            users.close()
