@@ -4,7 +4,9 @@
 consumers), starts the HTTP ingest API, ``routers`` router threads (one consumer group),
 the sealed intake (when ``HUB_INTAKE_PRIVATE_KEY`` is set: signals sealed to the hub on
 ``intake.sealed.v1``), the sink runner, the web app (team inbox; ``web_port``, None:
-none) and the Prometheus listener (``HUB_METRICS__ADDRESS``; empty: none); ``stop()``
+none), the Prometheus listener (``HUB_METRICS__ADDRESS``; empty: none) and the
+retention job (:mod:`hub.retention`, every ``HUB_RETENTION_INTERVAL_HOURS``, the first
+run at start; 0: none); ``stop()``
 asks every loop to finish its batch, commit and close, then stops the servers
 (in-flight requests complete first).
 
@@ -38,6 +40,7 @@ from connectors.sources.sealed_intake import SealedIntakeSource
 from hub.config import HubConfig
 from hub.connect import Connection, connect
 from hub.pseudonym import Pseudonymiser
+from hub.retention import RetentionJob, StoreRetention, audit_publisher
 from hub.router import Router
 from hub.settings import Settings
 from hub.sqlite import private_dir
@@ -55,6 +58,9 @@ __all__ = ["HubProcess"]
 log = structlog.get_logger(__name__)
 
 C = TypeVar("C")
+
+#: how often the retention job asks whether a run is due
+_RETENTION_CHECK_SECONDS = 300.0
 
 
 @dataclass
@@ -80,6 +86,9 @@ class HubProcess:
     sources: SourceRegistry | None = None
     #: the application stores' database (HUB_DATABASE_URL, else <state_dir>/store.db)
     database: Database | None = None
+    #: the retention job (None: HUB_RETENTION_INTERVAL_HOURS=0); its ``runs``
+    retention: RetentionJob | None = None
+    _retention_stores: StoreRetention | None = None
     #: the configuration error that ended the hub (None: stopped on request)
     failure: BaseException | None = None
 
@@ -131,7 +140,7 @@ class HubProcess:
                 f"router-{i}", partial(Router, conn, self.config, state,
                                        guarantee=self.settings.processing_guarantee),
                 lambda r: r.run(self.stop_event), self._close_router, router))
-        self.inbox = InboxStore(self.layout.inbox)
+        self.inbox = InboxStore(self.database)
         inbox, conn = self.inbox, self._connect()
         secrets_env = webhook_secrets(self.config, os.environ)
 
@@ -163,16 +172,35 @@ class HubProcess:
             metrics_app = create_metrics_app(self._connect().bus, self.config,
                                              self.settings.metrics.token)
             self._metrics = serve(metrics_app, *listen, proxy_headers=False)
-        self.users = UserStore(self.layout.users)
+        self.users = UserStore(self.database)
         if self.web_port is not None:
             web = create_web_app(WebDeps(
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
-                secret_key=load_or_create_secret(self.state_dir), state_dir=self.state_dir,
+                secret_key=self._web_secret(), state_dir=self.state_dir,
                 counts=self.counts, web=self.settings.web, metrics_url=self.metrics_url,
             ))  # fmt: skip
             self._web = (web, *serve_web(web, self.host, self.web_port))
+        self._start_retention()
         log.info("hub started", url=self.url, web=self.web_url, metrics=self.metrics_url,
                  routers=self.routers, bus=self.settings.bus)
+
+    def _web_secret(self) -> str:
+        """HUB_WEB__SECRET_KEY (shared by the instances), else the state folder's key."""
+        key = self.settings.web.secret_key
+        return key.get_secret_value() if key is not None else load_or_create_secret(
+            self.state_dir)
+
+    def _start_retention(self) -> None:
+        """The retention job's thread (none when HUB_RETENTION_INTERVAL_HOURS is 0)."""
+        hours = self.settings.retention_interval_hours
+        if hours <= 0 or self.database is None:
+            return
+        stores = self._retention_stores = StoreRetention(self.database, self.config,
+                                                         self.settings)
+        publish, interval = audit_publisher(self._connect()), hours * 3600.0
+        self.retention = RetentionJob(lambda: stores.run_if_due(interval, publish),
+                                      min(interval, _RETENTION_CHECK_SECONDS), self.stop_event)
+        self.retention.start()
 
     def _supervise(self, name: str, build: Callable[[], C], run: Callable[[C], None],
                    close: Callable[[C], None], first: C | None = None) -> Supervisor[C]:
@@ -227,6 +255,11 @@ class HubProcess:
             self._metrics = None
         for supervisor in self._supervisors:  # each closes its component when it ends
             supervisor.join(timeout=60)
+        if self.retention is not None:
+            self.retention.join(timeout=60)
+        if self._retention_stores is not None:
+            self._retention_stores.close()
+            self._retention_stores = None
         if self.inbox is not None:
             self.inbox.close()
         if self.sources is not None:

@@ -40,6 +40,7 @@ def processing_record(
     alert_id: str | None = None,
     parent_span_id: str | None = None,
     error: bool = False,
+    counts: dict[str, int] | None = None,
     validate: bool = True,
 ) -> ProcessingRecord:
     """A processing record; ``validate=False`` skips pydantic validation and is only for
@@ -69,6 +70,7 @@ def processing_record(
         event_id=event_id,
         event_type=event_type,
         alert_id=alert_id,
+        counts=counts,
     )
     if validate:
         return ProcessingRecord(**fields)

@@ -13,6 +13,7 @@ from hub.commands.deadletters import deadletters
 from hub.commands.importer import import_file
 from hub.commands.inbox import inbox
 from hub.commands.keys import keys
+from hub.commands.retention import retention
 from hub.commands.router import explain, router
 from hub.commands.run import demo, run
 from hub.commands.schemas import schemas
@@ -60,6 +61,7 @@ main.add_command(demo)
 main.add_command(users)
 main.add_command(keys)
 main.add_command(db)
+main.add_command(retention)
 
 
 if __name__ == "__main__":

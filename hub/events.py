@@ -379,6 +379,8 @@ class ProcessingRecord(AvroModel):
     event_id: EventId | None = None
     event_type: Text | None = None
     alert_id: EventId | None = None
+    #: per kind, how many entries the step handled (a retention run: deleted per store)
+    counts: dict[str, Annotated[int, Field(ge=0, le=LONG_MAX)]] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

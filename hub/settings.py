@@ -141,6 +141,9 @@ class WebSettings(BaseModel):
     login_concurrency: int = Field(4, ge=1)
     #: serve the web app's /openapi.json (never /docs or /redoc: those need a CDN)
     openapi: bool = False
+    #: the key that signs session cookies (at least 32 characters), the same for every
+    #: instance behind one address; unset: ``<state_dir>/web-secret.key`` (made once)
+    secret_key: SecretStr | None = Field(None, min_length=32)
 
 
 class RegistrySettings(BaseModel):
@@ -256,6 +259,14 @@ class Settings(BaseSettings):
     import_ledger_retention_days: float = Field(
         365.0, gt=0, description="days the import ledger remembers a published row (a file"
         " imported again within this time publishes only what is new)",
+    )
+    revoked_source_retention_days: float = Field(
+        365.0, gt=0, description="days a revoked source (its revoked key's hash) is kept"
+        " before the retention run deletes it; active sources are never deleted",
+    )
+    retention_interval_hours: float = Field(
+        24.0, ge=0, description="hours between the retention runs of `signalhub run` (the"
+        " first at start); 0: none (run `signalhub retention run` yourself)",
     )
     processing_guarantee: Literal["exactly-once", "at-least-once"] = Field(
         "exactly-once",

@@ -23,9 +23,7 @@ __all__ = [
     "CONSENT_LEDGER_FILE",
     "HTTP_CONSENT_LEDGER_FILE",
     "IMPORT_SEAL_KEY_FILE",
-    "INBOX_FILE",
     "STORE_FILE",
-    "USERS_FILE",
     "WEB_SECRET_FILE",
     "StateLayout",
     "partition_state_file",
@@ -41,9 +39,6 @@ HTTP_CONSENT_LEDGER_FILE = "http-consent-ledger.db"
 WEB_SECRET_FILE = "web-secret.key"
 #: the X25519 key pair a source's machine seals import rows with
 IMPORT_SEAL_KEY_FILE = "import-seal.key"
-#: stores not yet on the shared store layer (one SQLite file each)
-INBOX_FILE = "inbox.db"
-USERS_FILE = "users.db"
 
 
 def partition_state_file(directory: Path, partition: int) -> Path:
@@ -65,14 +60,6 @@ class StateLayout:
     def store_database(self) -> Path:
         """The SQLite file of the application stores (the embedded default)."""
         return self.root / STORE_FILE
-
-    @property
-    def inbox(self) -> Path:
-        return self.root / INBOX_FILE
-
-    @property
-    def users(self) -> Path:
-        return self.root / USERS_FILE
 
     @property
     def http_consent_ledger(self) -> Path:

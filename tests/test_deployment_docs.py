@@ -150,10 +150,10 @@ def test_every_command_line_names_a_command_and_its_options() -> None:
 
 
 def test_the_checker_finds_a_wrong_command() -> None:
-    text = "Run `signalhub retention run --dry-run` and `signalhub db upgrade --force`."
+    text = "Run `signalhub purge run --dry-run` and `signalhub db upgrade --force`."
     lines = _command_lines(text)
     results = [_resolve(words) for _, words, _ in lines]
-    assert results[0][2] == "retention"
+    assert results[0][2] == "purge"
     command, path, stray = results[1]
     assert (path, stray) == (["db", "upgrade"], None)
     assert "--force" not in _options(command)

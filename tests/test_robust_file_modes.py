@@ -55,9 +55,8 @@ def test_the_main_job_keeps_its_state_private(tmp_path: Path, umask_022: None) -
         folders, files = modes(var)
     finally:
         process.stop()
-    assert {"var/state/inbox.db", "var/state/inbox.db-wal", "var/state/users.db",
-            "var/state/store.db",
-            "var/state/router/consent-ledger.db", "var/state/store.db-wal",
+    assert {"var/state/store.db", "var/state/store.db-wal",
+            "var/state/router/consent-ledger.db",
             "var/state/web-secret.key", f"var/state/{IMPORTS_FILE}", "var/bus/hub.db",
             "var/bus/hub.db-wal", "var/bus/hub.db-shm"} <= set(files)
     assert {"var", "var/state", "var/bus", "var/state/router"} <= set(folders)

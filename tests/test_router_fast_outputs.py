@@ -118,7 +118,7 @@ def test_template_writer_writes_what_fastavro_writes() -> None:
             "data_subject_id_type": None, "outcome": "DUPLICATE_IGNORED", "reason_code": "R",
             "reason_detail": "\U0001f600", "legal_basis": None, "team_id": "t",
             "municipality_code": None, "event_id": None, "event_type": "e",
-            "alert_id": str(uuid.uuid4())}),
+            "alert_id": str(uuid.uuid4()), "counts": {"inbox_alerts": 2**40, "sessions": 0}}),
     ]:
         writer = RecordWriter(load_schema(name))
         buffer = io.BytesIO()

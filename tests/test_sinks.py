@@ -523,7 +523,7 @@ def test_router_alert_to_inbox_to_outcome_without_reason(conn: Connection, tmp_p
 
 def test_inbox_cli_lists_and_closes_with_an_outcome(tmp_path: Path) -> None:
     bus = f"embedded:{tmp_path / 'hub.db'}"
-    store = InboxStore(tmp_path / "state" / "inbox.db")
+    store = InboxStore(tmp_path / "state" / "store.db")  # the CLI's database (--state-dir)
     urgent, normal = make_alert(urgent=True), make_alert(minutes=5)
     store.add_many([normal, urgent])
     store.close()

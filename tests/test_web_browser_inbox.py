@@ -1,5 +1,6 @@
 """The team inbox in a real headless Chromium (Debian's package, driven by Playwright):
-sign in, watch a new alert arrive without a reload, claim and close it; another team's
+sign in, watch a new alert arrive and a colleague's claim show without a reload, claim
+and close it; another team's
 alert is a 403 page. Screenshots go to test-artifacts/ (git-ignored)."""
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             first = page.locator("#alerts tbody tr").first
             expect(first).to_have_attribute("data-id", fresh.alert_id)  # urgent on top
             page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+
+            # a colleague claims a listed alert (here or on another instance): the row
+            # shows it, no reload
+            web.inbox.claim(existing.alert_id, "ada")
+            listed = page.locator(f'tr[data-id="{existing.alert_id}"]')
+            expect(listed.locator(".status-claimed")).to_have_text("claimed", timeout=10_000)
+            expect(listed).to_contain_text("ada")
+            assert page.evaluate("() => window.__loaded") == marker
 
             # open, claim and close it
             row.get_by_role("link").click()

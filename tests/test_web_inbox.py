@@ -99,18 +99,21 @@ class WebServer:
         return out
 
 
-def start_web(tmp: Path, settings: WebSettings | None = None) -> tuple[WebServer, Any]:
+def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None
+              ) -> tuple[WebServer, Any]:
     """Start a :class:`WebServer` with users alice (team-a), bob (team-b), olga (operator)
     and ada (admin, team-a); return it and a function that stops it. Over plain http,
     so cookies without ``Secure`` (httpx sends no Secure cookie over http) unless
-    ``settings`` say otherwise."""
+    ``settings`` say otherwise. ``database``: the application database (default: the
+    state folder's store.db, what `--state-dir` names); users there already are kept."""
     conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
-    inbox = InboxStore(tmp / "state" / "inbox.db")
-    users = UserStore(tmp / "state" / "users.db")
-    users.add("alice", PASSWORD, "member", ["team-a"])
-    users.add("bob", PASSWORD, "member", ["team-b"])
-    users.add("olga", PASSWORD, "operator")
-    users.add("ada", PASSWORD, "admin", ["team-a"])
+    target = database or str(tmp / "state" / "store.db")
+    inbox, users = InboxStore(target), UserStore(target)
+    if users.get("alice") is None:
+        users.add("alice", PASSWORD, "member", ["team-a"])
+        users.add("bob", PASSWORD, "member", ["team-b"])
+        users.add("olga", PASSWORD, "operator")
+        users.add("ada", PASSWORD, "admin", ["team-a"])
     deps = WebDeps(conn=conn, config=two_teams(), inbox=inbox, users=users,
                    secret_key=load_or_create_secret(tmp / "state"), state_dir=tmp / "state",
                    counts=lambda: {"forwarded:FORWARDED": 1},
@@ -132,8 +135,9 @@ def start_web(tmp: Path, settings: WebSettings | None = None) -> tuple[WebServer
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[WebServer]:
-    server, stop = start_web(tmp_path)
+def web(tmp_path: Path, database_url: str) -> Iterator[WebServer]:
+    """The web app over each store backend (SQLite, and PostgreSQL: marker postgres)."""
+    server, stop = start_web(tmp_path, database=database_url)
     try:
         yield server
     finally:
@@ -447,7 +451,7 @@ def test_users_cli(tmp_path: Path) -> None:
     listed = runner.invoke(main, ["users", "list", "--state-dir", state]).output
     assert "carol\tmember\tteam-a,team-b\tdisabled" in listed
     assert "oscar\toperator\t-\tactive" in listed
-    store = UserStore(tmp_path / "state" / "users.db")
+    store = UserStore(tmp_path / "state" / "store.db")  # the CLI's database (--state-dir)
     try:
         assert store.authenticate("carol", PASSWORD) is None  # disabled
         user = store.authenticate("oscar", PASSWORD)
@@ -455,7 +459,7 @@ def test_users_cli(tmp_path: Path) -> None:
         assert store.authenticate("oscar", "wrong-password") is None
         assert store.authenticate("nobody", PASSWORD) is None
         assert store.set_teams("carol", ["team-c"]).teams == frozenset({"team-c"})
-        assert PASSWORD.encode() not in (tmp_path / "state" / "users.db").read_bytes()
+        assert PASSWORD.encode() not in (tmp_path / "state" / "store.db").read_bytes()
     finally:
         store.close()
 

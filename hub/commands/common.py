@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,8 +16,12 @@ from hub.connect import Connection, connect
 from hub.errors import HubError
 from hub.logging import configure_logging, register_secrets_of
 from hub.settings import Settings, load_settings
+from hub.store import database_target
 
-__all__ = ["bus_option", "open_connection", "to_json"]
+#: a click command function (or command) that options decorate
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
+
+__all__ = ["bus_option", "database_option", "open_connection", "store_target", "to_json"]
 
 bus_option = click.option(
     "--bus",
@@ -33,6 +39,26 @@ registry_option = click.option(
     help="Confluent-compatible registry URL (default: $HUB_REGISTRY_URL; the embedded"
     " bus keeps its registry in its own file).",
 )
+
+
+def database_option(what: str) -> Callable[[FC], FC]:
+    """``--state-dir``: the folder whose ``store.db`` holds ``what`` when
+    ``HUB_DATABASE_URL`` is unset."""
+    return click.option(
+        "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help=f"State directory whose store.db holds {what} when HUB_DATABASE_URL is unset"
+        " (default: $HUB_STATE_DIR, else var/state).",
+    )
+
+
+def store_target(state_dir: Path | None) -> str:
+    """The application database of the settings (``HUB_DATABASE_URL``, else
+    ``<state_dir>/store.db``, with ``state_dir`` from the option or the settings).
+    Secret: show it only through :func:`hub.store.safe_url`."""
+    settings = settings_from(None)
+    if state_dir is not None:
+        settings = settings.model_copy(update={"state_dir": state_dir})
+    return database_target(settings)
 
 
 def settings_from(bus_url: str | None, registry_url: str | None = None) -> Settings:

@@ -13,9 +13,15 @@ import click
 
 from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStore
 from connectors.sinks.outcomes import OUTCOMES, ensure_outcomes_topic, publish_outcome
-from hub.commands.common import bus_option, open_connection, registry_option, settings_from
+from hub.commands.common import (
+    bus_option,
+    database_option,
+    open_connection,
+    registry_option,
+    store_target,
+)
 from hub.commands.common import to_json as _to_json
-from hub.state_layout import StateLayout
+from hub.errors import HubError
 
 __all__ = ["inbox"]
 
@@ -25,24 +31,20 @@ _OUTCOMES = {
     "closed": CloseOutcome.CLOSED,
 }
 
-state_option = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory of inbox.db (default: $HUB_STATE_DIR, else var/state).",
-)
+state_option = database_option("the inbox")
 
 
 def _store(state_dir: Path | None) -> InboxStore:
-    path = StateLayout.of(state_dir or settings_from(None).state_dir).inbox
-    if not path.is_file():
-        raise click.ClickException(f"no inbox at {path}; the sink runner creates it")
-    return InboxStore(path)
+    try:
+        return InboxStore(store_target(state_dir))
+    except HubError as exc:
+        raise click.ClickException(f"{exc}\nCheck HUB_DATABASE_URL.") from exc
 
 
 @click.group("inbox")
 def inbox() -> None:
-    """The team inbox (<state-dir>/inbox.db): alerts per team, filled by the sinks."""
+    """The team inbox: alerts per team, filled by the sinks, in the application database
+    (HUB_DATABASE_URL, else <state-dir>/store.db)."""
 
 
 @inbox.command("list")

@@ -56,7 +56,8 @@ def _wait(process: HubProcess, duration: float | None, tick: float,
               help="embedded:<file.db> (default) or kafka://host:9092.")
 @registry_option
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Local state (ledger, inbox, keys); default $HUB_STATE_DIR or var/state.")
+              help="Local state (router state, keys; store.db unless HUB_DATABASE_URL);"
+                   " default $HUB_STATE_DIR or var/state.")
 @click.option("--host", default=None,
               help="Ingest API and web app address (default $HUB_HOST, else 127.0.0.1).")
 @click.option("--port", type=int, default=None,
@@ -76,6 +77,8 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
     (default 127.0.0.1:9464; empty: off). On SIGTERM or Ctrl-C every component finishes
     its batch, commits and closes. A component that fails (the broker or the registry
     is gone) is restarted with a backoff; only a configuration error stops the hub.
+    Retention runs every $HUB_RETENTION_INTERVAL_HOURS (default 24; see `signalhub
+    retention run`). The stores live in $HUB_DATABASE_URL (else <state-dir>/store.db).
     Example: signalhub run --config examples/hub.yaml --bus kafka://localhost:9092
     """
     settings = settings_from(bus_url, registry_url)

@@ -1,6 +1,7 @@
-"""`signalhub users add|list|disable|teams|password`: accounts of the web inbox
-(<state-dir>/users.db). Disabling a user, changing their teams or their password ends
-their open sessions at once."""
+"""`signalhub users add|list|disable|teams|password`: accounts of the web inbox, in the
+application database (HUB_DATABASE_URL, else <state-dir>/store.db). Disabling a user,
+changing their teams or their password ends their open sessions at once, on every
+instance of the hub on that database."""
 
 from __future__ import annotations
 
@@ -9,22 +10,20 @@ from pathlib import Path
 
 import click
 
-from hub.commands.common import settings_from
-from hub.state_layout import StateLayout
+from hub.commands.common import database_option, store_target
+from hub.errors import HubError
 from hub.web.accounts import ROLES, AccountError, UserStore
 
 __all__ = ["users"]
 
-state_option = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory of users.db (default: $HUB_STATE_DIR, else var/state).",
-)
+state_option = database_option("the accounts")
 
 
 def _store(state_dir: Path | None) -> UserStore:
-    return UserStore(StateLayout.of(state_dir or settings_from(None).state_dir).users)
+    try:
+        return UserStore(store_target(state_dir))
+    except HubError as exc:
+        raise click.ClickException(f"{exc}\nCheck HUB_DATABASE_URL.") from exc
 
 
 @click.group("users")

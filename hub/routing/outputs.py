@@ -139,6 +139,7 @@ class OutputTemplates:
                 "outcome": "FORWARDED" if forwarded else "REFUSED", "reason_code": reason_code,
                 "reason_detail": f"rule {rule_name}", "legal_basis": legal_basis,
                 "team_id": team_id, "municipality_code": municipality, "event_type": event_type,
+                "counts": None,
             }
             sample = {**fixed, "alert_id": str(uuid.UUID(int=2)) if forwarded else None}
             _checked(ProcessingRecord, sample, f"rule {event_type}/{rule_name} for team {team_id}")
@@ -171,7 +172,7 @@ class OutputTemplates:
                 "data_subject_id_type": "signalhub-pseudonym", "outcome": "REFUSED",
                 "reason_code": "NO_POLICY", "reason_detail": None, "legal_basis": None,
                 "team_id": None, "municipality_code": municipality, "event_type": event_type,
-                "alert_id": None,
+                "alert_id": None, "counts": None,
             }
             _checked(ProcessingRecord, fixed, f"{event_type} without a policy")
             found = self.no_policy[key] = self._record.template(fixed)

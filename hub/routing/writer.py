@@ -8,9 +8,9 @@ bytes are Avro's binary encoding exactly (what ``fastavro.schemaless_writer`` wr
 the same values; ``tests/test_router_fast_outputs.py`` compares them).
 
 Supported field types: null, boolean, int, long, string, bytes, enum, ``date`` and
-``timestamp-millis``, unions of null and one of those, and maps and arrays of strings:
-what the signal hub's output records use. :func:`writer_for` raises ``ValueError`` for
-anything else.
+``timestamp-millis``, unions of null and one of those, and maps and arrays of strings,
+ints and longs: what the signal hub's output records use. :func:`writer_for` raises
+``ValueError`` for anything else.
 """
 
 from __future__ import annotations
@@ -141,9 +141,10 @@ def _encoder(schema: Any) -> Encoder:
         return _enum(schema["symbols"])
     if kind in ("map", "array"):
         inner = schema["values" if kind == "map" else "items"]
-        if inner not in ("string", {"type": "string"}):
+        name = inner.get("type") if isinstance(inner, dict) and len(inner) == 1 else inner
+        if name not in ("string", "int", "long"):
             raise ValueError(f"{kind} of {inner} is not supported")
-        return _collection(kind, _string)
+        return _collection(kind, _encoder(inner))
     raise ValueError(f"type {kind} is not supported")
 
 

@@ -12,7 +12,7 @@ How a store uses it: docs/store.md.
 
 from __future__ import annotations
 
-from hub.store.database import Backend, Database, open_database, unavailable
+from hub.store.database import Backend, Database, open_database, rollback_only, unavailable
 from hub.store.settings import database_target, open_from_settings
 from hub.store.urls import redact, safe_url, sqlite_url
 
@@ -23,6 +23,7 @@ __all__ = [
     "open_database",
     "open_from_settings",
     "redact",
+    "rollback_only",
     "safe_url",
     "sqlite_url",
     "unavailable",

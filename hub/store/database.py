@@ -27,6 +27,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ from hub.errors import StoreUnavailable
 from hub.sqlite import private_file
 from hub.store.urls import normalise_url, redact, safe_url, sqlite_url
 
-__all__ = ["Backend", "Database", "open_database", "unavailable"]
+__all__ = ["Backend", "Database", "open_database", "rollback_only", "unavailable"]
 
 Backend = Literal["sqlite", "postgresql"]
 _READ = "hub_read"
@@ -146,10 +147,13 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back when the block
-        or the commit raises. On SQLite it holds the write lock from its start."""
+        or the commit raises (or, inside :func:`rollback_only`, always). On SQLite it
+        holds the write lock from its start."""
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.begin() as trans:
                 yield conn
+                if _ROLLBACK_ONLY.get():
+                    trans.rollback()
         except (DBAPIError, PoolTimeout) as exc:
             if _is_unavailable(exc):
                 raise unavailable(exc, self._url) from None
@@ -166,6 +170,22 @@ class Database:
             if _is_unavailable(exc):
                 raise unavailable(exc, self._url) from None
             raise
+
+
+#: set by :func:`rollback_only`: every write transaction in this context is rolled back
+_ROLLBACK_ONLY: ContextVar[bool] = ContextVar("hub_store_rollback_only", default=False)
+
+
+@contextmanager
+def rollback_only() -> Iterator[None]:
+    """Within the block (this thread or task), every :meth:`Database.transaction` runs as
+    usual and is then rolled back instead of committed: a dry run of any store method
+    (e.g. ``purge``) that reports what it would change, with the stores' own SQL."""
+    token = _ROLLBACK_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _ROLLBACK_ONLY.reset(token)
 
 
 def open_database(

@@ -1,44 +1,41 @@
 """Web accounts: users with an argon2 password hash, a role and team memberships.
 
-:class:`UserStore` keeps them in one SQLite file (``<state_dir>/users.db``). Roles:
+:class:`UserStore` keeps them in the application database (:mod:`hub.store`: SQLite
+or PostgreSQL, shared by every instance of the hub). Roles:
 
 - ``member``: works in the inbox of the teams they belong to;
 - ``operator``: runs the hub (dashboard, metrics); sees no alert contents at all and is
   no team member;
 - ``admin``: manages accounts; sees the inbox of the teams they belong to.
 
-The same file holds the web app's server-side sessions (:mod:`hub.web.sessions`):
-disabling a user, changing their teams or their password ends all their sessions.
+The same database holds the web app's server-side sessions (:mod:`hub.web.sessions`)
+and sign-in attempts (:class:`hub.web.limits.DatabaseAttemptStore`): disabling a user,
+changing their teams or their password ends all their sessions, on every instance.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub.errors import AccountError
-from hub.sqlite import open_database, write_transaction
-from hub.web.sessions import SESSION_TABLES, SessionStore, revoke_user_sessions
+from hub.store import Database, open_database
+from hub.web.account_tables import MEMBERSHIPS, USERS
+from hub.web.limits import DatabaseAttemptStore
+from hub.web.sessions import SessionStore, revoke_user_sessions
 
 __all__ = ["ROLES", "AccountError", "User", "UserStore"]
 
 ROLES = ("member", "operator", "admin")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
-    " role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0)",
-    "CREATE TABLE IF NOT EXISTS memberships (username TEXT NOT NULL REFERENCES users (username),"
-    " team_id TEXT NOT NULL, PRIMARY KEY (username, team_id))",
-    *SESSION_TABLES,
-)
 
 
 def _check_password(password: str) -> None:
@@ -55,17 +52,21 @@ class User:
 
 
 class UserStore:
-    """Users and their teams in one SQLite file; safe to share between threads."""
+    """Users and their teams in the application database; safe to share between threads.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``target``: a :class:`~hub.store.Database` (shared with other stores), a database
+    URL, or the path of a SQLite file."""
+
+    def __init__(self, target: str | os.PathLike[str] | Database) -> None:
+        self._db = open_database(target)
+        self._closed = False
+        self.path: Path | None = self._db.path
         self._hasher = PasswordHasher()
-        self._lock = threading.Lock()
-        self._db = open_database(path)
-        with write_transaction(self._db, self._lock) as db:
-            for stmt in _TABLES:
-                db.execute(stmt)
         self._dummy: str | None = None
+
+    @property
+    def database(self) -> Database:
+        return self._db
 
     def add(self, username: str, password: str, role: str = "member",
             teams: Iterable[str] = ()) -> User:
@@ -80,18 +81,19 @@ class UserStore:
             raise AccountError("operators are no team members")
         hashed = self._hasher.hash(password)
         try:
-            with write_transaction(self._db, self._lock) as db:
-                db.execute(
-                    "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?)",
-                    (username, hashed, role),
-                )
-                db.executemany(
-                    "INSERT INTO memberships (username, team_id) VALUES (?, ?)",
-                    [(username, t) for t in sorted(team_set)],
-                )
-        except sqlite3.IntegrityError as exc:
+            with self._db.transaction() as conn:
+                conn.execute(sa.insert(USERS).values(username=username, password_hash=hashed,
+                                                     role=role))
+                self._insert_teams(conn, username, team_set)
+        except sa.exc.IntegrityError as exc:
             raise AccountError(f"user {username!r} exists") from exc
         return User(username, role, team_set)
+
+    @staticmethod
+    def _insert_teams(conn: sa.Connection, username: str, teams: frozenset[str]) -> None:
+        if teams:
+            conn.execute(sa.insert(MEMBERSHIPS),
+                         [{"username": username, "team_id": t} for t in sorted(teams)])
 
     def _dummy_hash(self) -> str:
         """Verifying an unknown user costs as much as a known one (no timing oracle)."""
@@ -100,22 +102,21 @@ class UserStore:
         return self._dummy
 
     def get(self, username: str) -> User | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT role, disabled FROM users WHERE username = ?", (username,)
-            ).fetchone()
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(USERS.c.role, USERS.c.disabled)
+                               .where(USERS.c.username == username)).first()
             if row is None:
                 return None
-            teams = frozenset(t for (t,) in self._db.execute(
-                "SELECT team_id FROM memberships WHERE username = ?", (username,)))
+            teams = frozenset(conn.execute(sa.select(MEMBERSHIPS.c.team_id)
+                                           .where(MEMBERSHIPS.c.username == username))
+                              .scalars())
         return User(username, row[0], teams, bool(row[1]))
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user when the password matches and the account is enabled, else None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT password_hash, disabled FROM users WHERE username = ?", (username,)
-            ).fetchone()
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(USERS.c.password_hash, USERS.c.disabled)
+                               .where(USERS.c.username == username)).first()
         hashed = row[0] if row else self._dummy_hash()
         try:
             self._hasher.verify(hashed, password)
@@ -125,22 +126,24 @@ class UserStore:
             return None
         if self._hasher.check_needs_rehash(hashed):
             rehashed = self._hasher.hash(password)
-            with write_transaction(self._db, self._lock) as db:
-                db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                           (rehashed, username))
+            with self._db.transaction() as conn:
+                conn.execute(sa.update(USERS).where(USERS.c.username == username)
+                             .values(password_hash=rehashed))
         return self.get(username)
 
     def list(self) -> list[User]:
-        with self._lock:
-            names = [n for (n,) in self._db.execute("SELECT username FROM users ORDER BY 1")]
+        with self._db.read() as conn:
+            names = list(conn.execute(sa.select(USERS.c.username).order_by(USERS.c.username))
+                         .scalars())
         return [u for u in map(self.get, names) if u is not None]
 
     def disable(self, username: str) -> None:
         """Disable ``username`` and end all their sessions."""
-        with write_transaction(self._db, self._lock) as db:
-            cur = db.execute("UPDATE users SET disabled = 1 WHERE username = ?", (username,))
-            revoke_user_sessions(db, username, time.time())
-        if cur.rowcount == 0:
+        with self._db.transaction() as conn:
+            found = conn.execute(sa.update(USERS).where(USERS.c.username == username)
+                                 .values(disabled=1)).rowcount
+            revoke_user_sessions(conn, username, time.time())
+        if found == 0:
             raise AccountError(f"no user {username!r}")
 
     def set_teams(self, username: str, teams: Iterable[str]) -> User:
@@ -151,31 +154,35 @@ class UserStore:
         team_set = frozenset(teams)
         if user.role == "operator" and team_set:
             raise AccountError("operators are no team members")
-        with write_transaction(self._db, self._lock) as db:
-            db.execute("DELETE FROM memberships WHERE username = ?", (username,))
-            db.executemany("INSERT INTO memberships (username, team_id) VALUES (?, ?)",
-                           [(username, t) for t in sorted(team_set)])
+        with self._db.transaction() as conn:
+            conn.execute(sa.delete(MEMBERSHIPS).where(MEMBERSHIPS.c.username == username))
+            self._insert_teams(conn, username, team_set)
             if team_set != user.teams:
-                revoke_user_sessions(db, username, time.time())
+                revoke_user_sessions(conn, username, time.time())
         return User(username, user.role, team_set, user.disabled)
 
     def set_password(self, username: str, password: str) -> None:
         """Give ``username`` a new password and end all their sessions."""
         _check_password(password)
         hashed = self._hasher.hash(password)
-        with write_transaction(self._db, self._lock) as db:
-            cur = db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                             (hashed, username))
-            revoke_user_sessions(db, username, time.time())
-        if cur.rowcount == 0:
+        with self._db.transaction() as conn:
+            found = conn.execute(sa.update(USERS).where(USERS.c.username == username)
+                                 .values(password_hash=hashed)).rowcount
+            revoke_user_sessions(conn, username, time.time())
+        if found == 0:
             raise AccountError(f"no user {username!r}")
 
     def sessions(self, *, idle_timeout: float, max_age: float,
                  clock: Callable[[], float] = time.time) -> SessionStore:
-        """The sessions kept in this file (sharing this store's connection)."""
-        return SessionStore(self._db, self._lock, idle_timeout=idle_timeout,
-                            max_age=max_age, clock=clock)
+        """The sessions kept in this database."""
+        return SessionStore(self._db, idle_timeout=idle_timeout, max_age=max_age, clock=clock)
+
+    def attempts(self, clock: Callable[[], float] = time.time) -> DatabaseAttemptStore:
+        """The sign-in attempts kept in this database (for the sign-in limits)."""
+        return DatabaseAttemptStore(self._db, clock=clock)
 
     def close(self) -> None:
-        with self._lock:
+        """Let go of the database (once; closing again does nothing)."""
+        if not self._closed:
+            self._closed = True
             self._db.close()

@@ -3,7 +3,8 @@
 :func:`create_web_app` builds it from :class:`~hub.web.deps.WebDeps`; :func:`serve_web`
 runs it with uvicorn in a thread and :func:`stop_web` ends it (live-update streams
 first). Pages are rendered on the server (Jinja2); the only script is
-``static/inbox.js`` (live rows), so the Content-Security-Policy allows no inline script.
+``static/inbox.js`` (live rows: new alerts and changes of listed ones, from every
+instance on the same database), so the Content-Security-Policy allows no inline script.
 
 Access is checked on the server for every page and API call: a member or admin sees
 only alerts of their own teams (403 for another team's alert, by page or API);
@@ -142,7 +143,8 @@ def _row(item: InboxItem) -> dict[str, Any]:
         "urgency": a.urgency.value, "due_date": a.due_date.isoformat() if a.due_date else None,
         "created_at": a.created_at.isoformat(), "status": item.status.value,
         "claimed_by": item.claimed_by, "outcome": item.outcome.value if item.outcome else None,
-        "received_ms": _ms(item.received_at), "url": f"/inbox/alerts/{a.alert_id}",
+        "received_ms": _ms(item.received_at), "version": item.version,
+        "url": f"/inbox/alerts/{a.alert_id}",
         "created": a.created_at.strftime("%Y-%m-%d %H:%M"),
     }  # fmt: skip
 
@@ -186,12 +188,14 @@ class _Filters:
                  "status": self.status, "since": self.since_text}
         return "&".join(f"{k}={quote(v)}" for k, v in pairs.items() if v)
 
-    def items(self, deps: WebDeps, limit: int = 200) -> list[InboxItem]:
+    def items(self, deps: WebDeps, limit: int = 200, changed_after: int | None = None
+              ) -> list[InboxItem]:
         found: list[InboxItem] = []
         for team in self.teams:
             found += deps.inbox.list_alerts(
                 team, event_type=self.event_type or None, urgency=self.urgency or None,
                 status=self.status or None, since=self.since, limit=limit,
+                changed_after=changed_after,
             )  # fmt: skip
         found.sort(key=lambda i: (i.alert.urgency is not AlertUrgency.URGENT,
                                   -_ms(i.alert.created_at), i.alert.alert_id))
@@ -270,7 +274,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     @app.get("/inbox")
     def inbox_page(request: Request, user: TeamUser) -> Response:
         filters = _Filters(request, user)
-        after = _ms(datetime.now(UTC))
+        after = deps.inbox.version()  # before the list: a change meanwhile is streamed
         items = filters.items(deps)
         return render(request, "inbox.html", items=items, filters=filters, after=after,
                       event_types=event_types, statuses=[s.value for s in InboxStatus])
@@ -339,17 +343,24 @@ def create_web_app(deps: WebDeps) -> FastAPI:
 
     @app.get("/inbox/events")
     async def inbox_events(request: Request, user: TeamUser) -> StreamingResponse:
-        """Server-sent events: each alert received after ``after`` (ms), once."""
+        """Server-sent events: each alert that arrived or changed (claimed, closed) after
+        the inbox's change counter ``after``, in any process on the same database."""
         filters = _Filters(request, user)
+        current = await run_in_threadpool(deps.inbox.version)
         try:
-            after = int(request.query_params.get("after", ""))
+            after = min(int(request.query_params.get("after", "")), current)
         except ValueError:
-            after = _ms(datetime.now(UTC))
+            after = current
         stopping: threading.Event = app.state.stopping
 
-        def newer(last: int) -> list[InboxItem]:
-            found = [i for i in filters.items(deps) if _ms(i.received_at) > last]
-            return sorted(found, key=lambda i: i.received_at)
+        def changed(last: int) -> tuple[int, list[InboxItem]]:
+            """The counter now (one cheap query) and, when it moved, what changed."""
+            now = deps.inbox.version()
+            if now <= last:
+                return last, []
+            found = filters.items(deps, changed_after=last)
+            return max([now, *(i.version for i in found)]), sorted(
+                found, key=lambda i: i.version)
 
         def still_signed_in() -> bool:
             now = live_user(request)
@@ -365,8 +376,8 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                     if not await run_in_threadpool(still_signed_in):
                         yield "event: signed-out\ndata: {}\n\n"
                         return
-                for item in await run_in_threadpool(newer, last):
-                    last = max(last, _ms(item.received_at))
+                last, items = await run_in_threadpool(changed, last)
+                for item in items:
                     row = {**_row(item), "team_name": team_names.get(item.alert.team_id)}
                     yield f"event: alert\ndata: {json.dumps(row)}\n\n"
                 for _ in range(10):

@@ -4,9 +4,11 @@
   per client address, and all password checks of the app per minute. An attempt is
   counted when it is admitted (so concurrent guesses count at once); a successful
   sign-in takes its attempt back from the username and address counts.
-- :class:`AttemptStore` is where the counts live: :class:`MemoryAttemptStore` in this
-  process (bounded: old entries expire, idle keys are dropped); a shared store (several
-  web processes) implements the same three methods.
+- :class:`AttemptStore` is where the counts live: :class:`DatabaseAttemptStore` in the
+  application database (what the web app uses: the limits hold across every process and
+  instance on that database; times are wall-clock seconds, comparable across machines),
+  or :class:`MemoryAttemptStore` in this process (bounded: old entries expire, idle keys
+  are dropped).
 - :class:`CheckGate`: at most ``concurrency`` password checks (Argon2, 64 MiB each) at
   once; the others wait a few seconds in the event loop (holding no thread) or are
   turned away.
@@ -15,16 +17,24 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import threading
 import time
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["AttemptStore", "CheckGate", "LimitRule", "LoginLimiter", "MemoryAttemptStore"]
+import sqlalchemy as sa
+
+from hub.store import Database
+from hub.web.account_tables import ATTEMPTS
+
+__all__ = ["AttemptStore", "CheckGate", "DatabaseAttemptStore", "LimitRule", "LoginLimiter",
+           "MemoryAttemptStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,70 @@ class MemoryAttemptStore:
     def clear(self, key: str) -> None:
         with self._lock:
             self._keys.pop(key, None)
+
+
+class DatabaseAttemptStore:
+    """:class:`AttemptStore` in the ``login_attempts`` table of the application database:
+    one row per (key, time), the key as its SHA-256 (the table holds no username or
+    address). :meth:`try_add` counts and adds in one write transaction;
+    on PostgreSQL it first takes a transaction-scoped advisory lock per key (in a fixed
+    order), so two instances admitting at once cannot both take the last slot. Entries
+    older than the longest window of the keys at hand are deleted as it goes;
+    :meth:`purge` deletes the rest (the retention run)."""
+
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    def try_add(self, keys: Sequence[tuple[str, LimitRule]], at: float) -> float | None:
+        keys = [(_digest(key), rule) for key, rule in keys]
+        with self._db.transaction() as conn:
+            if self._db.backend == "postgresql":
+                for lock in sorted({zlib.crc32(key.encode()) for key, _ in keys}):
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                                 {"ns": _LOCK_NAMESPACE, "key": lock - 2**31})
+            now = self._clock()
+            oldest = now - max(rule.window for _, rule in keys) if keys else now
+            conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.key.in_([k for k, _ in keys]),
+                                                   ATTEMPTS.c.at <= oldest))
+            wait = 0.0
+            for key, rule in keys:
+                times = conn.execute(
+                    sa.select(ATTEMPTS.c.at).where(ATTEMPTS.c.key == key,
+                                                   ATTEMPTS.c.at > now - rule.window)
+                    .order_by(ATTEMPTS.c.at.desc()).limit(rule.limit)).scalars().all()
+                if len(times) >= rule.limit:  # the oldest of the newest `limit` frees first
+                    wait = max(wait, float(times[-1]) + rule.window - now)
+            if wait > 0:
+                return wait
+            conn.execute(sa.insert(ATTEMPTS), [{"key": key, "at": at} for key, _ in keys])
+            return None
+
+    def discard(self, key: str, at: float) -> None:
+        one = (sa.select(ATTEMPTS.c.id).where(ATTEMPTS.c.key == _digest(key),
+                                              ATTEMPTS.c.at == at)
+               .limit(1).scalar_subquery())
+        with self._db.transaction() as conn:
+            conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.id == one))
+
+    def clear(self, key: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.key == _digest(key)))
+
+    def purge(self, before: float) -> int:
+        """Delete the attempts made before ``before`` (seconds since the epoch)."""
+        with self._db.transaction() as conn:
+            return int(conn.execute(sa.delete(ATTEMPTS).where(ATTEMPTS.c.at < before))
+                       .rowcount)
+
+
+#: the first key of the advisory locks :class:`DatabaseAttemptStore` takes on PostgreSQL
+_LOCK_NAMESPACE = 0x4C6F67
+
+
+def _digest(key: str) -> str:
+    """What the table keeps of a key: its SHA-256 (no username or address in clear)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class LoginLimiter:

@@ -1,33 +1,33 @@
-"""Server-side sessions of the web app, in the ``sessions`` table of ``users.db``.
+"""Server-side sessions of the web app, in the ``sessions`` table of the application
+database (:mod:`hub.store`, shared with the accounts).
 
 The browser's cookie carries only a random session id (signed, see
-:mod:`hub.web.auth`); the table keeps its SHA-256 (a copy of the file holds no usable
-cookie), the username, when it was made and last used, and when it was revoked. A
-session is live while it is not revoked, was used within ``idle_timeout`` seconds and
+:mod:`hub.web.auth`); the table keeps its SHA-256 (a copy of the database holds no
+usable cookie), the username, when it was made and last used, and when it was revoked.
+A session is live while it is not revoked, was used within ``idle_timeout`` seconds and
 is younger than ``max_age`` seconds. Signing out revokes one session; disabling an
 account, changing its teams or its password revokes all of the user's sessions
 (:func:`revoke_user_sessions`, called by :class:`hub.web.accounts.UserStore` in the
-same transaction), so another process (``signalhub users disable``) ends them at once.
+same transaction). Every request reads its session from the database, so another
+process or instance on the same database (``signalhub users disable``, a second hub)
+ends them at once. Times are wall-clock seconds (``time.time``), comparable across
+machines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 
-from hub.sqlite import write_transaction
+import sqlalchemy as sa
 
-__all__ = ["SESSION_TABLES", "SessionStore", "revoke_user_sessions"]
+from hub.store import Database
+from hub.web.account_tables import SESSIONS
 
-SESSION_TABLES = (
-    "CREATE TABLE IF NOT EXISTS sessions (id_hash TEXT PRIMARY KEY, username TEXT NOT NULL,"
-    " created REAL NOT NULL, last_seen REAL NOT NULL, revoked REAL)",
-    "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)",
-)
+__all__ = ["SessionStore", "revoke_user_sessions"]
+
 #: ``last_seen`` is written at most this often per session (the idle timeout's precision)
 _TOUCH_SECONDS = 60.0
 
@@ -36,44 +36,48 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def revoke_user_sessions(db: sqlite3.Connection, username: str, at: float) -> int:
+def revoke_user_sessions(conn: sa.Connection, username: str, at: float) -> int:
     """Revoke every live session of ``username`` (inside the caller's transaction)."""
-    cur = db.execute("UPDATE sessions SET revoked = ? WHERE username = ? AND revoked IS NULL",
-                     (at, username))
-    return cur.rowcount
+    result = conn.execute(sa.update(SESSIONS).where(SESSIONS.c.username == username,
+                                                    SESSIONS.c.revoked.is_(None))
+                          .values(revoked=at))
+    return int(result.rowcount)
 
 
 class SessionStore:
-    """Sessions on a connection shared with the user store (its lock guards both)."""
+    """Sessions in the database of a :class:`~hub.web.accounts.UserStore` (which makes
+    it: :meth:`~hub.web.accounts.UserStore.sessions`)."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, *, idle_timeout: float,
-                 max_age: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, *, idle_timeout: float, max_age: float,
+                 clock: Callable[[], float] = time.time) -> None:
         self._db = db
-        self._lock = lock
         self.idle_timeout = idle_timeout
         self.max_age = max_age
         self._clock = clock
         self._touch = min(_TOUCH_SECONDS, idle_timeout / 10)
 
+    def _dead(self, now: float) -> sa.ColumnElement[bool]:
+        return sa.or_(SESSIONS.c.created < now - self.max_age,
+                      SESSIONS.c.last_seen < now - self.idle_timeout)
+
     def create(self, username: str) -> str:
         """A new session of ``username``; returns its id (known only to the cookie)."""
         session_id = secrets.token_urlsafe(32)
         now = self._clock()
-        with write_transaction(self._db, self._lock) as db:
-            db.execute("DELETE FROM sessions WHERE created < ? OR last_seen < ?",
-                       (now - self.max_age, now - self.idle_timeout))
-            db.execute("INSERT INTO sessions (id_hash, username, created, last_seen)"
-                       " VALUES (?, ?, ?, ?)", (_hash(session_id), username, now, now))
+        with self._db.transaction() as conn:
+            conn.execute(sa.delete(SESSIONS).where(self._dead(now)))
+            conn.execute(sa.insert(SESSIONS).values(id_hash=_hash(session_id),
+                                                    username=username, created=now,
+                                                    last_seen=now))
         return session_id
 
     def user_of(self, session_id: str, *, touch: bool = True) -> str | None:
         """The username of a live session, else None; ``touch`` counts this as use."""
         key, now = _hash(session_id), self._clock()
-        with self._lock:
-            row = self._db.execute(
-                "SELECT username, created, last_seen, revoked FROM sessions WHERE id_hash = ?",
-                (key,),
-            ).fetchone()
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(SESSIONS.c.username, SESSIONS.c.created,
+                                         SESSIONS.c.last_seen, SESSIONS.c.revoked)
+                               .where(SESSIONS.c.id_hash == key)).first()
         if row is None:
             return None
         username, created, last_seen, revoked = row
@@ -81,29 +85,37 @@ class SessionStore:
                 or now - created > self.max_age):
             return None
         if touch and now - last_seen >= self._touch:
-            with self._lock:
-                self._db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?"
-                                 " AND revoked IS NULL", (now, key))
+            with self._db.transaction() as conn:
+                conn.execute(sa.update(SESSIONS).where(SESSIONS.c.id_hash == key,
+                                                       SESSIONS.c.revoked.is_(None))
+                             .values(last_seen=now))
         return str(username)
 
     def revoke(self, session_id: str) -> None:
         """End one session (signing out)."""
-        with self._lock:
-            self._db.execute("UPDATE sessions SET revoked = ? WHERE id_hash = ?"
-                             " AND revoked IS NULL", (self._clock(), _hash(session_id)))
+        with self._db.transaction() as conn:
+            conn.execute(sa.update(SESSIONS).where(SESSIONS.c.id_hash == _hash(session_id),
+                                                   SESSIONS.c.revoked.is_(None))
+                         .values(revoked=self._clock()))
 
     def revoke_user(self, username: str) -> int:
         """End every session of ``username``; returns how many were live."""
-        with write_transaction(self._db, self._lock) as db:
-            return revoke_user_sessions(db, username, self._clock())
+        with self._db.transaction() as conn:
+            return revoke_user_sessions(conn, username, self._clock())
 
     def live_count(self, username: str) -> int:
         """How many sessions of ``username`` are live now."""
         now = self._clock()
-        with self._lock:
-            (n,) = self._db.execute(
-                "SELECT COUNT(*) FROM sessions WHERE username = ? AND revoked IS NULL"
-                " AND last_seen >= ? AND created >= ?",
-                (username, now - self.idle_timeout, now - self.max_age),
-            ).fetchone()
-        return int(n)
+        query = sa.select(sa.func.count()).select_from(SESSIONS).where(
+            SESSIONS.c.username == username, SESSIONS.c.revoked.is_(None),
+            SESSIONS.c.last_seen >= now - self.idle_timeout,
+            SESSIONS.c.created >= now - self.max_age)
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def purge(self, before: float) -> int:
+        """Delete the sessions that ended before ``before`` (seconds since the epoch):
+        revoked then, or idle or past their lifetime by then; return how many."""
+        ended = sa.or_(SESSIONS.c.revoked < before, self._dead(before))
+        with self._db.transaction() as conn:
+            return int(conn.execute(sa.delete(SESSIONS).where(ended)).rowcount)

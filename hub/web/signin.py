@@ -2,7 +2,8 @@
 
 ``POST /login`` reads the form (bounded), checks its CSRF token, then asks the
 :class:`~hub.web.limits.LoginLimiter` (per username and address, username, address,
-and the whole app) *before* any password is hashed, and hashes within the
+and the whole app; counted in the application database, so across instances) *before*
+any password is hashed, and hashes within the
 :class:`~hub.web.limits.CheckGate` (a few at once). Beyond a limit the login page
 answers 429 with ``Retry-After``. A correct password starts a server-side session;
 every attempt is written to ``audit.v1`` (the username only).
@@ -10,6 +11,7 @@ every attempt is written to ``audit.v1`` (the username only).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import structlog
@@ -28,7 +30,7 @@ from hub.web.auth import (
 )
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
-from hub.web.limits import CheckGate, LimitRule, LoginLimiter
+from hub.web.limits import AttemptStore, CheckGate, LimitRule, LoginLimiter
 
 __all__ = ["add_sign_in_routes", "login_limiter", "safe_next"]
 
@@ -46,14 +48,17 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def login_limiter(settings: WebSettings) -> LoginLimiter:
-    """The sign-in limits of ``HUB_WEB__LOGIN_*`` over this process's memory."""
+def login_limiter(settings: WebSettings, store: AttemptStore | None = None) -> LoginLimiter:
+    """The sign-in limits of ``HUB_WEB__LOGIN_*`` over ``store`` (the web app passes the
+    accounts' database: the limits hold across instances; None: this process's memory).
+    A shared store counts in wall-clock time, comparable across machines."""
     window = settings.login_window
     return LoginLimiter(
         pair=LimitRule(settings.login_failures_per_account_and_address, window),
         account=LimitRule(settings.login_failures_per_account, window),
         address=LimitRule(settings.login_failures_per_address, window),
         everyone=LimitRule(settings.login_checks_per_minute, 60.0),
+        store=store, clock=time.monotonic if store is None else time.time,
     )
 
 
@@ -72,7 +77,7 @@ def _wait_text(seconds: float) -> str:
 def add_sign_in_routes(app: FastAPI, render: Render) -> None:
     """Add the sign-in routes to ``app`` (whose ``state.deps`` is a :class:`WebDeps`)."""
     deps: WebDeps = app.state.deps
-    limiter = app.state.login_limiter = login_limiter(deps.web)
+    limiter = app.state.login_limiter = login_limiter(deps.web, deps.users.attempts())
     gate = CheckGate(deps.web.login_concurrency)
 
     @app.get("/login")
@@ -109,12 +114,12 @@ def add_sign_in_routes(app: FastAPI, render: Render) -> None:
         password = form.get("password", "")
         target = safe_next(form.get("next"))
         client = request.client.host if request.client else "-"
-        retry_after, ticket = limiter.admit(username, client)
+        retry_after, ticket = await run_in_threadpool(limiter.admit, username, client)
         if retry_after is not None:  # refused before any hashing
             return await too_many(request, username, target, retry_after)
         async with gate.slot() as admitted:
             if not admitted:
-                limiter.withdrawn(username, client, ticket)
+                await run_in_threadpool(limiter.withdrawn, username, client, ticket)
                 return await too_many(request, username, target, gate.wait)
             user = await run_in_threadpool(deps.users.authenticate, username, password)
         if user is None:
@@ -124,7 +129,7 @@ def add_sign_in_routes(app: FastAPI, render: Render) -> None:
                 render, request, "login.html", 401, next=target,
                 error="Unknown username or wrong password.", username=username,
             )  # fmt: skip
-        limiter.succeeded(username, client, ticket)
+        await run_in_threadpool(limiter.succeeded, username, client, ticket)
         await run_in_threadpool(record_access, deps, name="sign-in", username=username,
                                 reason_code="SIGNED_IN")
         redirect = RedirectResponse(target, status_code=303)

@@ -1,5 +1,7 @@
 // Live rows for the team inbox: server-sent events from /inbox/events insert each new
-// alert at the top of the table (urgent ones above the normal ones), without a reload.
+// alert at the top of the table (urgent ones above the normal ones) and update the status
+// and claim of a listed one (claimed or closed, here or on another instance), without a
+// reload. `after` is the inbox's change counter of the last event seen.
 // Built with DOM methods and textContent only: nothing from the server becomes HTML.
 (function () {
   "use strict";
@@ -27,8 +29,18 @@
     return td;
   }
 
+  function updateRow(row, a) {
+    var cells = row.cells;
+    var status = document.createElement("span");
+    status.className = "status-" + a.status;
+    status.textContent = a.status;
+    cells[5].replaceChildren(status);
+    cells[6].textContent = a.claimed_by || "\u2013";
+  }
+
   function addRow(a) {
-    if (body.querySelector('tr[data-id="' + CSS.escape(a.alert_id) + '"]')) { return; }
+    var known = body.querySelector('tr[data-id="' + CSS.escape(a.alert_id) + '"]');
+    if (known) { updateRow(known, a); return; }
     var row = document.createElement("tr");
     row.dataset.id = a.alert_id;
     row.className = "new-row" + (a.urgency === "URGENT" ? " urgent" : "");
@@ -68,7 +80,7 @@
     });
     source.addEventListener("alert", function (event) {
       var a = JSON.parse(event.data);
-      if (a.received_ms > Number(after)) { after = String(a.received_ms); }
+      if (a.version > Number(after)) { after = String(a.version); }
       addRow(a);
     });
   }
