@@ -48,6 +48,7 @@ from hub.routing import (
     alert_id_for,
     compile_config,
 )
+from hub.serde import AvroSerde
 from hub.stream import MemberSlot, Outcome, StreamLoop, claim_slot
 from hub.stream.loop import Guarantee
 from hub.topics import AUDIT, SIGNAL_RECORDS, SIGNAL_TOPICS, alerts_topic, ensure_topics
@@ -146,7 +147,6 @@ class Router:
     def _outputs(self, event: Event, ev: Evaluation, batch: _Batch) -> list[Record]:
         """The alerts, processing records and dead letters for one evaluated signal."""
         trace_id = self._ids.trace_id()
-        serde = self.conn.serde
         if ev.rejected is not None:
             return self._rejected(event, ev, batch, trace_id)
         assert ev.data is not None
@@ -167,8 +167,7 @@ class Router:
                 event_type, municipality.code if municipality else None
             )
             values["span_id"] = self._ids.span_id()
-            out.append(Record(AUDIT, serde.encode_body(AUDIT, _RECORD, template.encode(values)),
-                              key))
+            out.append(Record(AUDIT, batch.frame(AUDIT, _RECORD) + template.encode(values), key))
             batch.count("refused:NO_POLICY")
         for d in ev.decisions:
             team = d.team
@@ -185,7 +184,7 @@ class Router:
                 })
                 topic = alerts_topic(team.id)
                 out.append(Record(
-                    topic, serde.encode_body(topic, _ALERT, alert), key,
+                    topic, batch.frame(topic, _ALERT) + alert, key,
                     _ALERT_HEADERS(id=alert_id, time=batch.now_iso, trace=(trace_id, span_id)),
                 ))
                 batch.count("forwarded:FORWARDED")
@@ -196,8 +195,7 @@ class Router:
                 event_type, team.id, team.municipality, d.rule_name, d.processing_activity,
                 d.reason_code, d.legal_basis,
             )
-            out.append(Record(AUDIT, serde.encode_body(AUDIT, _RECORD, template.encode(values)),
-                              key))
+            out.append(Record(AUDIT, batch.frame(AUDIT, _RECORD) + template.encode(values), key))
         return out
 
     def _rejected(
@@ -246,7 +244,7 @@ class Router:
         batch's own signals count as earlier signals for the ones after them
         (:class:`~hub.routing.BatchHistory`). Produces and remembers nothing.
         """
-        batch = _Batch(datetime.now(UTC))
+        batch = _Batch(datetime.now(UTC), self.conn.serde)
         now = batch.now
         ids = [_text(e.record.get("event_id")) or "" for e in events]
         seen = self.state.handled(i for i in ids if i)
@@ -357,11 +355,15 @@ def _key(subject_ref: str | None) -> bytes | None:
 
 
 class _Batch:
-    """One batch's time (as the records carry it) and decision counts."""
+    """One batch's time (as the records carry it), decision counts and wire-format
+    headers (the schema id of each output record type asked of the serde once per
+    batch, not once per record)."""
 
-    __slots__ = ("counts", "now", "now_iso", "now_ms")
+    __slots__ = ("_frames", "_serde", "counts", "now", "now_iso", "now_ms")
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, serde: AvroSerde) -> None:
+        self._serde = serde
+        self._frames: dict[tuple[str, str], bytes] = {}
         self.now = now
         exact = utc_millis(now)
         self.now_ms = int(exact.timestamp()) * 1000 + exact.microsecond // 1000
@@ -370,3 +372,11 @@ class _Batch:
 
     def count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
+
+    def frame(self, topic: str, name: str) -> bytes:
+        """The wire-format header of a ``name`` body on ``topic`` (see
+        :meth:`AvroSerde.encode_body`)."""
+        found = self._frames.get((topic, name))
+        if found is None:
+            found = self._frames[(topic, name)] = self._serde.encode_body(topic, name, b"")
+        return found
