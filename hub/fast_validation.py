@@ -226,7 +226,9 @@ def compile_validator(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict
     code.emit(2, "raise Unsure from None")
     code.emit(1, "return data")
     namespace = dict(code.names)
-    exec("\n".join(code.lines), namespace)  # noqa: S102 - our own generated source
+    source = "\n".join(code.lines)
+    exec(compile(source, f"<compiled validation of {model.__name__}>", "exec"),  # noqa: S102
+         namespace)  # (our own generated source)
     validate: Callable[[dict[str, Any]], dict[str, Any]] = namespace["validate"]
-    validate.__doc__ = f"{model.__name__}'s validation, compiled:\n\n" + "\n".join(code.lines)
+    validate.__doc__ = f"{model.__name__}'s validation, compiled:\n\n{source}"
     return validate

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,8 @@ class Router:
         self._slot: MemberSlot | None = None
         self.counts: dict[str, int] = {}
         self._ids = IdSource()
+        #: signal partition ends the last consent look-up covers (see :meth:`consent_for`)
+        self._consent_covers: dict[TopicPartition, int] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -230,6 +232,25 @@ class Router:
         key = _key(_subject(ev.subject_ref))
         return [dead, Record(AUDIT, self.conn.serde.encode_model(AUDIT, rec), key)]
 
+    def consent_for(self, next_offsets: Mapping[TopicPartition, int]) -> None:
+        """Bring the consent ledger up to date for a batch read up to ``next_offsets``:
+        every consent change published before one of its signals is applied first, so a
+        withdrawal is never missed by a signal sent after it.
+
+        A look-up of consent.v1's end (the follower's catch-up) covers every signal that
+        was in its log before the look-up was made; the signal partitions' ends the
+        consumer knows from its fetches (read just before the look-up, so they are older)
+        are kept, and a batch wholly below them needs no new look-up: a consent change
+        acknowledged before such a signal was produced lies below the end that look-up
+        saw. A router working through a backlog thus looks up once per many batches; one
+        that keeps up looks up per batch, as the batch is new."""
+        covers = self._consent_covers
+        if covers and all(end <= covers.get(tp, 0) for tp, end in next_offsets.items()):
+            return
+        known = self.loop.reader.consumer.known_ends()
+        self.follower.catch_up()
+        self._consent_covers = known
+
     def _count(self, counts: dict[str, int]) -> None:
         for key, n in counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
@@ -314,16 +335,18 @@ class RouterProcessor:
         self.router = router
 
     def assigned(self, partitions: set[TopicPartition]) -> None:
+        self.router._consent_covers = {}  # (a recreated topic would start over)
         self.router.state.assign({tp.partition for tp in partitions})
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
+        self.router._consent_covers = {}
         still = {tp.partition for tp in self.router.loop.owned}
         self.router.state.revoke({tp.partition for tp in partitions} - still)
 
     def process(self, events: list[Event]) -> Outcome:
         router = self.router
         if events:
-            router.follower.catch_up()
+            router.consent_for(router.loop.reader.next_offsets)
         records, done = router.process(events)
         partition_of = {
             str(e.record.get("event_id")): e.message.partition for e in events

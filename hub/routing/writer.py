@@ -100,7 +100,12 @@ def _collection(kind: str, item: Encoder) -> Encoder:
                 if len(keys) > 10_000:
                     keys.clear()
                 key = keys[k] = _string(k)
-            parts += (key, item(v))
+            if type(v) is str and item is _string:  # (inline: the common case)
+                raw = v.encode()
+                n = len(raw)
+                parts += (key, _SHORT[n] if n < 64 else _long(n), raw)
+            else:
+                parts += (key, item(v))
         parts.append(b"\x00")
         return b"".join(parts)
 
@@ -203,7 +208,8 @@ class Template:
         lines = ["def encode(values):", *body,
                  f"    return b''.join(({joined},))" if pieces else "    return b''"]
         self.source = "\n".join(lines)
-        exec(self.source, names)  # noqa: S102 - source generated here from the schema
+        exec(compile(self.source, f"<template of {', '.join(variable) or 'nothing'}>",  # noqa: S102
+                     "exec"), names)  # (source generated here from the schema)
         #: the Avro body with ``values`` for the variable fields
         self.encode: Callable[[Mapping[str, Any]], bytes] = names["encode"]
         #: the fields :meth:`encode` needs
