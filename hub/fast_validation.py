@@ -35,8 +35,8 @@ from pydantic_core import PydanticUndefined
 __all__ = ["Unsure", "compile_validator"]
 
 #: the model config keys whose values the compiled check reproduces (others: no compile)
-_KNOWN_CONFIG = {"extra": {"forbid"}, "frozen": {True, False},
-                 "regex_engine": {"python-re", "rust-regex"}}
+_KNOWN_CONFIG: dict[str, set[Any]] = {"extra": {"forbid"}, "frozen": {True, False},
+                                       "regex_engine": {"python-re", "rust-regex"}}
 
 
 class Unsure(Exception):
