@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -267,7 +268,12 @@ class Router:
         """
         batch = _Batch(datetime.now(UTC), self.conn.serde)
         now = batch.now
-        ids = [_text(e.record.get("event_id")) or "" for e in events]
+        ids = []
+        for e in events:
+            event_id = e.record.get("event_id")
+            if type(event_id) is uuid.UUID:  # as the serde decodes it: its text, once
+                event_id = e.record["event_id"] = str(event_id)  # (what all readers want)
+            ids.append(_text(event_id) or "")
         seen = self.state.handled(i for i in ids if i)
         history = BatchHistory(
             self.state,
