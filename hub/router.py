@@ -312,11 +312,21 @@ class Router:
         remember the batch. Returns the messages read."""
         return self.loop.step(timeout)
 
+    def warm(self) -> None:
+        """Before the first batch: catch up with consent.v1 and confirm the schema id of
+        every output record type on every output topic (a remote registry answers each
+        first question over HTTP: asked with the first batch, they hold it up)."""
+        self.follower.catch_up()
+        serde = self.conn.serde
+        for team in self.config.teams:
+            serde.schema_id(alerts_topic(team.id), _ALERT)
+        serde.schema_id(AUDIT, _RECORD)
+
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Route until ``stop`` is set (or, with ``idle_exit``, after that many idle seconds)."""
         stop = stop or threading.Event()
         self.ensure_topics()
-        self.follower.catch_up()
+        self.warm()
         log.info("router started", group=self.group, bus=self.conn.bus.kind,
                  guarantee=self.guarantee)  # fmt: skip
         self.loop.run(stop, idle_exit)
