@@ -351,8 +351,9 @@ class RouterSide:
         return bool(self.router.reader.consumer.assignment())
 
     def warm(self) -> None:
-        """Read consent.v1 into the fresh ledger now, not with the first signal."""
-        self.router.follower.catch_up()
+        """What ``Router.run`` does before its first batch: read consent.v1 into the
+        fresh ledger and confirm the output schema ids now, not with the first signal."""
+        self.router.warm()
 
     def close(self) -> None:
         self.router.close()

@@ -86,11 +86,21 @@ HTTP_DURATION = Histogram(
 # -- instrumentation calls ------------------------------------------------------------------
 
 
+def _topic_of(item: Any) -> str:
+    return str(getattr(item, "topic", None)
+               or getattr(getattr(item, "message", None), "topic", "unknown"))
+
+
 def _topics(items: Iterable[Any]) -> dict[str, int]:
+    """Items (records, or decoded events with their ``message``) per topic."""
     counts: dict[str, int] = {}
     for item in items:
-        topic = str(getattr(item, "topic", None)
-                    or getattr(getattr(item, "message", None), "topic", "unknown"))
+        topic = getattr(item, "topic", None)  # a record
+        if type(topic) is not str or not topic:
+            message = getattr(item, "message", None)  # an event
+            topic = getattr(message, "topic", None)
+            if type(topic) is not str or not topic:
+                topic = _topic_of(item)
         counts[topic] = counts.get(topic, 0) + 1
     return counts
 

@@ -83,6 +83,7 @@ def _as_text(value: Any) -> str:
     if convert is not None:
         return convert(value)
     if isinstance(value, str):  # a StrEnum: its value
+        _TEXT[type(value)] = str  # (next time found at once)
         return str(value)
     if isinstance(value, list):
         return ",".join(_as_text(v) for v in value)
@@ -92,7 +93,7 @@ def _as_text(value: Any) -> str:
 
 
 _TEXT: dict[type, Callable[[Any], str]] = {
-    str: str, int: str, bool: lambda v: "true" if v else "false",
+    str: str, int: str, bool: {True: "true", False: "false"}.__getitem__,
     date: date.isoformat, datetime: datetime.isoformat,
 }
 
@@ -113,7 +114,10 @@ class CompiledCondition:
         value = record.get(self.field)
         if value is None:
             return False
-        return self.any_value or _as_text(value) in self.texts
+        if self.any_value:
+            return True
+        convert = _TEXT.get(type(value))
+        return (convert(value) if convert is not None else _as_text(value)) in self.texts
 
 
 def matches(condition: Condition | CompiledCondition, record: dict[str, Any]) -> bool:
@@ -228,7 +232,13 @@ def _minimise(
     rule: CompiledRule, role: str, record: dict[str, Any], explain: bool
 ) -> tuple[dict[str, str], tuple[str, ...]]:
     """(fields kept, fields dropped); the dropped ones only with ``explain``."""
-    kept = {f: _as_text(record[f]) for f in rule.fields.get(role, ()) if record.get(f) is not None}
+    kept: dict[str, str] = {}
+    text_of = _TEXT.get
+    for f in rule.fields.get(role, ()):
+        value = record.get(f)
+        if value is not None:
+            convert = text_of(type(value))  # (the common types without a call of ours)
+            kept[f] = convert(value) if convert is not None else _as_text(value)
     if not explain:
         return kept, ()
     dropped = tuple(

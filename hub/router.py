@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from hub.routing import (
     alert_id_for,
     compile_config,
 )
+from hub.serde import AvroSerde
 from hub.state_layout import StateLayout
 from hub.stream import MemberSlot, Outcome, StreamLoop, claim_slot
 from hub.stream.loop import Guarantee
@@ -103,6 +105,8 @@ class Router:
         self._slot: MemberSlot | None = None
         self.counts: dict[str, int] = {}
         self._ids = IdSource()
+        #: signal partition ends the last consent look-up covers (see :meth:`consent_for`)
+        self._consent_covers: dict[TopicPartition, int] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -145,7 +149,6 @@ class Router:
     def _outputs(self, event: Event, ev: Evaluation, batch: _Batch) -> list[Record]:
         """The alerts, processing records and dead letters for one evaluated signal."""
         trace_id = self._ids.trace_id()
-        serde = self.conn.serde
         if ev.rejected is not None:
             return self._rejected(event, ev, batch, trace_id)
         assert ev.data is not None
@@ -166,8 +169,7 @@ class Router:
                 event_type, municipality.code if municipality else None
             )
             values["span_id"] = self._ids.span_id()
-            out.append(Record(AUDIT, serde.encode_body(AUDIT, _RECORD, template.encode(values)),
-                              key))
+            out.append(Record(AUDIT, batch.frame(AUDIT, _RECORD) + template.encode(values), key))
             batch.count("refused:NO_POLICY")
         for d in ev.decisions:
             team = d.team
@@ -184,7 +186,7 @@ class Router:
                 })
                 topic = alerts_topic(team.id)
                 out.append(Record(
-                    topic, serde.encode_body(topic, _ALERT, alert), key,
+                    topic, batch.frame(topic, _ALERT) + alert, key,
                     _ALERT_HEADERS(id=alert_id, time=batch.now_iso, trace=(trace_id, span_id)),
                 ))
                 batch.count("forwarded:FORWARDED")
@@ -195,8 +197,7 @@ class Router:
                 event_type, team.id, team.municipality, d.rule_name, d.processing_activity,
                 d.reason_code, d.legal_basis,
             )
-            out.append(Record(AUDIT, serde.encode_body(AUDIT, _RECORD, template.encode(values)),
-                              key))
+            out.append(Record(AUDIT, batch.frame(AUDIT, _RECORD) + template.encode(values), key))
         return out
 
     def _rejected(
@@ -231,6 +232,25 @@ class Router:
         key = _key(_subject(ev.subject_ref))
         return [dead, Record(AUDIT, self.conn.serde.encode_model(AUDIT, rec), key)]
 
+    def consent_for(self, next_offsets: Mapping[TopicPartition, int]) -> None:
+        """Bring the consent ledger up to date for a batch read up to ``next_offsets``:
+        every consent change published before one of its signals is applied first, so a
+        withdrawal is never missed by a signal sent after it.
+
+        A look-up of consent.v1's end (the follower's catch-up) covers every signal that
+        was in its log before the look-up was made; the signal partitions' ends the
+        consumer knows from its fetches (read just before the look-up, so they are older)
+        are kept, and a batch wholly below them needs no new look-up: a consent change
+        acknowledged before such a signal was produced lies below the end that look-up
+        saw. A router working through a backlog thus looks up once per many batches; one
+        that keeps up looks up per batch, as the batch is new."""
+        covers = self._consent_covers
+        if covers and all(end <= covers.get(tp, 0) for tp, end in next_offsets.items()):
+            return
+        known = self.loop.reader.consumer.known_ends()
+        self.follower.catch_up()
+        self._consent_covers = known
+
     def _count(self, counts: dict[str, int]) -> None:
         for key, n in counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
@@ -245,9 +265,14 @@ class Router:
         batch's own signals count as earlier signals for the ones after them
         (:class:`~hub.routing.BatchHistory`). Produces and remembers nothing.
         """
-        batch = _Batch(datetime.now(UTC))
+        batch = _Batch(datetime.now(UTC), self.conn.serde)
         now = batch.now
-        ids = [_text(e.record.get("event_id")) or "" for e in events]
+        ids = []
+        for e in events:
+            event_id = e.record.get("event_id")
+            if type(event_id) is uuid.UUID:  # as the serde decodes it: its text, once
+                event_id = e.record["event_id"] = str(event_id)  # (what all readers want)
+            ids.append(_text(event_id) or "")
         seen = self.state.handled(i for i in ids if i)
         history = BatchHistory(
             self.state,
@@ -286,11 +311,21 @@ class Router:
         remember the batch. Returns the messages read."""
         return self.loop.step(timeout)
 
+    def warm(self) -> None:
+        """Before the first batch: catch up with consent.v1 and confirm the schema id of
+        every output record type on every output topic (a remote registry answers each
+        first question over HTTP: asked with the first batch, they hold it up)."""
+        self.follower.catch_up()
+        serde = self.conn.serde
+        for team in self.config.teams:
+            serde.schema_id(alerts_topic(team.id), _ALERT)
+        serde.schema_id(AUDIT, _RECORD)
+
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Route until ``stop`` is set (or, with ``idle_exit``, after that many idle seconds)."""
         stop = stop or threading.Event()
         self.ensure_topics()
-        self.follower.catch_up()
+        self.warm()
         log.info("router started", group=self.group, bus=self.conn.bus.kind,
                  guarantee=self.guarantee)  # fmt: skip
         self.loop.run(stop, idle_exit)
@@ -315,16 +350,18 @@ class RouterProcessor:
         self.router = router
 
     def assigned(self, partitions: set[TopicPartition]) -> None:
+        self.router._consent_covers = {}  # (a recreated topic would start over)
         self.router.state.assign({tp.partition for tp in partitions})
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
+        self.router._consent_covers = {}
         still = {tp.partition for tp in self.router.loop.owned}
         self.router.state.revoke({tp.partition for tp in partitions} - still)
 
     def process(self, events: list[Event]) -> Outcome:
         router = self.router
         if events:
-            router.follower.catch_up()
+            router.consent_for(router.loop.reader.next_offsets)
         records, done = router.process(events)
         partition_of = {
             str(e.record.get("event_id")): e.message.partition for e in events
@@ -356,11 +393,15 @@ def _key(subject_ref: str | None) -> bytes | None:
 
 
 class _Batch:
-    """One batch's time (as the records carry it) and decision counts."""
+    """One batch's time (as the records carry it), decision counts and wire-format
+    headers (the schema id of each output record type asked of the serde once per
+    batch, not once per record)."""
 
-    __slots__ = ("counts", "now", "now_iso", "now_ms")
+    __slots__ = ("_frames", "_serde", "counts", "now", "now_iso", "now_ms")
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, serde: AvroSerde) -> None:
+        self._serde = serde
+        self._frames: dict[tuple[str, str], bytes] = {}
         self.now = now
         exact = utc_millis(now)
         self.now_ms = int(exact.timestamp()) * 1000 + exact.microsecond // 1000
@@ -369,3 +410,11 @@ class _Batch:
 
     def count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
+
+    def frame(self, topic: str, name: str) -> bytes:
+        """The wire-format header of a ``name`` body on ``topic`` (see
+        :meth:`AvroSerde.encode_body`)."""
+        found = self._frames.get((topic, name))
+        if found is None:
+            found = self._frames[(topic, name)] = self._serde.encode_body(topic, name, b"")
+        return found

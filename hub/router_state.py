@@ -23,6 +23,8 @@ changelog offset it is complete up to.
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -137,6 +139,9 @@ class RouterState:
         self.partitions = partitions
         self.owned: dict[int, _Partition] = {}
         self._staged: dict[int, dict[str, Entries]] = {}
+        #: entries read from the files in this batch, by partition and person (see
+        #: :meth:`earlier_signals_many`; forgotten whenever the files may change)
+        self._read: dict[int, dict[str, Entries]] = {}
         #: seconds each restore took and records it read, by partition (last restore)
         self.restored: dict[int, tuple[float, int]] = {}
         if bus is None or topic is None:
@@ -150,6 +155,7 @@ class RouterState:
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Own ``partitions``: each one not owned yet is restored from the changelog."""
+        self._read.clear()
         for p in sorted(set(partitions) - set(self.owned)):
             store = _Partition(partition_state_file(self.directory, p))
             if self.bus is not None and self.topic is not None:
@@ -158,6 +164,7 @@ class RouterState:
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Drop ``partitions`` (their files stay for a later warm restore)."""
+        self._read.clear()
         for p in set(partitions) & set(self.owned):
             self._staged.pop(p, None)
             self.owned.pop(p).close()
@@ -232,15 +239,18 @@ class RouterState:
         since = (now - timedelta(days=self.history_days)).timestamp()
         subjects = list(dict.fromkeys(s for s, _ in signals))
         seen: dict[str, set[str]] = {}
-        for start in range(0, len(subjects), 500):
-            chunk = subjects[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for subject, event_id in self._query_all(
-                "SELECT subject_ref, event_id FROM entries"
-                f" WHERE subject_ref IN ({marks}) AND at >= ?",
-                (*chunk, since),
-            ):
-                seen.setdefault(str(subject), set()).add(str(event_id))
+        for p, store in self.owned.items():
+            # every entry of these people, kept for remember() in this batch (the files
+            # change only once the batch is flushed)
+            read = self._read.setdefault(p, {})
+            found = store.entries_many([s for s in subjects if s not in read])
+            for subject in subjects:
+                entries = read.get(subject)
+                if entries is None:
+                    entries = read[subject] = found.get(subject, {})
+                for event_id, at in entries.items():
+                    if at >= since:
+                        seen.setdefault(subject, set()).add(event_id)
         counts = []
         for subject, event_id in signals:
             ids = seen.get(subject)
@@ -275,10 +285,13 @@ class RouterState:
             if key not in staging.get(p, {}):
                 missing.setdefault(p, {})[key] = None
         for p, keys in missing.items():  # one query per partition, not one per person
-            stored = self.owned[p].entries_many(list(keys))
+            read = self._read.get(p, {})
+            stored = self.owned[p].entries_many([k for k in keys if k not in read])
             staged = staging.setdefault(p, {})
             for key in keys:
-                staged[key] = dict(stored.get(key, {}))
+                entries = read.get(key)
+                staged[key] = dict(stored.get(key, {}) if entries is None else entries)
+        self._read.clear()
         for p, key, event_id, at_s in changes:
             staging[p][key][event_id] = at_s
         self._staged = staging
@@ -301,6 +314,7 @@ class RouterState:
         for partition, offset in placed:
             ends[partition] = max(ends.get(partition, 0), offset + 1)
         staged, self._staged = self._staged, {}  # a failed write is not tried again
+        self._read.clear()
         for p, people in staged.items():
             store = self.owned.get(p)
             if store is not None:
@@ -309,15 +323,29 @@ class RouterState:
     def abandon(self) -> None:
         """The commit failed: forget the staged changes."""
         self._staged.clear()
+        self._read.clear()
 
     def close(self) -> None:
         self.revoke(list(self.owned))
 
 
+#: event ids json.dumps writes as they are (no escapes): what the router's ids are
+_PLAIN_ID = re.compile(r"[0-9A-Za-z~_.:-]*")
+
+
 def _encode(entries: Entries) -> bytes | None:
+    """``{"signals":[[event id, time],...]}`` sorted, as ``json.dumps`` writes it (built
+    directly for plain ids and finite times, the router's case)."""
     if not entries:
         return None  # a tombstone: compaction forgets the person
-    return json.dumps({"signals": sorted(entries.items())}, separators=(",", ":")).encode()
+    items = sorted(entries.items())
+    plain, finite = _PLAIN_ID.fullmatch, math.isfinite
+    parts = []
+    for e, a in items:
+        if type(a) is not float or not finite(a) or not plain(e):
+            return json.dumps({"signals": items}, separators=(",", ":")).encode()
+        parts.append(f'["{e}",{a!r}]')
+    return ('{"signals":[' + ",".join(parts) + "]}").encode()
 
 
 def _decode(value: bytes | None) -> Entries | None:

@@ -73,7 +73,9 @@ class AvroSerde:
         self.topic_prefix = topic_prefix
         self._subjects: dict[tuple[str, str], tuple[str, str]] = {}  # -> (subject, text)
         self._parsed: dict[str, Schema] = {}
-        self._writers: dict[str, tuple[str, Schema]] = {}  # writer schema text -> parsed
+        #: writer schema text -> (full name, parsed, the local schema of that name, or
+        #: None when the writer's is the same schema: read without resolution, ~3x faster)
+        self._writers: dict[str, tuple[str, Schema, Schema | None]] = {}
         self._local: dict[str, str] = {}  # full name -> short name of local schemas
         for name in schema_names():
             self._local[full_name(load_schema(name))] = name
@@ -116,23 +118,25 @@ class AvroSerde:
         """Encode a pydantic event model from :mod:`hub.events`."""
         return self.encode(topic, model.avro_name, model.to_avro())
 
-    def _writer(self, schema_id: int) -> tuple[str, Schema]:
+    def _writer(self, schema_id: int) -> tuple[str, Schema, Schema | None]:
         # Asked of the registry object every time (it caches, and forgets ids it finds the
         # registry has lost); parsed once per schema text.
         text = self.registry.schema_by_id(schema_id)
         found = self._writers.get(text)
         if found is None:
             parsed_json = json.loads(text)
-            found = self._writers[text] = (full_name(parsed_json),
-                                           fastavro.parse_schema(parsed_json))
+            name = full_name(parsed_json)
+            local = self._local.get(name)
+            reader = None
+            if local is not None and canonical(parsed_json) != canonical(load_schema(local)):
+                reader = self._local_parsed(local)  # another version: Avro resolution
+            found = self._writers[text] = (name, fastavro.parse_schema(parsed_json), reader)
         return found
 
     def decode(self, data: bytes | None) -> Decoded:
         """Decode wire-format bytes; raises NotWireFormat, SchemaNotFound or DecodeError."""
         schema_id, body = unframe(data)
-        name, writer = self._writer(schema_id)
-        local = self._local.get(name)
-        reader = self._local_parsed(local) if local else None
+        name, writer, reader = self._writer(schema_id)
         try:
             record = fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
         except Exception as exc:  # fastavro raises many kinds on bad bodies

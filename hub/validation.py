@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import SignalRejected
 from hub.events import EVENT_TYPES
+from hub.fast_validation import Unsure, compile_validator
 
 __all__ = ["meaning_problems", "validate_signal", "validated_signal"]
 
@@ -64,22 +65,41 @@ def validate_signal(event_type: str, record: dict[str, Any]) -> BaseModel:
     return signal
 
 
+#: the signal models' validation compiled (hub.fast_validation), by event type
+_COMPILED = {event_type: compile_validator(model) for event_type, model in EVENT_TYPES.items()}
+
+
 def validated_signal(event_type: str, record: dict[str, Any]) -> dict[str, Any]:
     """:func:`validate_signal`, as a plain dict of the model's fields (the signal models
-    are flat: their values as validated, enums as members); SignalRejected like it."""
+    are flat: their values as validated, enums as members); SignalRejected like it.
+
+    A record as the serde decodes it is checked by the model's compiled validator (the
+    same validators, without pydantic's calls into them); whatever that cannot vouch
+    for is validated by the model itself."""
     model = EVENT_TYPES.get(event_type)
     if model is None:
         raise SignalRejected(f"unknown event type {event_type!r}", "UNKNOWN_EVENT_TYPE")
+    compiled = _COMPILED.get(event_type)
     try:
-        data = dict(model.model_validate(record).__dict__)  # the fields, as validated
-    except ValidationError as exc:
-        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise SignalRejected(
-            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
-        ) from None
+        if compiled is None:
+            raise Unsure
+        data = compiled(record)
+    except Unsure:
+        data = _validated_by_model(model, event_type, record)
     problems = meaning_problems(event_type, data)
     if problems:
         raise SignalRejected(
             "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
         )
     return data
+
+
+def _validated_by_model(model: type[BaseModel], event_type: str, record: dict[str, Any]
+                        ) -> dict[str, Any]:
+    try:
+        return dict(model.model_validate(record).__dict__)  # the fields, as validated
+    except ValidationError as exc:
+        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SignalRejected(
+            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
+        ) from None

@@ -226,6 +226,9 @@ _DATE_PARSED = _parsed(TypeAdapter(date), _DATE_FORM, "must be a date YYYY-MM-DD
 
 
 def _utc_millis(value: datetime) -> datetime:
+    if (value.tzinfo is UTC and type(value) is datetime and not value.microsecond % 1000
+            and _FIRST_INSTANT <= value < _END_INSTANT):
+        return value  # already as kept (what a decoded timestamp-millis always is)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must be timezone-aware (UTC)")
     # the year first: converting a time at the edge of the calendar would overflow

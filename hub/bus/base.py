@@ -124,6 +124,14 @@ class Consumer(abc.ABC):
     def assignment(self) -> set[TopicPartition]:
         """Partitions currently assigned to this consumer."""
 
+    def known_ends(self) -> dict[TopicPartition, int]:
+        """Without asking the bus: per assigned partition, an offset below which every
+        message was in the log already when this consumer last heard from the bus (on
+        Kafka the high watermark of the last fetch response); a partition it knows
+        nothing of is left out. The router uses it to skip a consent look-up its last
+        one already covered (see ``hub.router``)."""
+        return {}
+
     @abc.abstractmethod
     def close(self) -> None:
         """Leave the group without committing."""

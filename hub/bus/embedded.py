@@ -127,12 +127,10 @@ def encode_headers(headers: Headers) -> bytes | None:
     if not headers:
         return None
     pack = _U32.pack
+    name_of = _header_name
     parts = [pack(len(headers))]
-    append = parts.append
     for name, value in headers:
-        append(_header_name(name))
-        append(pack(len(value)))
-        append(value)
+        parts += (name_of(name), pack(len(value)), value)
     return b"".join(parts)
 
 
@@ -275,33 +273,36 @@ class EmbeddedBus(Bus):
         self._maybe_compact({r.topic for r in batch}, len(batch))
         return result
 
-    def _place(self, record: Record) -> int:
-        count = self.partitions_for(record.topic)
-        if record.partition is None:
-            return partition_for_key(record.key, count)
-        if not 0 <= record.partition < count:
-            raise BusError(f"{record.topic} has no partition {record.partition}")
-        return record.partition
-
     def _append(self, db: sqlite3.Connection, batch: list[Record]) -> list[tuple[int, int]]:
         """Append ``batch`` inside the caller's write transaction."""
-        placed = [(r, self._place(r)) for r in batch]
         now = int(time.time() * 1000)
         result: list[tuple[int, int]] = []
         rows = []
         ends: dict[tuple[str, int], int] = {}
-        for record, partition in placed:
-            tp = (record.topic, partition)
-            if tp not in ends:
-                ends[tp] = db.execute(
+        topics: dict[str, tuple[int, int]] = {}  # topic -> (partitions, compacted), once
+        for record in batch:
+            topic = record.topic
+            known = topics.get(topic)
+            if known is None:
+                known = topics[topic] = (self.partitions_for(topic),
+                                         int(self._is_compacted(topic)))
+            count, compacted = known
+            partition = record.partition
+            if partition is None:
+                partition = partition_for_key(record.key, count)
+            elif not 0 <= partition < count:
+                raise BusError(f"{topic} has no partition {partition}")
+            tp = (topic, partition)
+            offset = ends.get(tp)
+            if offset is None:
+                offset = db.execute(
                     "SELECT next_offset FROM partition_ends WHERE topic = ? AND partition = ?",
                     tp,
                 ).fetchone()[0]
-            offset = ends[tp]
             ends[tp] = offset + 1
-            rows.append((record.topic, partition, offset, record.key, record.value,
-                         encode_headers(record.headers), now,
-                         int(self._is_compacted(record.topic))))
+            headers = record.headers
+            rows.append((topic, partition, offset, record.key, record.value,
+                         encode_headers(headers) if headers else None, now, compacted))
             result.append((partition, offset))
         db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         db.executemany(

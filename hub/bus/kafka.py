@@ -499,6 +499,17 @@ class KafkaBusConsumer(Consumer):
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
+    def known_ends(self) -> dict[TopicPartition, int]:
+        ends: dict[TopicPartition, int] = {}
+        try:
+            for ktp in self._consumer.assignment():
+                highwater = self._consumer.highwater(ktp)
+                if highwater is not None:
+                    ends[TopicPartition(ktp.topic, ktp.partition)] = int(highwater)
+        except kerr.KafkaError:  # revoked meanwhile: what is known so far is still true
+            pass
+        return ends
+
     def close(self) -> None:
         """Leave the group at once (LeaveGroup: the partitions move on now, not after
         the session timeout), without committing; bounded when no broker answers."""
