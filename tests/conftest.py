@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from hub.bus import Bus, open_bus
 from hub.connect import Connection, connect
@@ -118,12 +119,32 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SchemaR
 def hub_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for each mode: embedded (bus and registry in one SQLite file) and
     distributed (real Kafka broker, real Apicurio Registry)."""
-    if request.param == "kafka":
+    return _mode_settings(request, str(request.param), tmp_path)
+
+
+def _mode_settings(request: pytest.FixtureRequest, mode: str, tmp_path: Path) -> Settings:
+    if mode == "kafka":
         return Settings(
             bus=f"kafka://{request.getfixturevalue('kafka_bootstrap')}",
             registry_url=request.getfixturevalue("apicurio_url"),
         )
     return Settings(bus=f"embedded:{tmp_path / 'hub.db'}")
+
+
+@pytest.fixture(params=["embedded-sqlite",
+                        pytest.param("embedded-postgresql", marks=pytest.mark.postgres),
+                        pytest.param("kafka-sqlite", marks=[pytest.mark.kafka,
+                                                            pytest.mark.registry])])
+def hub_settings_with_database(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """:func:`hub_settings` with a fresh application database (``database_url``): the
+    embedded bus over each store backend, Kafka over SQLite only (the stores do not
+    depend on the bus, so Kafka does not run once per backend). A module that
+    overrides ``hub_settings`` with it runs ``conn`` this way."""
+    mode, backend = str(request.param).split("-")
+    url = (str(request.getfixturevalue("postgres_url")) if backend == "postgresql"
+           else f"sqlite:///{tmp_path / 'store.db'}")
+    settings = _mode_settings(request, mode, tmp_path)
+    return settings.model_copy(update={"database_url": SecretStr(url)})
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +29,7 @@ from hub.errors import Backpressure, BusUnavailable, EventIdReused, InFlight, Ke
 from hub.events import ConsentAction, ConsentChange, DebtSignal
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
+from hub.store import open_database
 from hub.topics import CONSENT, SIGNAL_TOPICS
 
 GM = "GM0344"
@@ -120,11 +121,15 @@ class Api:
 
 
 @contextmanager
-def running(conn: Connection, tmp_path: Path, **options: Any) -> Iterator[Api]:
-    """The app over ``conn``, served on a free port, with four sources."""
+def running(conn: Connection, tmp_path: Path, database: str | None = None,
+            **options: Any) -> Iterator[Api]:
+    """The app over ``conn``, served on a free port, with four sources; its stores in one
+    application database, ``database`` (a URL; default: a SQLite file in ``tmp_path``),
+    as the hub hands them."""
     consents = {"consent_purposes": ["handover", "youth-care-exit-handover"],
                 "consent_scopes": ["team-utrecht-west", GM]}  # what the tests grant
-    with SourceRegistry(tmp_path / "sources.db") as registry:
+    db = open_database(database or tmp_path / "store.db")
+    with closing(db), SourceRegistry(db) as registry:
         keys = {
             "energie": registry.add("energie", URN, ["debt-signal", "consent"], **consents)[1],
             "woon": registry.add("woon", URN, ["eviction-risk"])[1],
@@ -134,8 +139,8 @@ def running(conn: Connection, tmp_path: Path, **options: Any) -> Iterator[Api]:
             "weg": registry.add("weg", URN, ["debt-signal"])[1],
         }
         registry.revoke("weg")
-        app = create_app(conn, registry, PSEUDONYMISER,
-                         idempotency_store_path=tmp_path / "idempotency.db", **options)
+        app = create_app(conn, registry, PSEUDONYMISER, idempotency_store_path=db,
+                         consent_ledger_path=tmp_path / "http-consent-ledger.db", **options)
         server, thread = serve(app, "127.0.0.1", 0)
         try:
             host, port = server_address(server)
@@ -146,8 +151,21 @@ def running(conn: Connection, tmp_path: Path, **options: Any) -> Iterator[Api]:
 
 
 @pytest.fixture
-def api(conn: Connection, tmp_path: Path) -> Iterator[Api]:
-    with running(conn, tmp_path, max_batch=5, max_body_bytes=20_000) as opened:
+def hub_settings(hub_settings_with_database: Settings) -> Settings:
+    """``conn`` of each mode, with a fresh application database: the embedded bus on
+    SQLite and on PostgreSQL (marker postgres), Kafka on SQLite."""
+    return hub_settings_with_database
+
+
+def database_of(settings: Settings) -> str:
+    assert settings.database_url is not None
+    return settings.database_url.get_secret_value()
+
+
+@pytest.fixture
+def api(conn: Connection, hub_settings: Settings, tmp_path: Path) -> Iterator[Api]:
+    with running(conn, tmp_path, database_of(hub_settings), max_batch=5,
+                 max_body_bytes=20_000) as opened:
         yield opened
 
 
@@ -326,12 +344,13 @@ def test_422_names_each_field_and_batch_index_without_echoing_values(api: Api) -
 # --- 429 / 503 ---------------------------------------------------------------------------
 
 
-def test_429_with_retry_after_on_backpressure_then_accepted(conn: Connection,
-                                                            tmp_path: Path) -> None:
+def test_429_with_retry_after_on_backpressure_then_accepted(
+        conn: Connection, hub_settings: Settings, tmp_path: Path) -> None:
     flaky = FlakyBus(conn.bus)
     wrapped = Connection(flaky, conn.registry, conn.serde)
     body = debt(valid_bsn(random.Random()), event_id=str(uuid.uuid4()))
-    with running(wrapped, tmp_path) as api, api.client() as client:
+    with running(wrapped, tmp_path, database_of(hub_settings)) as api, \
+            api.client() as client:
         flaky.fail = Backpressure("broker queue full", retry_after=2.5)
         busy = client.post("/v1/signals/debt", json=body)
         assert busy.status_code == 429
@@ -418,8 +437,8 @@ def test_the_same_idempotency_key_gets_the_same_answer(api: Api) -> None:
                        event_id)) == 1
 
 
-def test_idempotency_store_reserves_replays_and_refuses(tmp_path: Path) -> None:
-    with IdempotencyStore(tmp_path / "idem.db", pending_timeout=0.2) as store:
+def test_idempotency_store_reserves_replays_and_refuses(database_url: str) -> None:
+    with IdempotencyStore(database_url, pending_timeout=0.2) as store:
         assert store.begin("s", {"request:k": "fp-1"}) == {}
         with pytest.raises(InFlight):  # another request holds it
             store.begin("s", {"request:k": "fp-1"})

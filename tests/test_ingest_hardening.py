@@ -1,6 +1,6 @@
 """Bad input on the HTTP ingest API: each finding of the hardening review, over real
-HTTP on the embedded bus. Every answer is a 4xx problem (never a 500), names the field,
-and publishes nothing."""
+HTTP on the embedded bus, with the stores on SQLite and on PostgreSQL. Every answer is a
+4xx problem (never a 500), names the field, and publishes nothing."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ SUBJECT = "ps1-" + "c0ffee" * 6 + "c0ff"
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
+def api(tmp_path: Path, database_url: str) -> Iterator[Api]:
+    """The app on the embedded bus over each store backend (PostgreSQL: marker postgres)."""
     with connect(Settings(bus=f"embedded:{tmp_path / 'hub.db'}")) as conn, \
-            running(conn, tmp_path, max_batch=5, max_body_bytes=2_000_000) as opened:
+            running(conn, tmp_path, database_url, max_batch=5,
+                    max_body_bytes=2_000_000) as opened:
         yield opened
 
 

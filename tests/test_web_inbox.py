@@ -73,6 +73,8 @@ class WebServer:
     inbox: InboxStore
     users: UserStore
     deps: WebDeps
+    #: the application database: a URL or a SQLite file
+    database: str
     #: every client made by :func:`client`, closed when the server stops
     clients: list[httpx.Client] = field(default_factory=list)
 
@@ -130,7 +132,7 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
         users.close()
         conn.close()
 
-    web = WebServer(f"http://{host}:{port}", conn, inbox, users, deps)
+    web = WebServer(f"http://{host}:{port}", conn, inbox, users, deps, target)
     return web, stop
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner
+from pydantic import SecretStr
+from sqlalchemy import text
 
 from hub.cli import main
 from hub.metrics import HTTP_METHODS, exposition
@@ -37,12 +38,13 @@ DEV = WebSettings(secure_cookies=False)  # httpx sends no Secure cookie over pla
 
 
 @pytest.fixture
-def make_web(tmp_path: Path) -> Iterator[Any]:
-    """Start a web server with the given settings (stopped at the end)."""
+def make_web(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """Start a web server with the given settings (stopped at the end), over each store
+    backend (PostgreSQL: marker postgres); the servers of one test share the database."""
     stops: list[Any] = []
 
     def make(settings: WebSettings = DEV) -> WebServer:
-        server, stop = start_web(tmp_path / f"web{len(stops)}", settings)
+        server, stop = start_web(tmp_path / f"web{len(stops)}", settings, database_url)
         stops.append(stop)
         return server
 
@@ -51,13 +53,10 @@ def make_web(tmp_path: Path) -> Iterator[Any]:
         stop()
 
 
-def state_dir(web: WebServer) -> str:
-    return str(web.users.path.parent)
-
-
 def users_cli(web: WebServer, *args: str, stdin: str | None = None) -> None:
-    result = CliRunner().invoke(main, ["users", *args, "--state-dir", state_dir(web)],
-                                input=stdin)
+    """``signalhub users ...`` on the web server's database (HUB_DATABASE_URL)."""
+    result = CliRunner().invoke(main, ["users", *args], input=stdin,
+                                env={"HUB_DATABASE_URL": web.database})
     assert result.exit_code == 0, result.output
 
 
@@ -209,12 +208,9 @@ def test_signing_out_ends_the_session_on_the_server(make_web: Any) -> None:
     payload = cookie.split(".")[0]
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert set(data) == {"s"} and "alice" not in cookie
-    db = sqlite3.connect(web.users.path)
-    try:
-        (stored,) = db.execute("SELECT id_hash FROM sessions WHERE username = 'alice'"
-                               ).fetchone()
-    finally:
-        db.close()
+    with web.users.database.read() as db:
+        (stored,) = db.execute(text("SELECT id_hash FROM sessions WHERE username = 'alice'")
+                               ).one()
     assert stored != data["s"] and len(stored) == 64
 
     page = alice.get("/inbox")
@@ -334,12 +330,14 @@ def test_invented_methods_make_no_new_series(make_web: Any) -> None:
     assert "other" in methods
 
 
-def test_metrics_have_their_own_listener_and_optional_token(tmp_path: Path) -> None:
+def test_metrics_have_their_own_listener_and_optional_token(tmp_path: Path,
+                                                            database_url: str) -> None:
     from hub.app import HubProcess
     from hub.config import load_config
 
     token = "m" * 40
     settings = Settings(bus=f"embedded:{tmp_path / 'hub.db'}", state_dir=tmp_path / "state",
+                        database_url=SecretStr(database_url),
                         metrics={"address": "127.0.0.1:0", "token": token})
     config = load_config(Path(__file__).parent.parent / "examples" / "hub.yaml")
     process = HubProcess(settings, config, port=0, web_port=0)
