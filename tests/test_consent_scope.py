@@ -196,7 +196,10 @@ def test_an_older_registry_file_gets_the_columns_and_its_sources_record_none(
     with SourceRegistry(path) as registry:
         _, key = registry.add("jeugdzorg", URN, ["consent"], **ALLOWED)
     db = sqlite3.connect(path)  # as the file was before consent scopes (and schema versions)
-    db.execute("DROP TABLE alembic_version")
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:  # a sources.db of its own, with none of the other stores' tables
+        if table != "sources":
+            db.execute(f'DROP TABLE "{table}"')
     db.execute("ALTER TABLE sources DROP COLUMN consent_purposes")
     db.execute("ALTER TABLE sources DROP COLUMN consent_scopes")
     db.commit()

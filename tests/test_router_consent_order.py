@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from pathlib import Path
 
 from hub.bus.base import Record, TopicPartition
@@ -16,6 +17,7 @@ from hub.events import ConsentAction
 from hub.router import Router
 from hub.samples import sample_consent, sample_debt, sample_youth_exit
 from hub.topics import AUDIT, SIGNAL_TOPICS
+from tests.router_proc import start_group_at_end
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
 _YOUTH_TEAM = "jeugd-18plus"
@@ -50,10 +52,13 @@ def _youth_decisions(conn: Connection) -> dict[str, str]:
 
 def test_a_withdrawal_is_seen_by_the_signals_after_it(conn: Connection, tmp_path: Path) -> None:
     rng = random.Random(11)
-    router = Router(conn, load_config(EXAMPLE), tmp_path / "state", group="router-order",
+    group = f"router-order-{uuid.uuid4().hex[:8]}"
+    router = Router(conn, load_config(EXAMPLE), tmp_path / "state", group=group,
                     batch_size=100)
     try:
         router.ensure_topics()
+        # on the session's shared broker: only what this test publishes from now on
+        start_group_at_end(conn.bus, group, list(SIGNAL_TOPICS.values()))
         young = [sample_youth_exit(rng) for _ in range(3)]
         grants = [sample_consent(y.subject_ref, _YOUTH_TEAM, rng) for y in young]
         for grant in grants:

@@ -60,6 +60,8 @@ class Instance:
         found = re.search(r"ingest API (http://\S+) .*web app (http://\S+) ", line)
         if found is None:
             self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
             raise AssertionError(line + self.log.read_text()[-3000:])
         self.ingest, self.web = found.group(1), found.group(2)
         # drain stdout (the stop line) so the process never blocks on it
@@ -72,6 +74,10 @@ class Instance:
             self.proc.wait(timeout=90)
         finally:
             self.proc.kill()
+            self.proc.wait()
+            self._out.join(timeout=10)  # the drain ends at the pipe's end
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -80,7 +86,9 @@ def env(postgres_url: str, apicurio_url: str) -> dict[str, str]:
     return {**base, "HUB_DATABASE_URL": postgres_url, "HUB_REGISTRY_URL": apicurio_url,
             "HUB_PSEUDONYM_SECRETS": SECRETS,
             "HUB_METRICS__ADDRESS": "", "HUB_WEB__SECURE_COOKIES": "false",
-            "HUB_WEB__SECRET_KEY": "two-instances-cookie-key-" + "x" * 16}
+            "HUB_WEB__SECRET_KEY": "two-instances-cookie-key-" + "x" * 16,
+            # own topics and groups on the session's shared broker
+            "HUB_TOPIC_PREFIX": f"two-{uuid.uuid4().hex[:8]}."}
 
 
 @pytest.fixture
