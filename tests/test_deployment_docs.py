@@ -11,12 +11,12 @@ from pathlib import Path
 
 import click
 import pytest
-from pydantic import BaseModel
 
 from hub.cli import main
 from hub.intake_keys import generate_key_pair
 from hub.settings import Settings
 from hub.webhook_signing import new_secret, parse_secrets
+from tests.test_settings_docs import setting_variables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -45,17 +45,6 @@ def _documented_settings() -> set[str]:
     return {m.group(1) for row in rows if (m := re.match(r"\| `(HUB_[A-Z0-9_]+)`", row))}
 
 
-def _settings_in_code() -> set[str]:
-    names = set()
-    for name, field in Settings.model_fields.items():
-        kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            names |= {f"HUB_{name}__{sub}".upper() for sub in kind.model_fields}
-        else:
-            names.add(f"HUB_{name}".upper())
-    return names
-
-
 def _secret_env_names(text: str) -> set[str]:
     """Variables a ``hub.yaml`` snippet of the guide names as a webhook's ``secret_env``
     (docs/config.md): the operator's own names, not hub settings."""
@@ -64,7 +53,7 @@ def _secret_env_names(text: str) -> set[str]:
 
 def test_every_setting_named_is_a_documented_setting() -> None:
     text = GUIDE.read_text()
-    real = _documented_settings() & _settings_in_code()
+    real = _documented_settings() & setting_variables()
     allowed = _secret_env_names(text)
     unknown = []
     for m in _SETTING.finditer(text):
