@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,3 +358,16 @@ def test_the_model_refuses_what_the_schema_refuses(change: Any, where: str) -> N
     with pytest.raises(ValidationError) as caught:
         Uitwisselmodel.from_json(json.dumps(data))
     assert where in [".".join(map(str, e["loc"])) for e in caught.value.errors()]
+
+
+def test_the_example_of_docs_ddas_md_writes_what_it_says() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "ddas.md").read_text(encoding="utf-8")
+    code = doc.split("<!-- snippet: delivery -->", 1)[1].split("```python\n", 1)[1]
+    namespace: dict[str, Any] = {}
+    exec(compile(code.split("```", 1)[0], "docs/ddas.md", "exec"), namespace)  # noqa: S102
+    data = json.loads(namespace["text"])
+    (signal,) = data["leveringen"][0]["vroegsignalen"]
+    assert signal["bedrag"] == 276
+    assert signal["client"] == {"postcode": "3511AB", "huisnummer": "12"}
+    (zaak,) = data["leveringen"][0]["vroegsignaalzaken"]
+    assert [p["bereikt"] for p in zaak["contactpogingen"]] == [False, True]
