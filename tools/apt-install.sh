@@ -1,8 +1,8 @@
 #!/bin/sh
 # The test setup's Debian packages (make browser-deps, postgres-deps, container-deps):
 # one line on the terminal, apt's and dpkg's output in a log file, the log's tail on a
-# failure. Installs only what is named (and what it needs); never upgrades packages that
-# are already installed (--no-upgrade), never a dist-upgrade.
+# failure. Installs only what is named (and what it needs); a named package already
+# installed is left as it is (--no-upgrade); never an upgrade of the system.
 #
 #   tools/apt-install.sh "WHAT FOR" [APT-OPTION...] PACKAGE...
 #
