@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 import hub
 from hub.app import HubProcess
-from hub.commands.common import registry_option, settings_from
+from hub.commands.common import hub_config, registry_option, settings_from
 from hub.config import load_config
 from hub.demo import DemoTraffic
 from hub.errors import HubError
@@ -79,13 +79,16 @@ def run(config_path: Path | None, bus_url: str | None, registry_url: str | None,
     is gone) is restarted with a backoff; only a configuration error stops the hub.
     Retention runs every $HUB_RETENTION_INTERVAL_HOURS (default 24; see `signalhub
     retention run`). The stores live in $HUB_DATABASE_URL (else <state-dir>/store.db).
-    Example: signalhub run --config examples/hub.yaml --bus kafka://localhost:9092
+
+    \b
+    Example:
+      signalhub run --config examples/hub.yaml --bus kafka://localhost:9092
     """
     settings = settings_from(bus_url, registry_url)
     if state_dir is not None:
         settings = settings.model_copy(update={"state_dir": state_dir})
     try:
-        config = load_config(config_path or settings.config)
+        config = hub_config(config_path, settings)
         process = HubProcess(
             settings, config, host=settings.host if host is None else host,
             port=settings.port if port is None else port, routers=routers,

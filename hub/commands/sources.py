@@ -178,7 +178,9 @@ def set_consent(
     stays); from its next request on. Without options it may record none.
 
     \b
-    Example:
+    Example (a consent source, then what it may record changed):
+      signalhub sources add jeugdzorg-voorbeeld --urn urn:nld:oin:00000009876543210000 \\
+          --event-type youth-care-exit --event-type consent
       signalhub sources set-consent jeugdzorg-voorbeeld \\
           --consent-purpose youth-care-exit-support --consent-scope jeugd-18plus
     """
