@@ -47,6 +47,7 @@ from hub.connect import Connection, connect
 from hub.errors import HubError
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
+from hub.request_log import RequestLogMiddleware
 from hub.settings import Settings
 from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.store import Database
@@ -194,6 +195,7 @@ def create_app(
     )
     app.state.startup_error = None
     app.add_middleware(HttpMetricsMiddleware, app_name="ingest")
+    app.add_middleware(RequestLogMiddleware, app_name="ingest")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

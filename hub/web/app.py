@@ -54,6 +54,7 @@ from connectors.sinks.outcomes import publish_outcome
 from connectors.sources.http_ingest import serve, stop
 from hub.events import AlertUrgency
 from hub.metrics import HttpMetricsMiddleware
+from hub.request_log import RequestLogMiddleware
 from hub.topics import ensure_topics
 from hub.web.accounts import User
 from hub.web.auth import (
@@ -214,6 +215,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
+    app.add_middleware(RequestLogMiddleware, app_name="web")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     ensure_topics(deps.conn.bus, config=deps.config)
     team_names = {t.id: t.name for t in deps.config.teams}

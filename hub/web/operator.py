@@ -173,7 +173,7 @@ def _decisions(deps: WebDeps) -> dict[str, int]:
         for family in metrics.DECISIONS.collect():
             for sample in family.samples:
                 if sample.name.endswith("_total"):
-                    outcome, reason = sample.labels["outcome"], sample.labels["reason_code"]
+                    outcome, reason = sample.labels["outcome"], sample.labels["reason"]
                     key = f"{outcome}:{reason}" if reason else outcome
                     counts[key] = int(sample.value)
     return counts
