@@ -13,18 +13,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from connectors.sinks.inbox import InboxStore
 from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
+from connectors.sinks.runner import SinkRunner
 from connectors.sources.http_ingest import create_app
 from connectors.sources.keys import SourceRegistry
+from hub.bus.base import Record
+from hub.cli import main
+from hub.config import load_config
 from hub.connect import Connection, connect
+from hub.errors import AlertNotFound
 from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
-from hub.router import alert_id_for
+from hub.router import Router, alert_id_for
+from hub.samples import sample_debt
 from hub.settings import Settings
 from hub.store import open_database
+from hub.topics import SIGNAL_TOPICS
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hub.yaml"
 SUBJECT = "ps1-" + "5e0c2a9d7b" * 4
 
 
@@ -171,3 +181,73 @@ def test_an_empty_feed_before_any_outcome(tmp_path: Path) -> None:
             answer = client.get("/v1/outcomes", headers={"X-API-Key": key})
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcomes"] == [] and answer.json()["has_more"] is False
+
+
+def test_signals_routed_closed_and_read_back_by_their_own_source(tmp_path: Path) -> None:
+    """The whole way on the embedded bus: two sources' signals, routed to the example's
+    teams, stored in the inbox, closed with `signalhub inbox close`; each source's feed
+    holds the outcomes of its own signals' alerts and nothing else."""
+    bus = f"embedded:{tmp_path / 'hub.db'}"
+    urns = {"energie": "urn:nld:oin:00000001111111111000",
+            "woon": "urn:nld:oin:00000002222222222000"}
+    config = load_config(EXAMPLE)
+    signals = {name: [sample_debt().model_copy(update={
+        "source": urn, "objection_recorded": False, "event_id": str(uuid.uuid4())})
+        for _ in range(3)] for name, urn in urns.items()}
+    state = tmp_path / "state"
+    closed: dict[str, set[tuple[str, str]]] = {name: set() for name in urns}
+    with connect(Settings(bus=bus)) as conn:
+        router = Router(conn, config, state / "router", group="router")
+        inbox = InboxStore(state / "store.db")  # the CLI's database (--state-dir)
+        sinks = SinkRunner(conn, config, inbox, group_prefix="sinks")
+        try:
+            router.ensure_topics()
+            sinks.ensure_topics()
+            topic = SIGNAL_TOPICS["debt-signal"]
+            conn.bus.produce([Record(topic, conn.serde.encode_model(topic, s),
+                                     s.subject_ref.encode())
+                              for both in zip(*signals.values(), strict=True) for s in both])
+            teams = [t.id for t in config.teams]
+            wanted = {(n, s.event_id) for n, sent in signals.items() for s in sent}
+            found: dict[tuple[str, str], list[str]] = {}
+            for _ in range(200):
+                router.step(timeout=0.2)
+                sinks.step(timeout=0.2)
+                for name, event_id in wanted:
+                    for team in teams:
+                        try:
+                            inbox.get(alert_id_for(event_id, team))
+                        except AlertNotFound:
+                            continue
+                        found.setdefault((name, event_id), [])
+                        if team not in found[name, event_id]:
+                            found[name, event_id].append(team)
+                if set(found) == wanted:
+                    break
+            assert set(found) == wanted, "not every signal reached an inbox"
+        finally:
+            sinks.close()
+            router.close()
+            inbox.close()
+    for (name, event_id), routed_to in sorted(found.items()):
+        for team in routed_to:
+            alert_id = alert_id_for(event_id, team)
+            done = CliRunner().invoke(main, [
+                "inbox", "close", alert_id, "--outcome", "picked-up", "--bus", bus,
+                "--state-dir", str(state)], catch_exceptions=False)
+            assert done.exit_code == 0 and f"for {urns[name]}" in done.output, done.output
+            closed[name].add((event_id, alert_id))
+    with connect(Settings(bus=bus)) as conn, SourceRegistry(tmp_path / "keys.db") as registry:
+        keys = {name: registry.add(name, urn, ["outcomes"])[1] for name, urn in urns.items()}
+        app = create_app(conn, registry, None, idempotency_store_path=tmp_path / "keys.db")
+        with TestClient(app) as client:
+            for name in urns:
+                answer = client.get("/v1/outcomes", params={"limit": 2},
+                                    headers={"Authorization": f"Bearer {keys[name]}"})
+                pages = [answer.json()]
+                while pages[-1]["has_more"]:
+                    pages.append(client.get(
+                        "/v1/outcomes", params={"limit": 2, "after": pages[-1]["next_cursor"]},
+                        headers={"Authorization": f"Bearer {keys[name]}"}).json())
+                got = {(o["event_id"], o["alert_id"]) for p in pages for o in p["outcomes"]}
+                assert got == closed[name] and len(got) >= 3
