@@ -104,9 +104,9 @@ def read_outcomes(
     todo = [TopicPartition(OUTCOMES, p) for p, end in sorted(ends.items()) if positions[p] < end]
     found: list[dict[str, Any]] = []
     if todo:
-        scanned = _scan(bus, serde, source, todo, positions, ends, found, limit, max_scan,
-                        timeout)
-        if not scanned:  # every partition read to its end
+        stopped_early = _scan(bus, serde, source, todo, positions, ends, found, limit,
+                              max_scan, timeout)
+        if not stopped_early:  # every partition read to its end
             positions.update(ends)
     has_more = any(positions[p] < end for p, end in ends.items())
     return OutcomePage(found, encode_cursor(positions), has_more)
@@ -119,7 +119,8 @@ def _scan(
 ) -> bool:  # fmt: skip
     """Read ``todo`` from ``positions`` towards ``ends``, appending the source's outcomes
     to ``found`` and moving ``positions`` past each record read. True when it stopped
-    early (``limit`` or ``max_scan`` reached), False when every partition reached its end."""
+    early (``limit``, ``max_scan`` or ``timeout`` reached after reading something), False
+    when every partition reached its end."""
     key = source.encode()
     reader = bus.reader(todo)
     try:
@@ -128,11 +129,11 @@ def _scan(
         deadline = time.monotonic() + timeout
         scanned = 0
         while any(reader.position(tp) < ends[tp.partition] for tp in todo):
-            batch = reader.poll(min(1000, max_scan - scanned), 0.5)
-            if not batch and time.monotonic() > deadline:
-                if found:
-                    return True
+            if time.monotonic() > deadline:
+                if scanned:
+                    return True  # a shorter page; has_more tells the source to go on
                 raise BusUnavailable(f"{OUTCOMES} could not be read within {timeout:.0f}s")
+            batch = reader.poll(min(1000, max_scan - scanned), 0.5)
             for m in batch:
                 if m.offset >= ends[m.partition]:
                     continue  # written after the request came: the next page's

@@ -27,6 +27,7 @@ from hub.config import load_config
 from hub.connect import Connection, connect
 from hub.errors import AlertNotFound
 from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
+from hub.outcome_feed import read_outcomes
 from hub.router import Router, alert_id_for
 from hub.samples import sample_debt
 from hub.settings import Settings
@@ -153,6 +154,28 @@ def test_the_cursor_pages_through_and_polls_on(feed: Feed) -> None:
     news = feed.get("energie", after=cursor).json()
     assert [(o["event_id"], o["team_id"]) for o in news["outcomes"]] == [
         (later, "wijkteam-test")]
+
+
+def test_pages_that_end_early_at_the_scan_bound_lose_nothing(feed: Feed) -> None:
+    """A page reads at most ``max_scan`` records of the topic (anyone's): a short page
+    says has_more, and the cursor goes on where it stopped."""
+    ensure_outcomes_topic(feed.conn.bus)
+    mine = [feed.publish("energie") for _ in range(3)]
+    for _ in range(5):
+        feed.publish("woon")
+    found: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while pages < 30:
+        pages += 1
+        page = read_outcomes(feed.conn.bus, feed.conn.serde, feed.urns["energie"], cursor,
+                             limit=10, max_scan=2)
+        assert len(page.outcomes) <= 2
+        found += [o["event_id"] for o in page.outcomes]
+        cursor = page.cursor
+        if not page.has_more:
+            break
+    assert found == mine and pages >= 4  # 8 records, at most 2 read per page
 
 
 def test_keys_without_the_permission_and_bad_requests_are_refused(feed: Feed) -> None:

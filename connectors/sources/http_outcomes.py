@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -20,13 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from connectors.sources.http_auth import Authorize, Key
 from connectors.sources.http_errors import PROBLEM_JSON, field, from_hub_error, invalid
 from connectors.sources.http_models import Problem
-from connectors.sources.keys import OUTCOMES_PERMISSION
+from connectors.sources.keys import OUTCOMES_PERMISSION, SourceInfo
 from hub.connect import Connection
 from hub.errors import HubError, InvalidCursor
 from hub.events import PickUpOutcome
 from hub.outcome_feed import MAX_LIMIT, read_outcomes
 
 __all__ = ["OutcomeItem", "OutcomesPage", "outcome_routes"]
+
+log = structlog.get_logger(__name__)
 
 
 class OutcomeItem(BaseModel):
@@ -76,13 +79,15 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many 
 def outcome_routes(app: FastAPI, conn: Connection, authorize: Authorize) -> None:
     """Add ``GET /v1/outcomes`` over ``conn``'s bus to ``app``."""
 
-    def page(urn: str, after: str | None, limit: int) -> OutcomesPage:
+    def page(source: SourceInfo, after: str | None, limit: int) -> OutcomesPage:
         try:
-            found = read_outcomes(conn.bus, conn.serde, urn, after, limit=limit)
+            found = read_outcomes(conn.bus, conn.serde, source.urn, after, limit=limit)
         except InvalidCursor as exc:
             raise invalid([field("after", str(exc))]) from None
         except HubError as exc:
             raise from_hub_error(exc) from exc
+        log.info("outcomes read", source_id=source.source_id, count=len(found.outcomes),
+                 has_more=found.has_more)
         return OutcomesPage(outcomes=[OutcomeItem(**item) for item in found.outcomes],
                             next_cursor=found.cursor, has_more=found.has_more)
 
@@ -95,4 +100,4 @@ def outcome_routes(app: FastAPI, conn: Connection, authorize: Authorize) -> None
         URN, and of no other source; oldest first, `limit` per page (fewer when a page
         ends early: follow `has_more`). Needs the `outcomes` permission."""
         source = await authorize(request, key, OUTCOMES_PERMISSION)
-        return await run_in_threadpool(page, source.urn, after, limit)
+        return await run_in_threadpool(page, source, after, limit)
