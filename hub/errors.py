@@ -18,8 +18,9 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── InvalidBsn              not nine digits passing the 11-test
     │   ├── AccountError            an account change that is not allowed
     │   ├── BatchFileError          a batch file cannot be imported at all
-    │   └── ExportError             an export (the DDAS delivery) cannot be written from
-    │                               the records given; ``errors`` name each field
+    │   ├── ExportError             an export (the DDAS delivery) cannot be written from
+    │   │                           the records given; ``errors`` name each field
+    │   └── InvalidCursor           a feed cursor that this hub did not give out
     ├── Conflict                    the request clashes with an earlier one (409)
     │   ├── InFlight                a request with the same key is being processed now
     │   ├── EventIdReused           an event id came back with different content
@@ -110,6 +111,7 @@ __all__ = [
     "InFlight",
     "IntakeError",
     "InvalidBsn",
+    "InvalidCursor",
     "InvalidInput",
     "KeyReused",
     "RegistryAccessDenied",
@@ -171,6 +173,10 @@ class AccountError(InvalidInput):
 class BatchFileError(InvalidInput):
     """A batch file cannot be imported at all (unreadable, wrong encoding, a required
     column missing, a bad mapping); the message says what to do; nothing was published."""
+
+
+class InvalidCursor(InvalidInput):
+    """A feed cursor (``after`` of ``GET /v1/outcomes``) that this hub did not give out."""
 
 
 class IntakeError(InvalidInput):
