@@ -4,6 +4,7 @@ role may see that page (never on a 403 page): over a real uvicorn server (httpx)
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from hub.web.accounts import ROLES, User, home_page, may_see
