@@ -204,11 +204,13 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 
 
 def _one_line(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> str:
-    """``warning: <event> (<logger>)``, with the exception's last line: one short line."""
+    """``warning: <event> (<logger>)``, with the exception (its type and message, not the
+    traceback): one short line."""
     text = f"{event_dict.get('level', 'warning')}: {event_dict.get('event', '')}"
-    exception = str(event_dict.get("exception") or "").strip()
-    if exception:
-        text += f": {exception.splitlines()[-1]}"
+    lines = str(event_dict.get("exception") or "").strip().splitlines()
+    if lines:  # what follows the traceback's last frame line (indented)
+        frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+        text += ": " + " ".join(lines[frames[-1] + 1 if frames else 0:])
     text = " ".join(f"{text} ({event_dict.get('logger', '-')})".split())
     return text if len(text) <= _ONE_LINE_MAX else text[:_ONE_LINE_MAX - 1] + "…"
 
