@@ -18,6 +18,7 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 install: $(BIN)/.installed  ## create .venv and install signalhub with its test tools
+	@echo "signalhub is installed in $(VENV): run $(BIN)/signalhub, or 'source $(BIN)/activate' first"
 
 run: install  ## install and run the whole hub with synthetic traffic (the README's run command)
 	$(BIN)/signalhub demo
