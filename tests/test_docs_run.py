@@ -182,6 +182,7 @@ def test_the_examples_run(place: str, tmp_path: Path, monkeypatch: pytest.Monkey
         "HUB_BUS": f"embedded:{tmp_path / 'hub.db'}",
         "HUB_PSEUDONYM_SECRETS": _municipality_secrets(),
         "HUB_LOG_LEVEL": "WARNING",
+        "HUB_METRICS__ADDRESS": "127.0.0.1:0",  # a demo example must not need port 9464
     }
     skipped = {_comment_free(command) for command in CANNOT_RUN}
     runner = CliRunner()

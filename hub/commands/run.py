@@ -135,7 +135,10 @@ def demo(demo_dir: Path, port: int, web_port: int, rate: float,
     operator: the dashboard, admin), where the metrics are, and a summary of what
     happened: in place on a terminal, every 10 seconds otherwise. The log goes to
     <dir>/hub.log (warnings and errors also to the terminal, one line each).
-    Example: signalhub demo --port 0 --web-port 0 --duration 10
+
+    \b
+    Example (any free ports, ten seconds):
+      signalhub demo --port 0 --web-port 0 --duration 10
     """
     shutil.rmtree(demo_dir, ignore_errors=True)
     settings = settings_from(f"embedded:{demo_dir / 'hub.db'}").model_copy(update={
