@@ -32,16 +32,17 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from connectors.sinks.inbox import InboxStore
 from connectors.sinks.runner import SinkRunner, webhook_secrets
-from connectors.sources.http_ingest import create_app, serve, server_address, stop
+from connectors.sources.http_ingest import create_app
 from connectors.sources.keys import SourceRegistry
 from connectors.sources.sealed_intake import SealedIntakeSource
 from hub.config import HubConfig
 from hub.connect import Connection, connect
+from hub.inbox import InboxStore
 from hub.pseudonym import Pseudonymiser
 from hub.retention import RetentionJob, StoreRetention, audit_publisher
 from hub.router import Router
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.sqlite import private_dir
 from hub.state_layout import StateLayout
@@ -166,12 +167,12 @@ class HubProcess:
             idempotency_retention=timedelta(days=self.settings.idempotency_retention_days),
             consent_ledger_path=self.layout.http_consent_ledger,
         )
-        self._server = serve(app, self.host, self.port)
+        self._server = serve(app, self.host, self.port, name="http ingest")
         listen = self.settings.metrics.host_port
         if listen is not None:
             metrics_app = create_metrics_app(self._connect().bus, self.config,
                                              self.settings.metrics.token)
-            self._metrics = serve(metrics_app, *listen, proxy_headers=False)
+            self._metrics = serve(metrics_app, *listen, proxy_headers=False, name="metrics")
         self.users = UserStore(self.database)
         if self.web_port is not None:
             web = create_web_app(WebDeps(

@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 import structlog
 
-from connectors.sinks.inbox import InboxStore
 from connectors.sources.batch_io import ImportLedger
 from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry
@@ -42,6 +41,7 @@ from hub.audit import new_trace_id, processing_record
 from hub.config import HubConfig
 from hub.connect import Connection
 from hub.events import DecisionOutcome, ProcessingRecord
+from hub.inbox import InboxStore
 from hub.settings import Settings
 from hub.store import Database, rollback_only
 from hub.topics import AUDIT

@@ -15,11 +15,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from connectors.sources.http_ingest import create_app, serve, server_address, stop
+from connectors.sources.http_ingest import create_app
 from connectors.sources.keys import SourceRegistry, SourceRegistryError
 from hub.cli import main
 from hub.connect import Connection, connect
 from hub.events import ConsentAction, ConsentChange
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.topics import CONSENT
 

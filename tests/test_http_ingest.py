@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.sources.http_ingest import create_app, serve, server_address, stop
+from connectors.sources.http_ingest import create_app
 from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
@@ -28,6 +28,7 @@ from hub.connect import Connection, connect
 from hub.errors import Backpressure, BusUnavailable, EventIdReused, InFlight, KeyReused
 from hub.events import ConsentAction, ConsentChange, DebtSignal
 from hub.pseudonym import Pseudonymiser
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.store import open_database
 from hub.topics import CONSENT, SIGNAL_TOPICS

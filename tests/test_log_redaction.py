@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.sources.http_ingest import serve, server_address, stop
 from hub.logging import configure_logging, redact_text
+from hub.serving import serve, server_address, stop
 
 #: test values passing the 11-test; the second is a BSN with a leading zero
 BSN = "123456782"

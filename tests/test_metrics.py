@@ -13,15 +13,15 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.sinks.inbox import InboxStore
-from connectors.sources.http_ingest import serve, server_address, stop
 from hub.config import load_config
 from hub.connect import Connection, connect
 from hub.events import DebtSignal
+from hub.inbox import InboxStore
 from hub.intake import SignalPublisher
 from hub.metrics import HttpMetricsMiddleware
 from hub.router import Router
 from hub.samples import sample_debt
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app

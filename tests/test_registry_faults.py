@@ -29,16 +29,16 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from test_http_ingest import debt, read_topics, running, valid_bsn
 
-from connectors.sinks.inbox import InboxStore
-from connectors.sources.http_ingest import serve, server_address, stop
 from hub.config import load_config
 from hub.connect import connect
 from hub.devtools.local_registry import LocalApicurio
 from hub.errors import LocalRegistryError, RegistryUnavailable
+from hub.inbox import InboxStore
 from hub.registry.base import canonical
 from hub.registry.http import CONFIRM_EVERY, HttpRegistry
 from hub.schemas import load_schema
 from hub.serde import AvroSerde
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.topics import SIGNAL_TOPICS
 from hub.web.accounts import UserStore

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from connectors.sinks.inbox import InboxStore
 from connectors.sources.batch_io import ImportLedger
 from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry
@@ -24,6 +23,7 @@ from hub.cli import main
 from hub.config import HubConfig, load_config
 from hub.connect import Connection, connect
 from hub.events import AlertUrgency, ProcessingRecord, TeamAlert
+from hub.inbox import InboxStore
 from hub.retention import RETENTION_ACTIVITY, StoreRetention, audit_publisher, inbox_cutoffs
 from hub.router import alert_id_for
 from hub.settings import Settings

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sinks.inbox import InboxStore
 from connectors.sources.batch_io import IMPORTS_FILE, ImportLedger
 from hub.app import HubProcess
 from hub.config import load_config
+from hub.inbox import InboxStore
 from hub.settings import Settings
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"

@@ -26,9 +26,9 @@ from hub.app import HubProcess
 from hub.bus.base import Message
 from hub.cli import main
 from hub.client import HubClient
-from hub.commands.deadletters import replay_deadletters
 from hub.config import load_config
 from hub.connect import Connection, connect
+from hub.deadletters import replay_deadletters
 from hub.errors import ConfigError
 from hub.intake_keys import Sealer, generate_key_pair, key_id
 from hub.pseudonym import Pseudonymiser

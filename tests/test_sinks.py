@@ -21,15 +21,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from connectors.sinks.base import ListSink
-from connectors.sinks.inbox import (
-    AlertNotFound,
-    CloseOutcome,
-    InboxError,
-    InboxSink,
-    InboxStatus,
-    InboxStore,
-)
-from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
+from connectors.sinks.inbox import InboxSink
 from connectors.sinks.runner import SinkRunner, webhook_secrets
 from connectors.sinks.webhook import Backoff, WebhookSink, sign, verify_signature
 from hub.bus.base import Record, TopicSpec
@@ -39,6 +31,8 @@ from hub.connect import Connection, connect
 from hub.deadletters import DeadLetterWriter
 from hub.errors import ConfigError
 from hub.events import AlertUrgency, DebtSignal, PickUpOutcome, TeamAlert
+from hub.inbox import AlertNotFound, CloseOutcome, InboxError, InboxStatus, InboxStore
+from hub.inbox.outcomes import ensure_outcomes_topic, publish_outcome
 from hub.router import Router, alert_id_for
 from hub.samples import sample_debt
 from hub.settings import Settings

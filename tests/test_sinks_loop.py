@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.sinks.inbox import InboxStore
 from connectors.sinks.runner import SinkRunner
 from hub.connect import Connection, connect
 from hub.events import TeamAlert
+from hub.inbox import InboxStore
 from hub.settings import Settings
 from hub.topics import DEADLETTER, alerts_topic
 from tests.test_sinks import make_alert, produce_alerts, read_all, team_config

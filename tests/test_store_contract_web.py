@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStatus, InboxStore
 from hub.events import AlertUrgency, TeamAlert
+from hub.inbox import CloseOutcome, InboxError, InboxStatus, InboxStore
 from hub.router import alert_id_for
 from hub.store import rollback_only
 from hub.web.accounts import AccountError, UserStore

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sinks.inbox import CloseOutcome, InboxStatus
+from hub.inbox import CloseOutcome, InboxStatus
 from hub.settings import WebSettings
 from tests.test_web_inbox import PASSWORD, SUBJECT_B, WebServer, make_alert, start_web
 

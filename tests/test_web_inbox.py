@@ -18,11 +18,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from connectors.sinks.inbox import InboxStatus, InboxStore
 from hub.cli import main
 from hub.config import HubConfig, parse_config
 from hub.connect import Connection, connect
 from hub.events import AlertUrgency, TeamAlert
+from hub.inbox import InboxStatus, InboxStore
 from hub.router import alert_id_for
 from hub.settings import Settings, WebSettings
 from hub.topics import AUDIT, OUTCOMES

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sinks.inbox import InboxStore
-from connectors.sources.http_ingest import serve, server_address, stop
 from hub.config import load_config
 from hub.connect import connect
+from hub.inbox import InboxStore
 from hub.intake import SignalPublisher
 from hub.samples import sample_debt
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app

@@ -20,7 +20,6 @@ import pytest
 import trustme
 import yaml
 
-from connectors.sinks.inbox import InboxStore
 from connectors.sinks.runner import SinkRunner
 from connectors.sinks.webhook import Backoff, WebhookSink
 from hub.bus.base import TopicSpec
@@ -29,6 +28,7 @@ from hub.connect import Connection, connect
 from hub.deadletters import DeadLetterWriter
 from hub.errors import ConfigError
 from hub.events import AlertUrgency, TeamAlert
+from hub.inbox import InboxStore
 from hub.router import alert_id_for
 from hub.settings import Settings
 from hub.topics import DEADLETTER

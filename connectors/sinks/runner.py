@@ -40,7 +40,7 @@ import structlog
 from pydantic import SecretStr, ValidationError
 
 from connectors.sinks.base import Sink
-from connectors.sinks.inbox import InboxSink, InboxStore
+from connectors.sinks.inbox import InboxSink
 from connectors.sinks.webhook import Backoff, DeliveryInterrupted, WebhookSink
 from hub.bus.base import Record, TopicPartition
 from hub.config import HubConfig, Team
@@ -49,6 +49,7 @@ from hub.consume import Event
 from hub.deadletters import DeadLetterWriter
 from hub.errors import BusError, ConfigError, SignalRejected, SinkUnavailable, Unavailable
 from hub.events import TeamAlert
+from hub.inbox import InboxStore
 from hub.stream import Outcome, StreamLoop
 from hub.topics import alerts_topic, ensure_topics
 

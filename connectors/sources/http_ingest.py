@@ -1,9 +1,9 @@
 """HTTP ingest: source systems post signals and consents over a small JSON API.
 
-:func:`create_app` builds the FastAPI app; :func:`serve` runs it with uvicorn in a
-background thread and :func:`stop` ends it; :class:`HttpIngestSource` is the same as a
-:class:`~connectors.sources.base.Source`. What each endpoint does, its status codes and
-its idempotency are in ``docs/http-api.md``; the OpenAPI document is served at
+:func:`create_app` builds the FastAPI app (run it with :func:`hub.serving.serve`);
+:class:`HttpIngestSource` is the same as a :class:`~connectors.sources.base.Source`.
+What each endpoint does, its status codes and its idempotency are in
+``docs/http-api.md``; the OpenAPI document is served at
 ``/openapi.json`` and kept in ``docs/openapi.json``
 (``python -m connectors.sources.http_ingest --write-openapi docs/openapi.json``).
 
@@ -18,7 +18,6 @@ import json
 import os
 import tempfile
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -45,16 +44,16 @@ from connectors.sources.http_models import Accepted, Problem, input_schemas, saf
 from connectors.sources.http_outcomes import outcome_routes
 from connectors.sources.keys import CONSENT_PERMISSION, SourceRegistry
 from hub.connect import Connection, connect
-from hub.errors import HubError
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.request_log import RequestLogMiddleware
+from hub.serving import serve, stop
 from hub.settings import Settings
 from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.store import Database
 from hub.values import TEXT_PATTERN
 
-__all__ = ["KINDS", "HttpIngestSource", "create_app", "serve", "server_address", "stop"]
+__all__ = ["KINDS", "HttpIngestSource", "create_app"]
 
 log = structlog.get_logger(__name__)
 
@@ -291,48 +290,6 @@ def _signal_routes(app: FastAPI, ingest: Ingest, authorize: Authorize, kind: str
 # --- running ---------------------------------------------------------------------------
 
 
-def serve(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, timeout: float = 60.0,
-    proxy_headers: bool = True, forwarded_allow_ips: list[str] | None = None,
-) -> tuple[uvicorn.Server, threading.Thread]:
-    """Start uvicorn on ``host:port`` (port 0: a free one, see :func:`server_address`)
-    in a background thread; return once it accepts connections. Raises HubError (with
-    the cause) when it cannot start. End it with :func:`stop`. ``proxy_headers`` and
-    ``forwarded_allow_ips`` are uvicorn's: whose X-Forwarded-* headers are believed."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="on", ws="none", timeout_graceful_shutdown=10,
-                            proxy_headers=proxy_headers,
-                            forwarded_allow_ips=forwarded_allow_ips)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"http-ingest-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            stop(server, thread)
-            cause = getattr(app.state, "startup_error", None)
-            raise HubError(f"http ingest did not start on {host}:{port}"
-                           + (f": {cause}" if cause else "")) from cause
-        time.sleep(0.01)
-    return server, thread
-
-
-def server_address(server: uvicorn.Server) -> tuple[str, int]:
-    """(host, port) the server listens on (the real port when started with port 0)."""
-    sockets = [s for srv in server.servers for s in (srv.sockets or ())]
-    host, port = sockets[0].getsockname()[:2]
-    return str(host), int(port)
-
-
-def stop(server: uvicorn.Server, thread: threading.Thread, timeout: float = 30.0) -> None:
-    """Stop accepting, finish requests in progress, close the app's resources, join."""
-    server.should_exit = True
-    thread.join(timeout)
-    if thread.is_alive():
-        server.force_exit = True
-        thread.join(timeout)
-
-
 class HttpIngestSource(Source):
     """The ingest API as a source connector: ``setup`` starts the server, ``run``
     waits until ``stop``."""
@@ -344,7 +301,7 @@ class HttpIngestSource(Source):
         self._running: tuple[uvicorn.Server, threading.Thread] | None = None
 
     def setup(self) -> None:
-        self._running = serve(self.app, self.host, self.port)
+        self._running = serve(self.app, self.host, self.port, name="http ingest")
 
     def run(self) -> None:
         if self._running is None:

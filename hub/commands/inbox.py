@@ -11,8 +11,6 @@ from pathlib import Path
 
 import click
 
-from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStore
-from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
 from hub.commands.common import (
     bus_option,
     database_option,
@@ -22,6 +20,9 @@ from hub.commands.common import (
 )
 from hub.commands.common import to_json as _to_json
 from hub.errors import HubError
+from hub.events import AlertOutcome
+from hub.inbox import CloseOutcome, Closure, InboxError, InboxStore, InboxWorkflow, Told
+from hub.inbox.workflow import OutcomePublisher
 from hub.topics import OUTCOMES
 
 __all__ = ["inbox"]
@@ -116,27 +117,25 @@ def close_alert(
     NOT_PICKED_UP and nothing else. If publishing fails, run the same command again:
     the alert stays closed and the outcome (same outcome id) is published again.
     """
+    def tell(closure: Closure) -> AlertOutcome:
+        with open_connection(bus_url, registry_url) as conn:
+            return OutcomePublisher(conn.bus, conn.serde, ensure_topic=True).tell(closure)
+
     store = _store(state_dir)
     try:
-        closure = store.close_alert(
+        closing = InboxWorkflow(store, tell).close(
             alert_id, _OUTCOMES[outcome_name], by=user, note=note, team_id=team_id
         )
     except InboxError as exc:  # AlertNotFound included
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
+    closure = closing.closure
     state = "closed" if closure.newly_closed else "already closed"
     click.echo(f"{state}: {alert_id} as {closure.outcome.value}")
-    if closure.pick_up is None:
+    if closing.outcome is not None:
+        click.echo(f"published {closing.outcome.outcome.value} to {OUTCOMES} for {closure.source}")
+    elif closing.told is Told.NOTHING_TO_TELL:
         click.echo("nothing is told to the source")
-        return
-    if closure.source is None:
+    else:
         click.echo("this alert carries no source (made before alerts named one): not published")
-        return
-    with open_connection(bus_url, registry_url) as conn:
-        ensure_outcomes_topic(conn.bus)
-        published = publish_outcome(
-            conn.bus, conn.serde, closure.alert, closure.pick_up, closure.source,
-            recorded_at=closure.closed_at,
-        )  # fmt: skip
-    click.echo(f"published {published.outcome.value} to {OUTCOMES} for {closure.source}")

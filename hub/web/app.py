@@ -43,18 +43,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.sinks.inbox import (
+from hub.events import AlertUrgency
+from hub.inbox import (
     AlertNotFound,
     CloseOutcome,
     InboxError,
     InboxItem,
     InboxStatus,
+    InboxWorkflow,
+    OutcomePublisher,
+    Told,
 )
-from connectors.sinks.outcomes import publish_outcome
-from connectors.sources.http_ingest import serve, stop
-from hub.events import AlertUrgency
 from hub.metrics import HttpMetricsMiddleware
 from hub.request_log import RequestLogMiddleware
+from hub.serving import serve, stop
 from hub.topics import ensure_topics
 from hub.web.accounts import TEAM_ROLES, User, home_page
 from hub.web.auth import (
@@ -219,6 +221,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     ensure_topics(deps.conn.bus, config=deps.config)
     team_names = {t.id: t.name for t in deps.config.teams}
     event_types = sorted({e for t in deps.config.teams for e in t.event_types})
+    workflow = InboxWorkflow(deps.inbox, OutcomePublisher(deps.conn.bus, deps.conn.serde).tell)
     has_operator = _include_operator(app)
 
     def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -314,15 +317,15 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         return handler
 
     def claim(user: User, item: InboxItem, form: dict[str, str]) -> str:
-        deps.inbox.claim(item.alert.alert_id, user.username, team_id=item.alert.team_id)
+        workflow.claim(item.alert.alert_id, user.username, team_id=item.alert.team_id)
         record_access(deps, name="claim-alert", reason_code="ALERT_CLAIMED",
                       username=user.username, alert=item.alert)
         return "claimed"
 
     def note(user: User, item: InboxItem, form: dict[str, str]) -> str:
         text = form.get("text", "").strip()[:4000]
-        deps.inbox.add_note(item.alert.alert_id, user.username, text,
-                            team_id=item.alert.team_id)
+        workflow.add_note(item.alert.alert_id, user.username, text,
+                          team_id=item.alert.team_id)
         record_access(deps, name="note-alert", reason_code="ALERT_NOTE_ADDED",
                       username=user.username, alert=item.alert)
         return "noted"
@@ -332,17 +335,14 @@ def create_web_app(deps: WebDeps) -> FastAPI:
             outcome = CloseOutcome(form.get("outcome", ""))
         except ValueError:
             raise HTTPException(400, "Choose an outcome.") from None
-        closure = deps.inbox.close_alert(
+        closing = workflow.close(
             item.alert.alert_id, outcome, by=user.username,
             note=form.get("note", "").strip()[:4000] or None, team_id=item.alert.team_id,
+            on_closed=lambda _: record_access(
+                deps, name="close-alert", reason_code=f"ALERT_CLOSED_{outcome.value}",
+                username=user.username, alert=item.alert),
         )  # fmt: skip
-        record_access(deps, name="close-alert", reason_code=f"ALERT_CLOSED_{outcome.value}",
-                      username=user.username, alert=item.alert)
-        if closure.pick_up is not None and closure.source:
-            publish_outcome(deps.conn.bus, deps.conn.serde, closure.alert, closure.pick_up,
-                            closure.source)
-            return "published"
-        return "closed"
+        return "published" if closing.told is Told.PUBLISHED else "closed"
 
     for verb, fn in (("claim", claim), ("note", note), ("close", close)):
         app.post(f"/inbox/alerts/{{alert_id}}/{verb}")(_action(verb, fn))
@@ -437,7 +437,7 @@ def serve_web(app: FastAPI, host: str = "127.0.0.1", port: int = 8081
     headers are believed only from ``HUB_WEB__TRUSTED_PROXIES``."""
     proxies = app.state.deps.web.trusted_proxies
     return serve(app, host, port, proxy_headers=bool(proxies),
-                 forwarded_allow_ips=list(proxies) or None)
+                 forwarded_allow_ips=list(proxies) or None, name="web app")
 
 
 def stop_web(app: FastAPI, server: uvicorn.Server, thread: threading.Thread) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.sinks.inbox import InboxStore
 from hub.config import HubConfig
 from hub.connect import Connection
+from hub.inbox import InboxStore
 from hub.settings import WebSettings
 from hub.web.accounts import UserStore
 

@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
-from hub.commands.deadletters import _read_all, _replayable, replay_deadletters, replay_one
+from hub.deadletters import read_deadletters, replay_deadletters, replay_one
 from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
 from hub.web.accounts import OPERATOR_ROLES, User
 from hub.web.auth import check_csrf, csrf_token, record_access, require_role
@@ -93,12 +93,11 @@ def _dead_letters(deps: WebDeps, cache: _DeadLetterCache) -> list[dict[str, Any]
     with cache.lock:
         end = sum(bus.end_offsets(DEADLETTER).values()) if DEADLETTER in bus.list_topics() else 0
         if end != cache.end:
-            messages, _ = _read_all(deps.conn, None, timeout=1.0)
             rows = []
-            for m in messages:
-                dl = deps.conn.serde.decode(m.value).record
+            for letter in read_deadletters(deps.conn, timeout=1.0):
+                dl = letter.record
                 rows.append({
-                    "offset": m.offset,
+                    "offset": letter.offset,
                     "reason": dl["reason_code"],
                     "topic": dl["topic"],
                     "partition": dl["partition"],
@@ -108,7 +107,7 @@ def _dead_letters(deps: WebDeps, cache: _DeadLetterCache) -> list[dict[str, Any]
                     "error_message": safe_text(dl["error_message"]),
                     "failed_at": dl["failed_at"].isoformat(timespec="seconds")
                     if dl["failed_at"] else "",
-                    "replayable": _replayable(dl) and dl["original_value"] is not None,
+                    "replayable": letter.replayable,
                 })
             cache.rows, cache.end = rows, end
         return list(cache.rows)

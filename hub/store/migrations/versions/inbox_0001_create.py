@@ -1,4 +1,4 @@
-"""inbox: the team inbox's alerts, notes and change counter (connectors/sinks/inbox.py)
+"""inbox: the team inbox's alerts, notes and change counter (hub/inbox/store.py)
 
 Tables ``alerts`` and ``notes`` made by a version before the store layer (a SQLite
 ``inbox.db`` opened by path) are adopted: renamed to ``inbox_alerts`` and
