@@ -36,6 +36,7 @@ from connectors.sinks.runner import SinkRunner, webhook_secrets
 from connectors.sources.http_ingest import create_app
 from connectors.sources.keys import SourceRegistry
 from connectors.sources.sealed_intake import SealedIntakeSource
+from hub.accounts import UserStore
 from hub.config import HubConfig
 from hub.connect import Connection, connect
 from hub.inbox import InboxStore
@@ -48,7 +49,6 @@ from hub.sqlite import private_dir
 from hub.state_layout import StateLayout
 from hub.store import Database, open_from_settings
 from hub.supervisor import Supervisor
-from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
 from hub.web.deps import WebDeps

@@ -37,6 +37,7 @@ import structlog
 from connectors.sources.batch_io import ImportLedger
 from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry
+from hub.accounts import UserStore
 from hub.audit import new_trace_id, processing_record
 from hub.config import HubConfig
 from hub.connect import Connection
@@ -45,7 +46,6 @@ from hub.inbox import InboxStore
 from hub.settings import Settings
 from hub.store import Database, rollback_only
 from hub.topics import AUDIT
-from hub.web.accounts import UserStore
 
 __all__ = [
     "RETENTION_ACTIVITY",

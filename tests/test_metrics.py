@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.accounts import UserStore
 from hub.config import load_config
 from hub.connect import Connection, connect
 from hub.events import DebtSignal
@@ -23,7 +24,6 @@ from hub.router import Router
 from hub.samples import sample_debt
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
-from hub.web.accounts import UserStore
 from hub.web.app import create_web_app
 from hub.web.deps import WebDeps
 from hub.web.metrics import create_metrics_app

@@ -29,6 +29,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from test_http_ingest import debt, read_topics, running, valid_bsn
 
+from hub.accounts import UserStore
 from hub.config import load_config
 from hub.connect import connect
 from hub.devtools.local_registry import LocalApicurio
@@ -41,7 +42,6 @@ from hub.serde import AvroSerde
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.topics import SIGNAL_TOPICS
-from hub.web.accounts import UserStore
 from hub.web.app import create_web_app
 from hub.web.deps import WebDeps
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from hub.web.accounts import UserStore
 from pydantic import SecretStr
 
 from connectors.sinks.inbox import InboxStore
@@ -31,7 +32,6 @@ from hub.pseudonym import Pseudonymiser
 from hub.request_log import trace_id_of
 from hub.settings import Settings
 from hub.store import open_database
-from hub.web.accounts import UserStore
 from hub.web.app import create_web_app
 from hub.web.deps import WebDeps
 

@@ -18,6 +18,8 @@ from click.testing import CliRunner
 from connectors.sources.batch_io import ImportLedger
 from connectors.sources.idempotency import IdempotencyStore
 from connectors.sources.keys import SourceRegistry
+from hub.accounts import UserStore
+from hub.accounts.attempts import LimitRule
 from hub.app import HubProcess
 from hub.cli import main
 from hub.config import HubConfig, load_config
@@ -29,8 +31,6 @@ from hub.router import alert_id_for
 from hub.settings import Settings
 from hub.store import open_database
 from hub.topics import AUDIT, ensure_topics
-from hub.web.accounts import UserStore
-from hub.web.limits import LimitRule
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
 TEAM = "schuldhulp-centrum"

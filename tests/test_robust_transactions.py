@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from connectors.sources.batch_io import ImportLedger, ImportLedgerError
+from hub.accounts import UserStore
 from hub.router_state import RouterState
 from hub.sqlite import open_database, write_transaction
-from hub.web.accounts import UserStore
 
 NOW = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)
 SUBJECT = "ps1-" + "ab" * 20

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.web.accounts import ROLES, User, home_page, may_see
+from hub.accounts import ROLES, User
+from hub.web.areas import home_page, may_see
 from tests.test_web_inbox import PASSWORD, WebServer, client, csrf, start_web
 
 

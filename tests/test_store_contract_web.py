@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from hub.accounts import AccountError, UserStore
+from hub.accounts.attempts import LimitRule
 from hub.events import AlertUrgency, TeamAlert
 from hub.inbox import CloseOutcome, InboxError, InboxStatus, InboxStore
 from hub.router import alert_id_for
 from hub.store import rollback_only
-from hub.web.accounts import AccountError, UserStore
-from hub.web.limits import LimitRule, LoginLimiter
+from hub.web.limits import LoginLimiter
 
 NOW = datetime(2026, 5, 14, 9, 30, tzinfo=UTC)
 PASSWORD = "correct horse battery"

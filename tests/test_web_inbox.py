@@ -18,6 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from hub.accounts import UserStore
 from hub.cli import main
 from hub.config import HubConfig, parse_config
 from hub.connect import Connection, connect
@@ -26,7 +27,6 @@ from hub.inbox import InboxStatus, InboxStore
 from hub.router import alert_id_for
 from hub.settings import Settings, WebSettings
 from hub.topics import AUDIT, OUTCOMES
-from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import DEV_SESSION_COOKIE, load_or_create_secret
 from hub.web.deps import WebDeps

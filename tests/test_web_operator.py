@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.accounts import UserStore
 from hub.config import load_config
 from hub.connect import connect
 from hub.inbox import InboxStore
@@ -16,7 +17,6 @@ from hub.intake import SignalPublisher
 from hub.samples import sample_debt
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
-from hub.web.accounts import UserStore
 from hub.web.app import create_web_app
 from hub.web.deps import WebDeps
 from hub.web.operator import safe_text

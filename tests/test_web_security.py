@@ -25,12 +25,12 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from hub.accounts.attempts import LimitRule, MemoryAttemptStore
 from hub.cli import main
 from hub.metrics import HTTP_METHODS, exposition
 from hub.settings import MetricsSettings, Settings, WebSettings
 from hub.web.app import create_web_app
 from hub.web.auth import DEV_SESSION_COOKIE, SESSION_COOKIE
-from hub.web.limits import LimitRule, MemoryAttemptStore
 from hub.web.operator import safe_text
 from tests.test_web_inbox import PASSWORD, WebServer, client, csrf, sign_in, start_web
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
+from hub.accounts import ROLES, AccountError, UserStore
 from hub.commands.common import database_option, store_target
 from hub.errors import HubError
-from hub.web.accounts import ROLES, AccountError, UserStore
 
 __all__ = ["users"]
 

@@ -12,7 +12,7 @@ operators see no alert at all. Every view of an alert's detail, claim, note and 
 and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
 
 Sign-in (:mod:`hub.web.signin`) is limited before a password is hashed (429 with
-``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.web.sessions`),
+``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.accounts.sessions`),
 and a live-update stream ends within seconds of its session's end. Over TLS (the
 connection's own, or a trusted proxy's ``X-Forwarded-Proto``) every response carries
 ``Strict-Transport-Security``. The app serves no ``/docs`` or ``/redoc``, and
@@ -43,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.accounts import TEAM_ROLES, User
 from hub.events import AlertUrgency
 from hub.inbox import (
     AlertNotFound,
@@ -58,7 +59,7 @@ from hub.metrics import HttpMetricsMiddleware
 from hub.request_log import RequestLogMiddleware
 from hub.serving import serve, stop
 from hub.topics import ensure_topics
-from hub.web.accounts import TEAM_ROLES, User, home_page
+from hub.web.areas import home_page
 from hub.web.auth import (
     LoginRequired,
     check_csrf,

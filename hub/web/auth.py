@@ -3,7 +3,7 @@
 - The session cookie (``__Host-signalhub_session``: ``Secure``, ``HttpOnly``,
   ``SameSite=Lax``, ``Path=/``, no domain) carries only a random session id, signed
   with ``secret_key`` (itsdangerous); the session itself is a row in ``users.db``
-  (:class:`hub.web.sessions.SessionStore`) that signing out, disabling the account and
+  (:class:`hub.accounts.sessions.SessionStore`) that signing out, disabling the account and
   changing its teams or password revoke at once. Sessions end after
   ``HUB_WEB__SESSION_IDLE_TIMEOUT`` seconds without a request and
   ``HUB_WEB__SESSION_MAX_AGE`` seconds after sign-in. With
@@ -34,14 +34,14 @@ from pathlib import Path
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from hub.accounts import User
+from hub.accounts.sessions import SessionStore
 from hub.audit import new_trace_id, processing_record
 from hub.events import DecisionOutcome, TeamAlert
 from hub.settings import WebSettings
 from hub.state_layout import StateLayout
 from hub.topics import AUDIT
-from hub.web.accounts import User
 from hub.web.deps import WebDeps
-from hub.web.sessions import SessionStore
 
 __all__ = [
     "ACCESS_ACTIVITY",

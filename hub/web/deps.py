@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.accounts import UserStore
 from hub.config import HubConfig
 from hub.connect import Connection
 from hub.inbox import InboxStore
 from hub.settings import WebSettings
-from hub.web.accounts import UserStore
 
 __all__ = ["WebDeps"]
 

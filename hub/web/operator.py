@@ -28,9 +28,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
+from hub.accounts import OPERATOR_ROLES, User
 from hub.deadletters import read_deadletters, replay_deadletters, replay_one
 from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
-from hub.web.accounts import OPERATOR_ROLES, User
 from hub.web.auth import check_csrf, csrf_token, record_access, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form

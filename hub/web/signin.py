@@ -23,8 +23,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from hub.accounts import User
+from hub.accounts.attempts import AttemptStore, LimitRule
 from hub.settings import WebSettings
-from hub.web.accounts import User, may_see
+from hub.web.areas import may_see
 from hub.web.auth import (
     check_csrf,
     csrf_token,
@@ -35,7 +37,7 @@ from hub.web.auth import (
 )
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
-from hub.web.limits import AttemptStore, CheckGate, LimitRule, LoginLimiter
+from hub.web.limits import CheckGate, LoginLimiter
 
 __all__ = ["add_sign_in_routes", "landing_page", "login_limiter", "safe_next"]
 

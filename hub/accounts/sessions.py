@@ -7,7 +7,7 @@ usable cookie), the username, when it was made and last used, and when it was re
 A session is live while it is not revoked, was used within ``idle_timeout`` seconds and
 is younger than ``max_age`` seconds. Signing out revokes one session; disabling an
 account, changing its teams or its password revokes all of the user's sessions
-(:func:`revoke_user_sessions`, called by :class:`hub.web.accounts.UserStore` in the
+(:func:`revoke_user_sessions`, called by :class:`hub.accounts.users.UserStore` in the
 same transaction). Every request reads its session from the database, so another
 process or instance on the same database (``signalhub users disable``, a second hub)
 ends them at once. Times are wall-clock seconds (``time.time``), comparable across
@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from hub.accounts.tables import SESSIONS
 from hub.store import Database
-from hub.web.account_tables import SESSIONS
 
 __all__ = ["SessionStore", "revoke_user_sessions"]
 
@@ -45,8 +45,8 @@ def revoke_user_sessions(conn: sa.Connection, username: str, at: float) -> int:
 
 
 class SessionStore:
-    """Sessions in the database of a :class:`~hub.web.accounts.UserStore` (which makes
-    it: :meth:`~hub.web.accounts.UserStore.sessions`)."""
+    """Sessions in the database of a :class:`~hub.accounts.users.UserStore` (which makes
+    it: :meth:`~hub.accounts.users.UserStore.sessions`)."""
 
     def __init__(self, db: Database, *, idle_timeout: float, max_age: float,
                  clock: Callable[[], float] = time.time) -> None:

@@ -1,12 +1,12 @@
-"""The web app's tables in the application database (:mod:`hub.store`), as SQLAlchemy Core.
+"""The accounts' tables in the application database (:mod:`hub.store`), as SQLAlchemy Core.
 
 Made and changed only by the ``accounts`` branch of the migrations
 (``hub/store/migrations/versions/accounts_*.py``); this module describes them for queries.
 
 - ``users``: username, argon2 hash, role, disabled;
 - ``memberships``: (username, team);
-- ``sessions``: server-side sessions (:mod:`hub.web.sessions`), by the SHA-256 of their id;
-- ``login_attempts``: sign-in attempts per limit key (:mod:`hub.web.limits`), so the
+- ``sessions``: server-side sessions (:mod:`hub.accounts.sessions`), by the SHA-256 of their id;
+- ``login_attempts``: sign-in attempts per limit key (:mod:`hub.accounts.attempts`), so the
   limits hold across every web process and instance on the same database.
 """
 
