@@ -21,6 +21,8 @@ from hub.commands.selftest import selftest
 from hub.commands.sources import sources
 from hub.commands.users import users
 from hub.errors import ConfigError
+from hub.logging import configure_logging, register_secrets_of
+from hub.settings import load_settings
 
 
 class _Signalhub(click.Group):
@@ -43,6 +45,19 @@ def main() -> None:
 
     Settings come from HUB_* environment variables (see `docs/settings.md`).
     """
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    """Logging as HUB_LOG_LEVEL and HUB_LOG_FORMAT say, once for every command (the
+    defaults when the settings do not load: the command then says why)."""
+    try:
+        settings = load_settings()
+    except ConfigError:
+        configure_logging()
+        return
+    register_secrets_of(settings)
+    configure_logging(settings.log_level, settings.log_format)
 
 
 main.add_command(schemas)

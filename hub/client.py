@@ -39,13 +39,17 @@ from hub.errors import Backpressure, BusUnavailable
 from hub.intake import SERVER_SET, build_signal
 from hub.intake_keys import Sealer
 from hub.sealed import LocalCheck, SealedPublisher, seal_signal, sealed_content
-from hub.settings import Settings
+from hub.settings import KafkaSettings, RegistrySettings, given_settings
 
 __all__ = ["HubClient"]
 
 
 class HubClient:
-    """Publish signals sealed to the hub, with the right schema, framing and key."""
+    """Publish signals sealed to the hub, with the right schema, framing and key.
+
+    Configured by its arguments alone (``kafka``: TLS/SASL of a secured cluster,
+    ``registry``: the registry's credentials, ``topic_prefix``): it reads no ``HUB_*``
+    variable and no ``.env`` file of the program it runs in."""
 
     def __init__(
         self,
@@ -54,6 +58,9 @@ class HubClient:
         source: str,
         hub_public_key: str,
         registry_url: str | None = None,
+        kafka: KafkaSettings | None = None,
+        registry: RegistrySettings | None = None,
+        topic_prefix: str = "",
         max_attempts: int = 6,
         backoff_base: float = 0.2,
         backoff_cap: float = 10.0,
@@ -64,7 +71,10 @@ class HubClient:
         self.backoff_cap = backoff_cap
         self._sealer = Sealer(hub_public_key)  # ConfigError for a malformed key
         self._check = LocalCheck()
-        self._conn: Connection = connect(Settings(bus=bus, registry_url=registry_url))
+        settings = given_settings(bus=bus, registry_url=registry_url, topic_prefix=topic_prefix,
+                                  kafka=kafka or KafkaSettings(),
+                                  registry=registry or RegistrySettings())
+        self._conn: Connection = connect(settings)
         self._publisher = SealedPublisher(self._conn.serde)
 
     def publish(self, event_type: str, signal: Mapping[str, Any] | BaseModel) -> str:

@@ -82,4 +82,5 @@ def connect(settings: Settings) -> Connection:
             "the kafka bus needs a schema registry: set HUB_REGISTRY_URL to a"
             " Confluent-compatible registry, e.g. http://localhost:8090/apis/ccompat/v7"
         )
-    return Connection(bus, registry, AvroSerde(registry, settings.topic_prefix))
+    return Connection(bus, registry, AvroSerde(registry, settings.topic_prefix,
+                                                 schemas_dir=settings.schemas_dir))

@@ -6,12 +6,13 @@ compares the working schema against every one of them (see ``docs/schemas.md``).
 
 Where the schemas are, in this order:
 
-1. ``$HUB_SCHEMAS_DIR`` when set;
+1. the ``schemas_dir`` a caller passes: the ``HUB_SCHEMAS_DIR`` setting
+   (:attr:`hub.settings.Settings.schemas_dir`, passed on by :func:`hub.connect.connect`
+   to the serde and by ``signalhub schemas``); this module never reads the environment;
 2. ``hub/_schemas`` inside the installed package (the wheel force-includes ``schemas/``
    there);
 3. ``<repo>/schemas`` next to the ``hub`` package (a source checkout or editable install).
-
-Every function takes an optional ``schemas_dir`` that overrides this lookup. Parsed
+ Parsed
 schemas are cached per file; call :func:`clear_cache` after changing files on disk.
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ import fastavro
 from hub.errors import ConfigError, SchemaNotFound
 
 __all__ = [
-    "ENV_VAR",
     "RELEASED_DIR",
     "clear_cache",
     "load_schema",
@@ -44,8 +43,6 @@ __all__ = [
     "stray_released_files",
 ]
 
-#: environment variable that points at a schema directory
-ENV_VAR = "HUB_SCHEMAS_DIR"
 #: name of the sub-directory holding the released versions
 RELEASED_DIR = "released"
 
@@ -54,10 +51,7 @@ _RELEASED_FILE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.v(?P<version>[1
 
 
 def schemas_dir() -> Path:
-    """The schema directory: ``$HUB_SCHEMAS_DIR``, else the installed copy, else the repo's."""
-    configured = os.environ.get(ENV_VAR)
-    if configured:
-        return Path(configured)
+    """The shipped schema directory: the installed copy, else the repo's."""
     package = Path(__file__).resolve().parent
     installed = package / "_schemas"
     if installed.is_dir():

@@ -13,6 +13,7 @@ import io
 import json
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -68,21 +69,24 @@ class AvroSerde:
     ``topic_prefix`` (``HUB_TOPIC_PREFIX``): the topic's name on the broker starts with
     it, and so does the subject (topic-record naming: ``<prefix><topic>-<record>``)."""
 
-    def __init__(self, registry: SchemaRegistry, topic_prefix: str = "") -> None:
+    def __init__(self, registry: SchemaRegistry, topic_prefix: str = "", *,
+                 schemas_dir: Path | None = None) -> None:
         self.registry = registry
         self.topic_prefix = topic_prefix
+        #: where the local schemas are (``HUB_SCHEMAS_DIR``; None: the shipped ones)
+        self.schemas_dir = schemas_dir
         self._subjects: dict[tuple[str, str], tuple[str, str]] = {}  # -> (subject, text)
         self._parsed: dict[str, Schema] = {}
         #: writer schema text -> (full name, parsed, the local schema of that name, or
         #: None when the writer's is the same schema: read without resolution, ~3x faster)
         self._writers: dict[str, tuple[str, Schema, Schema | None]] = {}
         self._local: dict[str, str] = {}  # full name -> short name of local schemas
-        for name in schema_names():
-            self._local[full_name(load_schema(name))] = name
+        for name in schema_names(schemas_dir):
+            self._local[full_name(load_schema(name, schemas_dir))] = name
 
     def _local_parsed(self, name: str) -> Schema:
         if name not in self._parsed:
-            self._parsed[name] = fastavro.parse_schema(load_schema(name))
+            self._parsed[name] = fastavro.parse_schema(load_schema(name, self.schemas_dir))
         return self._parsed[name]
 
     def schema_id(self, topic: str, name: str) -> int:
@@ -92,7 +96,7 @@ class AvroSerde:
         key = (topic, name)
         found = self._subjects.get(key)
         if found is None:
-            schema = load_schema(name)
+            schema = load_schema(name, self.schemas_dir)
             found = self._subjects[key] = (subject_for(self.topic_prefix + topic,
                                                        full_name(schema)),
                                            canonical(schema))
@@ -128,7 +132,8 @@ class AvroSerde:
             name = full_name(parsed_json)
             local = self._local.get(name)
             reader = None
-            if local is not None and canonical(parsed_json) != canonical(load_schema(local)):
+            if local is not None and canonical(parsed_json) != canonical(
+                    load_schema(local, self.schemas_dir)):
                 reader = self._local_parsed(local)  # another version: Avro resolution
             found = self._writers[text] = (name, fastavro.parse_schema(parsed_json), reader)
         return found

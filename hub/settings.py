@@ -19,7 +19,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from hub.compat import Compatibility
 from hub.errors import ConfigError
@@ -33,6 +38,7 @@ __all__ = [
     "RegistrySettings",
     "Settings",
     "WebSettings",
+    "given_settings",
     "load_settings",
 ]
 
@@ -305,6 +311,24 @@ class Settings(BaseSettings):
         return None if value in (None, "") else check_public_key(value)
 
 
+class _GivenSettings(Settings):
+    """:class:`Settings` from keyword arguments and defaults only (no HUB_*, no .env)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        *_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def given_settings(**values: object) -> Settings:
+    """Settings from ``values`` and the defaults alone: no ``HUB_*`` variable and no
+    ``.env`` file is read (for code that runs inside another program, e.g.
+    :class:`hub.client.HubClient`). Errors as :func:`load_settings`."""
+    return _build(_GivenSettings, values)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings once; keyword arguments win over the environment.
 
@@ -312,8 +336,12 @@ def load_settings(**overrides: object) -> Settings:
     the key), for a value that is not valid JSON where JSON is expected, and for any
     other invalid value (naming the variable and the problem, never the input: pydantic's
     own message would show a whole nested model's input, passwords included)."""
+    return _build(Settings, overrides)
+
+
+def _build(cls: type[Settings], values: dict[str, object]) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
     except SettingsError as exc:  # its message names the field, not the value
         raise ConfigError(f"{exc}: check that it is valid JSON") from None
     except ValidationError as exc:

@@ -412,17 +412,21 @@ def test_consent_and_processing_rules() -> None:
 # --- schema lookup -----------------------------------------------------------------------
 
 
-def test_lookup_honours_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookup_takes_the_configured_directory(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(REPO_SCHEMAS / "TeamAlert.avsc", tmp_path / "TeamAlert.avsc")
-    monkeypatch.setenv(store.ENV_VAR, str(tmp_path))
-    assert store.schemas_dir() == tmp_path
-    assert store.schema_names() == ["TeamAlert"]
-    assert store.released_versions("TeamAlert") == []
-    assert store.load_schema("TeamAlert")["name"] == "TeamAlert"
+    monkeypatch.setenv("HUB_SCHEMAS_DIR", str(tmp_path))
+    assert store.schemas_dir() != tmp_path  # the module itself never reads the environment
+    assert store.schema_names(tmp_path) == ["TeamAlert"]
+    assert store.released_versions("TeamAlert", tmp_path) == []
+    assert store.load_schema("TeamAlert", tmp_path)["name"] == "TeamAlert"
     with pytest.raises(SchemaNotFound):
-        store.load_schema("DebtSignal")
+        store.load_schema("DebtSignal", tmp_path)
     with pytest.raises(SchemaNotFound):
-        store.load_schema("../etc/passwd")
+        store.load_schema("../etc/passwd", tmp_path)
+    listed = CliRunner().invoke(main, ["schemas", "list"])  # the setting reaches the CLI
+    assert listed.exit_code == 0, listed.output
+    assert "TeamAlert" in listed.output and "DebtSignal" not in listed.output
 
 
 #: working schemas not released yet (``signalhub schemas check`` notes them)

@@ -15,7 +15,7 @@ import click
 from hub.config import HubConfig, load_config
 from hub.connect import Connection, connect
 from hub.errors import ConfigError, HubError
-from hub.logging import configure_logging, register_secrets_of
+from hub.logging import register_secrets_of
 from hub.settings import Settings, load_settings
 from hub.store import database_target
 
@@ -65,6 +65,8 @@ def store_target(state_dir: Path | None) -> str:
 
 
 def settings_from(bus_url: str | None, registry_url: str | None = None) -> Settings:
+    """The settings, with ``--bus`` / ``--registry-url`` when given, their secrets
+    registered for masking; logging is configured once by :mod:`hub.cli`."""
     overrides: dict[str, Any] = {}
     if bus_url:
         overrides["bus"] = bus_url
@@ -75,7 +77,6 @@ def settings_from(bus_url: str | None, registry_url: str | None = None) -> Setti
     except HubError as exc:  # e.g. a pseudonym key too short (the message never has it)
         raise click.ClickException(str(exc)) from exc
     register_secrets_of(settings)  # masked in every log line, kafka-python's included
-    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

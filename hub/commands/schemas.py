@@ -13,6 +13,7 @@ import click
 
 from hub import compat
 from hub import schemas as store
+from hub.commands.common import settings_from
 from hub.errors import ConfigError, SchemaNotFound
 
 __all__ = ["schemas"]
@@ -68,6 +69,11 @@ def _dir_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
+def _configured_dir() -> Path | None:
+    """The ``HUB_SCHEMAS_DIR`` setting (None: the schemas shipped with Signalhub)."""
+    return settings_from(None).schemas_dir
+
+
 @click.group("schemas")
 def schemas() -> None:
     """Avro schemas: list, check compatibility against released versions.
@@ -81,6 +87,7 @@ def schemas() -> None:
 @_dir_option
 def list_(schemas_dir: Path | None) -> None:
     """List schemas: name, number of fields, latest released version."""
+    schemas_dir = schemas_dir or _configured_dir()
     names = store.schema_names(schemas_dir)
     if not names:
         raise click.ClickException(f"no *.avsc files in {schemas_dir or store.schemas_dir()}")
@@ -154,6 +161,7 @@ def check(schemas_dir: Path | None, level: str) -> None:
     were never released are reported as a note, not an error.
     """
     chosen = compat.Compatibility(level.upper())
+    schemas_dir = schemas_dir or _configured_dir()
     names = store.schema_names(schemas_dir)
     errors: list[str] = []
     notes: list[str] = []
