@@ -186,14 +186,22 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert private == []
 
 
+_ENVIRONMENT = {"environ", "environb", "getenv"}
+
+
+def _reads_environment(node: ast.AST) -> bool:
+    """``os.environ`` / ``os.getenv`` or ``from os import environ``."""
+    if isinstance(node, ast.Attribute):
+        return (isinstance(node.value, ast.Name) and node.value.id == "os"
+                and node.attr in _ENVIRONMENT)
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "os" and any(a.name in _ENVIRONMENT for a in node.names)
+    return False
+
+
 def _environment_reads(tree: ast.Module) -> list[int]:
-    lines = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id == "os" and node.attr in {"environ", "environb", "getenv"}) or isinstance(node, ast.ImportFrom) and node.module == "os" and any(
-                a.name in {"environ", "environb", "getenv"} for a in node.names):
-            lines.append(node.lineno)
-    return lines
+    return [node.lineno for node in ast.walk(tree)  # type: ignore[attr-defined]
+            if _reads_environment(node)]
 
 
 def test_settings_are_the_only_reader_of_the_environment() -> None:
