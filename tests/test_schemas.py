@@ -71,7 +71,7 @@ NOW = datetime(2024, 5, 14, 9, 30, 12, 345000, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _repo_schemas(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(store.ENV_VAR, raising=False)
+    monkeypatch.delenv("HUB_SCHEMAS_DIR", raising=False)  # the CLI tests use the shipped ones
     store.clear_cache()
     yield
     store.clear_cache()
