@@ -1,7 +1,7 @@
 """Each source's own outcomes: a cursor-paginated read of ``outcomes.v1`` by source URN.
 
 ``outcomes.v1`` holds the outcomes of every source, keyed by the URN of the source that
-sent the signal (:mod:`connectors.sinks.outcomes`). :func:`read_outcomes` returns only
+sent the signal (:mod:`hub.inbox.outcomes`). :func:`read_outcomes` returns only
 those of one URN, so a creditor reading its feedback never sees another creditor's
 cases; ``GET /v1/outcomes`` of the ingest API serves it per API key (docs/http-api.md,
 "Outcomes"). Nothing is stored besides the topic: the feed reads the bus, with a reader

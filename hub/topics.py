@@ -42,7 +42,7 @@ AUDIT = "audit.v1"
 DEADLETTER = "deadletter.v1"
 #: signals sealed to the hub's intake key by systems that produce directly (hub.sealed)
 SEALED_INTAKE = "intake.sealed.v1"
-#: whether teams picked alerts up, keyed by source URN (connectors.sinks.outcomes writes,
+#: whether teams picked alerts up, keyed by source URN (hub.inbox.outcomes writes,
 #: hub.outcome_feed reads per source)
 OUTCOMES = "outcomes.v1"
 #: the first part of every changelog topic's name (:func:`changelog_topic`)

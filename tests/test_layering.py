@@ -34,7 +34,6 @@ MOVED_TO_THE_CORE = {
         "AlertNotFound", "CloseOutcome", "Closure", "InboxError", "InboxItem", "InboxStatus",
         "InboxStore", "Note")},
     "connectors.sinks.inbox_tables": "hub.inbox.tables",
-    # kept importable for other work in progress on outcomes; nobody imports it
     "connectors.sinks.outcomes": "hub.inbox.outcomes",
     **{f"connectors.sources.http_ingest.{name}": "hub.serving"
        for name in ("serve", "stop", "server_address")},

@@ -16,8 +16,6 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from connectors.sinks.inbox import InboxStore
-from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
 from connectors.sinks.runner import SinkRunner
 from connectors.sources.http_ingest import create_app
 from connectors.sources.keys import SourceRegistry
@@ -27,6 +25,8 @@ from hub.config import load_config
 from hub.connect import Connection, connect
 from hub.errors import AlertNotFound
 from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
+from hub.inbox import InboxStore
+from hub.inbox.outcomes import ensure_outcomes_topic, publish_outcome
 from hub.outcome_feed import read_outcomes
 from hub.router import Router, alert_id_for
 from hub.samples import sample_debt

@@ -22,14 +22,16 @@ from fastapi import FastAPI
 from hub.web.accounts import UserStore
 from pydantic import SecretStr
 
-from connectors.sinks.inbox import InboxStore
-from connectors.sources.http_ingest import create_app, serve, server_address, stop
+from connectors.sources.http_ingest import create_app
 from connectors.sources.keys import SourceRegistry
+from hub.accounts import UserStore
 from hub.config import load_config
 from hub.connect import Connection, connect
+from hub.inbox import InboxStore
 from hub.logging import configure_logging
 from hub.pseudonym import Pseudonymiser
 from hub.request_log import trace_id_of
+from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.store import open_database
 from hub.web.app import create_web_app
