@@ -19,7 +19,6 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
-from hub.web.accounts import UserStore
 from pydantic import SecretStr
 
 from connectors.sources.http_ingest import create_app
