@@ -104,10 +104,11 @@ def broker() -> Iterator[LocalKafka]:
         yield kafka
 
 
-def _wait(check: Any, timeout: float, what: str) -> None:
+def _wait(check: Any, timeout: float, what: str, explain: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"timed out: {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out: {what}" + (f" ({explain()})" if explain else ""))
         time.sleep(0.5)
 
 
@@ -161,11 +162,23 @@ def test_broker_stopped_30s_mid_stream(broker: LocalKafka, apicurio_url: str,
                     conn.serde.decode(m.value).record
                     for m in read_topics(conn.bus, start)[alerts_topic(TEAM)])}
 
-            _wait(lambda: {str(a["event_id"]) for a in alerts().values()} >= accepted, 180,
-                  "an alert for every accepted signal")
             topic = SIGNAL_TOPICS["debt-signal"]
-            signals = read_topics(conn.bus, {topic: dict.fromkeys(range(3), 0)})[topic]
-            on_topic = {str(conn.serde.decode(m.value).record["event_id"]) for m in signals}
+
+            def signals() -> dict[str, tuple[int, int]]:  # event id -> (partition, offset)
+                return {str(conn.serde.decode(m.value).record["event_id"]): (m.partition, m.offset)
+                        for m in read_topics(conn.bus, {topic: dict.fromkeys(range(3), 0)})[topic]}
+
+            def missing() -> str:  # what a failure says: where the signals without an alert are
+                lost = sorted(accepted - {str(a["event_id"]) for a in alerts().values()})
+                where = signals()
+                return (f"{len(lost)} of {len(accepted)} accepted signals without an alert:"
+                        f" {[(i, where.get(i)) for i in lost][:10]}; router committed"
+                        f" {conn.bus.committed('router', topic)},"
+                        f" ends {conn.bus.end_offsets(topic)}")
+
+            _wait(lambda: {str(a["event_id"]) for a in alerts().values()} >= accepted, 180,
+                  "an alert for every accepted signal", missing)
+            on_topic = set(signals())
             found = alerts()
         assert on_topic == accepted  # nothing lost, no signal under a second event id
         assert {str(a["event_id"]) for a in found.values()} == accepted  # one per signal

@@ -216,3 +216,38 @@ def test_group_members_share_the_partitions(
     assert len(a | b) == 4
     values = [m.value for batch in got.values() for m in batch]
     assert set(values) == {str(i).encode() for i in range(200)}
+
+
+def test_revoked_partitions_are_reported_even_when_given_back(
+    bus_factory: Callable[[], Bus], unique: Callable[[str], str]
+) -> None:
+    """A member learns which partitions a rebalance took from it, also those it got back
+    within the same poll (on Kafka's eager protocol: every partition of every member),
+    since another member may have owned them meanwhile (a stream processor then restores
+    their state)."""
+    bus = bus_factory()
+    topic, group = unique("revoke"), unique("g")
+    bus.create_topic(TopicSpec(topic, partitions=4))
+    first = bus_factory().consumer(group, [topic])
+    deadline = time.monotonic() + 60
+    while len(first.assignment()) < 4:
+        assert time.monotonic() < deadline, "the only member never got every partition"
+        first.poll(timeout=0.2)
+    first.take_revoked()
+    before = first.assignment()
+    second = bus_factory().consumer(group, [topic])
+    try:
+        while not (first.assignment() and second.assignment()
+                   and not first.assignment() & second.assignment()):
+            assert time.monotonic() < deadline, "the members never shared the partitions"
+            first.poll(timeout=0.2)
+            second.poll(timeout=0.2)
+        after = first.assignment()
+        revoked = first.take_revoked()
+        assert before - after and before - after <= revoked
+        if bus.kind == "kafka":  # eager rebalancing: the kept ones were revoked as well
+            assert after <= revoked
+        assert first.take_revoked() == set()  # reported once
+    finally:
+        second.close()
+        first.close()

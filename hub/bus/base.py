@@ -124,6 +124,13 @@ class Consumer(abc.ABC):
     def assignment(self) -> set[TopicPartition]:
         """Partitions currently assigned to this consumer."""
 
+    def take_revoked(self) -> set[TopicPartition]:
+        """The partitions revoked from this member since the last call, including those
+        assigned to it again meanwhile (a rebalance, or the group lost this member and
+        took it back, within one poll): another member may have owned them in between,
+        so what was kept about them is stale. Empty where a bus never does this."""
+        return set()
+
     def known_ends(self) -> dict[TopicPartition, int]:
         """Without asking the bus: per assigned partition, an offset below which every
         message was in the log already when this consumer last heard from the bus (on

@@ -546,6 +546,7 @@ class EmbeddedConsumer(Consumer):
         self.member_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._reset = auto_offset_reset
         self._positions: dict[TopicPartition, int] = {}
+        self._revoked: set[TopicPartition] = set()
         self._members: list[str] = []
         self._generation = -1
         self._last_heartbeat = 0.0
@@ -566,6 +567,7 @@ class EmbeddedConsumer(Consumer):
             return
         self._members = members
         mine = self._share(members)
+        self._revoked.update(tp for tp in self._positions if tp not in mine)
         keep = {tp: pos for tp, pos in self._positions.items() if tp in mine}
         for tp in mine:
             if tp not in keep:
@@ -649,6 +651,10 @@ class EmbeddedConsumer(Consumer):
         if self._heartbeat_due():
             self._rebalance()
         return set(self._positions)
+
+    def take_revoked(self) -> set[TopicPartition]:
+        taken, self._revoked = self._revoked, set()
+        return taken
 
     def close(self) -> None:
         if not self._closed:

@@ -40,6 +40,7 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTP
 from kafka.admin import ConfigResource
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
@@ -113,6 +114,8 @@ class KafkaBus(Bus):
         self.min_insync_replicas = min_insync_replicas
         #: a produce call waits at most this long for its acknowledgements (seconds)
         self.produce_timeout = (max_block_ms + delivery_timeout_ms) / 1000 + 1.0
+        #: the longest one request to a broker waits for its answer (seconds)
+        self.request_timeout = request_timeout_ms / 1000
         self.group_timeouts = {"session_timeout_ms": session_timeout_ms,
                                "heartbeat_interval_ms": heartbeat_interval_ms,
                                "bootstrap_timeout_ms": max_block_ms}
@@ -372,6 +375,33 @@ class KafkaBus(Bus):
         self._producer = self._admin = self._meta = None
 
 
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Collects the partitions a group takes from this member (revoked in a rebalance,
+    or lost when the group dropped it), called on the consumer's IO loop inside a poll."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._revoked: set[TopicPartition] = set()
+
+    def _add(self, partitions: Iterable[KafkaTP]) -> None:
+        with self._lock:
+            self._revoked.update(TopicPartition(tp.topic, tp.partition) for tp in partitions)
+
+    def on_partitions_revoked(self, revoked: Iterable[KafkaTP]) -> None:
+        self._add(revoked)
+
+    def on_partitions_lost(self, lost: Iterable[KafkaTP]) -> None:
+        self._add(lost)
+
+    def on_partitions_assigned(self, assigned: Iterable[KafkaTP]) -> None:
+        return None
+
+    def take(self) -> set[TopicPartition]:
+        with self._lock:
+            taken, self._revoked = self._revoked, set()
+        return taken
+
+
 class KafkaBusConsumer(Consumer):
     """A member of a real Kafka consumer group (auto-commit off, read_committed)."""
 
@@ -387,12 +417,12 @@ class KafkaBusConsumer(Consumer):
         self._bus = bus
         self.transactional_id = transactional_id
         self._txn: KafkaProducer | None = None
+        self._revocations = _Revocations()
         if transactional_id is not None:
             self._txn = bus.transactional_producer(transactional_id)
         since = time.monotonic()
         try:
             self._consumer = KafkaConsumer(
-                *topics,
                 **bus.client_options(),
                 group_id=group,
                 client_id=f"{bus.client_id}-{group}",
@@ -403,12 +433,14 @@ class KafkaBusConsumer(Consumer):
                 isolation_level="read_committed",
                 **bus.group_timeouts,
             )
+            self._consumer.subscribe(topics, listener=self._revocations)
         except kerr.KafkaError as exc:
             if self._txn is not None:
                 close_producer(self._txn)
             raise bus.wrap_error(exc, f"cannot join group {group}", since) from exc
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        self._fence()
         deadline = time.monotonic() + timeout
         out: list[Message] = []
         try:
@@ -450,8 +482,8 @@ class KafkaBusConsumer(Consumer):
     ) -> list[tuple[int, int]]:
         if self.transactional_id is None:
             raise BusError(f"consumer of group {self.group} has no transactional id")
-        if self._txn is None:  # discarded after a failure: a new one fences the old
-            self._txn = self._bus.transactional_producer(self.transactional_id)
+        self._fence()  # discarded after a failure: a new one fences the old
+        assert self._txn is not None
         producer, timeout = self._txn, self._bus.produce_timeout
         try:
             producer.begin_transaction()
@@ -483,12 +515,22 @@ class KafkaBusConsumer(Consumer):
     def _discard(self) -> None:
         """Drop the transactional producer after any failed transaction (an outage, a
         timeout, fencing): kafka-python's producer does not always recover, and its
-        abort can wait forever. The next ``commit_with`` makes a new producer of the same
-        id, whose ``init_transactions`` aborts what this one left open and fences it."""
+        abort can wait forever. Its sender is stopped here and now, pending requests and
+        all: a producer left retrying would reach the broker once it is back, after
+        its transaction was aborted, and leave a transaction hanging on a partition
+        (read_committed readers stop at it; a group's offsets stay unstable). The next
+        poll makes a new producer of the same id (see :meth:`_fence`)."""
         producer, self._txn = self._txn, None
         if producer is not None:
-            threading.Thread(target=_close_quietly, args=(producer,), daemon=True,
-                             name=f"close-{self.transactional_id}").start()
+            stop_producer_now(producer, timeout=self._bus.request_timeout + 1.0)
+
+    def _fence(self) -> None:
+        """After a discarded transaction, before reading on: a new producer of the same
+        transactional id, whose ``init_transactions`` makes the coordinator abort what
+        the old one left open and fences the old one, so that the group's committed
+        offsets are settled before this member asks for them."""
+        if self.transactional_id is not None and self._txn is None:
+            self._txn = self._bus.transactional_producer(self.transactional_id)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)
@@ -498,6 +540,9 @@ class KafkaBusConsumer(Consumer):
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def take_revoked(self) -> set[TopicPartition]:
+        return self._revocations.take()
 
     def known_ends(self) -> dict[TopicPartition, int]:
         ends: dict[TopicPartition, int] = {}
@@ -611,8 +656,21 @@ def close_producer(producer: KafkaProducer, timeout: float = 1.0) -> None:
         producer._closed = True  # noqa: SLF001 - nothing left to flush or stop
 
 
-def _close_quietly(producer: KafkaProducer) -> None:
-    close_producer(producer, timeout=1.0)
+def stop_producer_now(producer: KafkaProducer, timeout: float) -> None:
+    """Stop ``producer`` without sending anything it still holds (records, transaction
+    requests): its sender is forced down and waited for at most ``timeout`` seconds
+    (it may be inside one network wait). Never raises."""
+    sender = getattr(producer, "_sender", None)
+    try:
+        if sender is not None:
+            sender.force_close()
+            sender.join(timeout)
+            if sender.is_alive():
+                log.warning("a discarded producer's sender is still running",
+                            client=str(getattr(producer, "config", {}).get("transactional_id")))
+    except Exception:  # noqa: BLE001 - stopping must not raise
+        pass
+    close_producer(producer, timeout=0)
 
 
 def _send(producer: KafkaProducer, r: Record) -> Any:

@@ -173,11 +173,15 @@ class StreamLoop:
         """Tell the processor what moved; return the partitions sought to its offsets."""
         consumer = self.reader.consumer
         now = consumer.assignment()
-        gone, new = self._owned - now, now - self._owned
-        self._owned = now
+        # taken away, including those given back within the same poll (another member
+        # may have owned them in between): their state is dropped and restored again
+        gone = (self._owned - now) | (consumer.take_revoked() & self._owned)
+        self._owned -= gone
         if gone:
             self.processor.revoked(gone)
             log.info("partitions revoked", component=self.name, count=len(gone))
+        new = now - self._owned
+        self._owned = now
         if not new:
             return set()
         starts = self.processor.assigned(new)
