@@ -30,7 +30,7 @@ from hub.routing.writer import RecordWriter
 from hub.schemas import load_schema, parsed_schema
 from hub.settings import Settings
 from hub.topics import SIGNAL_TOPICS
-from hub.validation import validate_signal
+from hub.validation import validated_signal
 from tests.router_cases import CASES
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
@@ -174,7 +174,7 @@ def test_decide_without_explain_is_the_same_decision() -> None:
     for case in CASES:
         policy = config.policies.get(case.event_type)  # type: ignore[call-overload]
         try:
-            data = validate_signal(case.event_type, case.record()).model_dump()
+            data = validated_signal(case.event_type, case.record())
         except SignalRejected:
             continue
         for team in config.teams:

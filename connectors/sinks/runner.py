@@ -51,6 +51,7 @@ from hub.errors import BusError, ConfigError, SignalRejected, SinkUnavailable, U
 from hub.events import TeamAlert
 from hub.stream import Outcome, StreamLoop
 from hub.topics import alerts_topic, ensure_topics
+from hub.values import field_errors
 
 __all__ = ["SinkRunner", "SinkWorker", "webhook_secrets"]
 
@@ -158,7 +159,7 @@ class SinkWorker:
             alert = TeamAlert.from_avro(event.record)
         except ValidationError as err:
             # field names and rules only: the values may be personal data
-            where = ", ".join(sorted({".".join(map(str, e["loc"])) for e in err.errors()}))
+            where = ", ".join(sorted({e.field for e in field_errors(err)}))
             exc = SignalRejected(f"invalid TeamAlert: {where}", "VALIDATION_FAILED")
             bad.append(self.dead_letters.build(message, exc, stage=self.stage))
             return None

@@ -35,6 +35,7 @@ from hub.events import NAMESPACE, ConsentChange
 from hub.serde import AvroSerde
 from hub.stream import Outcome, StreamLoop
 from hub.topics import CONSENT
+from hub.values import field_errors, problem_text
 
 __all__ = ["LedgerFollower", "group_for", "publish_consent"]
 
@@ -290,9 +291,7 @@ class LedgerFollower:
                     continue
                 except ValidationError as exc:
                     # the message names fields and rules only (no input values)
-                    error = ValueError("; ".join(
-                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                    ))  # fmt: skip
+                    error = ValueError(problem_text(field_errors(exc)))
                     reason = "VALIDATION_FAILED"
             bad.append(self.dead_letters.build(m, error, stage=self.stage, reason=reason))
             log.warning("dead letter", topic=m.topic, partition=m.partition, offset=m.offset,
