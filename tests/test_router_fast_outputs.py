@@ -22,7 +22,8 @@ from hub.connect import connect
 from hub.consent import ConsentCheck, publish_consent
 from hub.consent.model import ConsentStatus
 from hub.errors import SignalRejected
-from hub.events import AvroModel, ProcessingRecord, TeamAlert, _plain, encode_avro
+from hub.events import AvroModel, ProcessingRecord, TeamAlert, encode_avro
+from hub.events.base import _plain
 from hub.policy import decide, matches
 from hub.router import ALERT_NAMESPACE, Router, alert_id_for
 from hub.router_state import RouterState
