@@ -1,8 +1,8 @@
 """HTTP ingest: source systems post signals and consents over a small JSON API.
 
 :func:`create_app` builds the FastAPI app; :func:`serve` runs it with uvicorn in a
-background thread and :func:`stop` ends it; :class:`HttpIngestSource` is the same as a
-:class:`~connectors.sources.base.Source`. What each endpoint does, its status codes and
+background thread and :func:`stop` ends it (the main job, :class:`hub.app.HubProcess`,
+starts and stops it beside its other servers). What each endpoint does, its status codes and
 its idempotency are in ``docs/http-api.md``; the OpenAPI document is served at
 ``/openapi.json`` and kept in ``docs/openapi.json``
 (``python -m connectors.sources.http_ingest --write-openapi docs/openapi.json``).
@@ -38,7 +38,6 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.sources.base import Source
 from connectors.sources.http_errors import PROBLEM_JSON, ApiError, internal_error
 from connectors.sources.http_handlers import MAX_JSON_DEPTH, Ingest, Responses
 from connectors.sources.http_models import Accepted, Problem, input_schemas, safe_field
@@ -52,7 +51,7 @@ from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.store import Database
 from hub.values import TEXT_PATTERN
 
-__all__ = ["KINDS", "HttpIngestSource", "create_app", "serve", "server_address", "stop"]
+__all__ = ["KINDS", "create_app", "serve", "server_address", "stop"]
 
 log = structlog.get_logger(__name__)
 
@@ -354,31 +353,6 @@ def stop(server: uvicorn.Server, thread: threading.Thread, timeout: float = 30.0
     if thread.is_alive():
         server.force_exit = True
         thread.join(timeout)
-
-
-class HttpIngestSource(Source):
-    """The ingest API as a source connector: ``setup`` starts the server, ``run``
-    waits until ``stop``."""
-
-    kind = "http"
-
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:
-        self.app, self.host, self.port = app, host, port
-        self._running: tuple[uvicorn.Server, threading.Thread] | None = None
-
-    def setup(self) -> None:
-        self._running = serve(self.app, self.host, self.port)
-
-    def run(self) -> None:
-        if self._running is None:
-            self.setup()
-        assert self._running is not None
-        while self._running[1].is_alive():
-            self._running[1].join(0.5)
-
-    def stop(self) -> None:
-        if self._running is not None:
-            stop(*self._running)
 
 
 def openapi_document() -> dict[str, Any]:
