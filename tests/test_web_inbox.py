@@ -50,7 +50,7 @@ def make_alert(team: str, *, subject: str = SUBJECT_A, urgent: bool = False,
         prior_signals_180d=1, legal_basis="GDPR 6(1)(e); Wgs art. 3",
         created_at=datetime.now(UTC) - timedelta(minutes=minutes),
         trace_id=uuid.uuid4().hex, source=SOURCE,
-    )  # fmt: skip
+    )
 
 
 def two_teams() -> HubConfig:
@@ -61,7 +61,7 @@ def two_teams() -> HubConfig:
         "teams": [{"id": "team-a", "name": "Team A", "areas": ["7511-7520"], **team},
                   {"id": "team-b", "name": "Team B", "areas": ["7521-7548"], **team}],
         "policies": {},
-    })  # fmt: skip
+    })
 
 
 @dataclass
@@ -119,7 +119,7 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
     deps = WebDeps(conn=conn, config=two_teams(), inbox=inbox, users=users,
                    secret_key=load_or_create_secret(tmp / "state"), state_dir=tmp / "state",
                    counts=lambda: {"forwarded:FORWARDED": 1},
-                   web=settings or WebSettings(secure_cookies=False))  # fmt: skip
+                   web=settings or WebSettings(secure_cookies=False))
     app = create_web_app(deps)
     server, thread = serve_web(app, "127.0.0.1", 0)
     host, port = server.servers[0].sockets[0].getsockname()[:2]

@@ -23,7 +23,7 @@ from hub.serde import AvroSerde
 from hub.topics import OUTCOMES
 
 __all__ = ["OUTCOMES", "OUTCOME_NAMESPACE", "ensure_outcomes_topic", "outcome_id_for",
-           "publish_outcome"]  # fmt: skip
+           "publish_outcome"]
 
 log = structlog.get_logger(__name__)
 
@@ -74,5 +74,5 @@ def publish_outcome(
     log.info(
         "alert outcome published", topic=topic, partition=partition, offset=offset,
         alert_id=alert.alert_id, outcome=outcome.value,
-    )  # fmt: skip
+    )
     return record

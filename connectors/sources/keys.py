@@ -221,7 +221,7 @@ class SourceRegistry:
     def add(
         self, source_id: str, urn: str, event_types: Iterable[str], *,
         consent_purposes: Iterable[str] = (), consent_scopes: Iterable[str] = (),
-    ) -> tuple[SourceInfo, str]:  # fmt: skip
+    ) -> tuple[SourceInfo, str]:
         """Register a source; return it and its plain API key (shown once, never stored).
         ``consent_purposes`` and ``consent_scopes``: what it may record (with ``consent``)."""
         types = tuple(dict.fromkeys(event_types))
