@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -101,13 +101,14 @@ class WebServer:
         return out
 
 
-def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None
-              ) -> tuple[WebServer, Any]:
+def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None,
+              clock: Callable[[], float] = time.time) -> tuple[WebServer, Any]:
     """Start a :class:`WebServer` with users alice (team-a), bob (team-b), olga (operator)
     and ada (admin, team-a); return it and a function that stops it. Over plain http,
     so cookies without ``Secure`` (httpx sends no Secure cookie over http) unless
     ``settings`` say otherwise. ``database``: the application database (default: the
-    state folder's store.db, what `--state-dir` names); users there already are kept."""
+    state folder's store.db, what `--state-dir` names); users there already are kept.
+    ``clock``: the sessions' clock."""
     conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
     target = database or str(tmp / "state" / "store.db")
     inbox, users = InboxStore(target), UserStore(target)
@@ -119,7 +120,7 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
     deps = WebDeps(conn=conn, config=two_teams(), inbox=inbox, users=users,
                    secret_key=load_or_create_secret(tmp / "state"), state_dir=tmp / "state",
                    counts=lambda: {"forwarded:FORWARDED": 1},
-                   web=settings or WebSettings(secure_cookies=False))
+                   web=settings or WebSettings(secure_cookies=False), clock=clock)
     app = create_web_app(deps)
     server, thread = serve_web(app, "127.0.0.1", 0)
     host, port = server.servers[0].sockets[0].getsockname()[:2]

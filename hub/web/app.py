@@ -210,7 +210,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     app.state.deps = deps
     app.state.stopping = threading.Event()
     app.state.sessions = deps.users.sessions(idle_timeout=settings.session_idle_timeout,
-                                             max_age=settings.session_max_age)
+                                             max_age=settings.session_max_age, clock=deps.clock)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
