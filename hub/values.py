@@ -19,9 +19,15 @@ Each type checks a value on the way in and states the same rule in the JSON sche
   with the year written 1900-2199 (in the sender's time zone: in UTC such a time may lie
   up to a day outside those years, and the models keep and read it back as such);
 - event ids are UUIDs in their hyphenated form, kept in lower case;
-- a ``subject_ref`` is a pseudonym exactly: ``ps<key version>-<40 hex digits>``.
+- a ``subject_ref`` is a pseudonym exactly: ``ps<key version>-<40 hex digits>``;
+- the configuration's areas (PC4 code, PC4 range, PC6 code, PC6 code with house
+  numbers) have one form, :func:`normalise_area`, read by :mod:`hub.config` and
+  :mod:`hub.directory`; a postcode and a municipality code as the hub keeps them match
+  :data:`POSTCODE` and :data:`MUNICIPALITY_CODE`.
 
-Errors name the rule, never the value.
+Errors name the rule, never the value: :func:`field_errors` turns pydantic's errors into
+such field-named messages for the API, the CLI, the importer, the configuration and dead
+letters alike (:func:`problem_text` joins them into one line).
 """
 
 from __future__ import annotations
