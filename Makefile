@@ -11,27 +11,29 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+	@echo "installing signalhub and its test tools into $(VENV) (pip)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
 
 install: $(BIN)/.installed  ## create .venv and install signalhub with its test tools
+	@echo "signalhub is installed in $(VENV): run $(BIN)/signalhub, or 'source $(BIN)/activate' first"
 
 run: install  ## install and run the whole hub with synthetic traffic (the README's run command)
 	$(BIN)/signalhub demo
 
+# Each installs its Debian packages only when they are missing, with one line on the
+# terminal and apt's output in var/test-setup.log (tools/apt-install.sh).
 browser-deps:  ## Debian's chromium for the browser tests (no browser download by a test tool)
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null || tools/apt-install.sh "browser tests" chromium
 
 postgres-deps:  ## Debian's postgresql server binaries for the PostgreSQL store tests (hub/devtools/local_postgres.py)
-	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || tools/apt-install.sh "PostgreSQL store tests" postgresql
 
 container-deps:  ## Debian's podman, runc and debootstrap for the container image and its test
-	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
-	  echo "installing podman, runc and debootstrap (Debian packages)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends podman runc debootstrap >/dev/null; }
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+	  || tools/apt-install.sh "container image test" --no-install-recommends podman runc debootstrap
 
 container-image: install container-deps  ## build the hub's image with podman on a debootstrapped Debian base (cached)
 	$(BIN)/python -m hub.devtools.container_image

@@ -17,7 +17,10 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── KeyReused               an Idempotency-Key came back with another request
     │   ├── InvalidBsn              not nine digits passing the 11-test
     │   ├── AccountError            an account change that is not allowed
-    │   └── BatchFileError          a batch file cannot be imported at all
+    │   ├── BatchFileError          a batch file cannot be imported at all
+    │   ├── ExportError             an export (the DDAS delivery) cannot be written from
+    │   │                           the records given; ``errors`` name each field
+    │   └── InvalidCursor           a feed cursor that this hub did not give out
     ├── Conflict                    the request clashes with an earlier one (409)
     │   ├── InFlight                a request with the same key is being processed now
     │   ├── EventIdReused           an event id came back with different content
@@ -102,11 +105,13 @@ __all__ = [
     "Conflict",
     "ConsentLedgerError",
     "EventIdReused",
+    "ExportError",
     "FieldError",
     "IdempotencyError",
     "InFlight",
     "IntakeError",
     "InvalidBsn",
+    "InvalidCursor",
     "InvalidInput",
     "KeyReused",
     "RegistryAccessDenied",
@@ -170,8 +175,21 @@ class BatchFileError(InvalidInput):
     column missing, a bad mapping); the message says what to do; nothing was published."""
 
 
+class InvalidCursor(InvalidInput):
+    """A feed cursor (``after`` of ``GET /v1/outcomes``) that this hub did not give out."""
+
+
 class IntakeError(InvalidInput):
     """A payload is not a valid signal or consent; ``errors`` name each field."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = list(errors)
+
+
+class ExportError(InvalidInput):
+    """An export (such as the DDAS delivery) cannot be written from the records given;
+    ``errors`` name each field by its place in the export (never its value)."""
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))

@@ -63,6 +63,8 @@ _MIN_SECRET = 6
 _secrets: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
 _ROOT_HANDLER_NAME = "signalhub"
+#: the longest line :func:`configure_logging`'s ``brief_warnings`` writes
+_ONE_LINE_MAX = 160
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -201,15 +203,30 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
         exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
+def _one_line(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> str:
+    """``warning: <event> (<logger>)``, with the exception (its type and message, not the
+    traceback): one short line."""
+    text = f"{event_dict.get('level', 'warning')}: {event_dict.get('event', '')}"
+    lines = str(event_dict.get("exception") or "").strip().splitlines()
+    if lines:  # what follows the traceback's last frame line (indented)
+        frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+        text += ": " + " ".join(lines[frames[-1] + 1 if frames else 0:])
+    text = " ".join(f"{text} ({event_dict.get('logger', '-')})".split())
+    return text if len(text) <= _ONE_LINE_MAX else text[:_ONE_LINE_MAX - 1] + "…"
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["auto", "json", "console"] = "auto",
     *,
     stream: TextIO | None = None,
+    brief_warnings: bool = False,
 ) -> None:
     """Set up structlog and route it and the standard library's logging (uvicorn,
     kafka-python, warnings) through one redacting handler on the root logger, writing
-    to ``stream`` (default: ``sys.stderr``). ``level`` applies to both."""
+    to ``stream`` (default: ``sys.stderr``). ``level`` applies to both.
+    ``brief_warnings``: also show each warning and error on ``sys.stderr`` as one short
+    line (redacted alike), for a ``stream`` that is a log file."""
     out = stream or sys.stderr
     console = out.isatty() if fmt == "auto" else fmt == "console"
     renderer: Any = (
@@ -243,6 +260,16 @@ def configure_logging(
     for old in [h for h in root.handlers if h.get_name() == _ROOT_HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
+    if brief_warnings:
+        brief = _Handler(None)
+        brief.setLevel(logging.WARNING)
+        brief.setFormatter(structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.processors.format_exc_info, redact_personal_data,
+                        _one_line],
+        ))
+        root.addHandler(brief)
     root.setLevel(numeric_level)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught

@@ -1,8 +1,13 @@
 """Prometheus metrics of the hub, in a registry of their own (not the global one).
 
-Every label is a topic, a consumer group, a reason code, an outcome, a stage, a route
+Names follow Prometheus' conventions: ``signalhub_`` first, snake_case, base units with
+the unit as suffix (``_seconds``, ``_messages``; counters end in ``_total``). One label
+name per meaning across all families (``reason`` is always a reason code). Every label
+is a topic, a consumer group, a partition, a reason code, an outcome, a stage, a route
 template, a method (one of :data:`HTTP_METHODS`) or a status: never a subject_ref, a
-postcode, an event or alert id or anything a source sent. ``docs/operations.md`` lists the families.
+postcode, an event or alert id or anything a source sent. The registry also holds
+prometheus-client's process and Python (platform, GC) collectors. ``docs/operations.md``
+lists every family; ``tests/test_metrics_docs.py`` checks that list against a scrape.
 
 - counters are incremented where the router consumes and produces, the ingest API
   publishes and a dead letter is built;
@@ -16,7 +21,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -32,6 +45,7 @@ __all__ = [
     "EVENTS_PRODUCED",
     "HTTP_DURATION",
     "HTTP_METHODS",
+    "LAG",
     "REGISTRY",
     "HttpMetricsMiddleware",
     "LagCollector",
@@ -48,28 +62,34 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 #: the hub's own registry: tests and several hubs in one process do not share the global one
 REGISTRY = CollectorRegistry(auto_describe=True)
+#: the standard ``process_*``, ``python_info`` and ``python_gc_*`` families: the
+#: collectors prometheus-client puts in its global registry, registered in ours too
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_collector)
+#: the consumer lag gauge, in messages (see :class:`LagCollector`)
+LAG = "signalhub_consumer_lag_messages"
 
 EVENTS_CONSUMED = Counter(
-    "signalhub_events_consumed",
+    "signalhub_events_consumed_total",
     "Events read from a topic, by component (router) and topic.",
     ["component", "topic"],
     registry=REGISTRY,
 )
 EVENTS_PRODUCED = Counter(
-    "signalhub_events_produced",
+    "signalhub_events_produced_total",
     "Events written to a topic, by component (ingest, router) and topic.",
     ["component", "topic"],
     registry=REGISTRY,
 )
 DECISIONS = Counter(
-    "signalhub_router_decisions",
+    "signalhub_router_decisions_total",
     "Router decisions per team and signal: outcome (forwarded, refused, dead_lettered,"
     " duplicate_ignored) and reason code.",
-    ["outcome", "reason_code"],
+    ["outcome", "reason"],
     registry=REGISTRY,
 )
 DEAD_LETTERS = Counter(
-    "signalhub_dead_letters",
+    "signalhub_dead_letters_total",
     "Dead letters written, by reason code and stage.",
     ["reason", "stage"],
     registry=REGISTRY,
@@ -159,7 +179,7 @@ def consumer_groups(config: HubConfig) -> list[tuple[str, str]]:
 
 
 class LagCollector(Collector):
-    """``signalhub_consumer_lag`` per group, topic and partition, read from the bus at
+    """``signalhub_consumer_lag_messages`` per group, topic and partition, read from the bus at
     scrape time. A topic that does not exist yet is left out."""
 
     def __init__(self, bus: Bus, groups: Sequence[tuple[str, str]]) -> None:
@@ -168,7 +188,7 @@ class LagCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily(
-            "signalhub_consumer_lag",
+            LAG,
             "Messages not yet committed by a consumer group, per topic and partition.",
             labels=["group", "topic", "partition"],
         )

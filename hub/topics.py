@@ -42,7 +42,8 @@ AUDIT = "audit.v1"
 DEADLETTER = "deadletter.v1"
 #: signals sealed to the hub's intake key by systems that produce directly (hub.sealed)
 SEALED_INTAKE = "intake.sealed.v1"
-#: whether teams picked alerts up, keyed by source URN (connectors.sinks.outcomes)
+#: whether teams picked alerts up, keyed by source URN (connectors.sinks.outcomes writes,
+#: hub.outcome_feed reads per source)
 OUTCOMES = "outcomes.v1"
 #: the first part of every changelog topic's name (:func:`changelog_topic`)
 CHANGELOG_PREFIX = "changelog."

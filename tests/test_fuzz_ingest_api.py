@@ -16,6 +16,7 @@ weakening the document:
   ``arrears_since`` not after ``signal_date``), repaired by moving a date;
 - what the key may record: a grant's purpose and recipient scopes become the ones the
   key has, a consent id in a path one that was granted before;
+- a cursor of the outcomes feed (``after``): a valid one becomes one the feed gave out;
 - uniqueness over time: a valid ``event_id`` and ``Idempotency-Key`` become fresh ones,
   since a hypothesis example repeats values and a reused id with other content is a 409;
 - the custom format ``bsn`` (the 11-test): a strategy is registered for it, and a
@@ -45,6 +46,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from connectors.sources.http_ingest import create_app, serve, server_address, stop
 from connectors.sources.keys import PERMISSIONS, SourceRegistry
 from hub.connect import connect
+from hub.outcome_feed import encode_cursor
 from hub.settings import Settings
 from hub.values import TEXT_PATTERN
 from tests.fuzz_payloads import DOCS, PSEUDONYMISER, URN, dates_in_order, fix_bsn, report
@@ -61,6 +63,7 @@ CASES: Counter[str] = Counter()
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 _CODE = re.compile(TEXT_PATTERN.replace("]+$", "]{1,100}$"))
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]{0,4096}$")
 
 CONFIG = schemathesis.Config.from_dict({
     # a batch's items combine oneOf with patterns: drawing them filters much, and slowly;
@@ -130,6 +133,9 @@ def prepared(case: Any) -> None:
             dates_in_order(item)
             fix_bsn(item)
             _unique_and_permitted(item)
+    after = (case.query or {}).get("after")
+    if isinstance(after, str) and _CURSOR.match(after):
+        case.query["after"] = encode_cursor({0: 0, 1: 0, 2: 0})
     consent_id = case.path_parameters.get("consent_id")
     if isinstance(consent_id, str) and _CODE.match(unquote(consent_id)):
         case.path_parameters["consent_id"] = CONSENT_IDS[len(consent_id) % len(CONSENT_IDS)]

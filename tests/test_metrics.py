@@ -101,7 +101,7 @@ def test_metrics_after_routing(hub: tuple[Connection, Router, list[DebtSignal], 
     families = _families(response.text)
     for name in ("signalhub_events_consumed_total", "signalhub_events_produced_total",
                  "signalhub_router_decisions_total", "signalhub_dead_letters_total",
-                 "signalhub_consumer_lag"):
+                 "signalhub_consumer_lag_messages"):
         assert name in families, name
     consumed = {s[0]["topic"]: s[1] for s in families["signalhub_events_consumed_total"]
                 if s[0]["component"] == "router"}
@@ -110,10 +110,11 @@ def test_metrics_after_routing(hub: tuple[Connection, Router, list[DebtSignal], 
     assert any(stage == "router" for _, stage in dead)
     outcomes = {s[0]["outcome"] for s in families["signalhub_router_decisions_total"]}
     assert "dead_lettered" in outcomes
-    lag = [s for s in families["signalhub_consumer_lag"]
+    lag = [s for s in families["signalhub_consumer_lag_messages"]
            if s[0]["group"] == "router" and s[0]["topic"] == "signals.debt.v1"]
     assert len(lag) == 3 and all(v == 0 for _, v in lag)
-    assert any(s[0]["group"].startswith("sinks-") for s in families["signalhub_consumer_lag"])
+    assert any(s[0]["group"].startswith("sinks-")
+               for s in families["signalhub_consumer_lag_messages"])
 
     # no personal data in any label: no pseudonym, postcode or id
     labels = [v for samples in families.values() for ls, _ in samples for v in ls.values()]

@@ -29,7 +29,7 @@ from connectors.sinks.inbox import (
     InboxStatus,
     InboxStore,
 )
-from connectors.sinks.outcomes import OUTCOMES, ensure_outcomes_topic, publish_outcome
+from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
 from connectors.sinks.runner import SinkRunner, webhook_secrets
 from connectors.sinks.webhook import Backoff, WebhookSink, sign, verify_signature
 from hub.bus.base import Record, TopicSpec
@@ -42,7 +42,7 @@ from hub.events import AlertUrgency, DebtSignal, PickUpOutcome, TeamAlert
 from hub.router import Router, alert_id_for
 from hub.samples import sample_debt
 from hub.settings import Settings
-from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
+from hub.topics import DEADLETTER, OUTCOMES, SIGNAL_TOPICS, alerts_topic
 from hub.webhook_signing import new_secret, parse_secrets
 from hub.webhook_targets import TargetPolicy
 

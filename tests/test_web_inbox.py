@@ -19,14 +19,13 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.sinks.inbox import InboxStatus, InboxStore
-from connectors.sinks.outcomes import OUTCOMES
 from hub.cli import main
 from hub.config import HubConfig, parse_config
 from hub.connect import Connection, connect
 from hub.events import AlertUrgency, TeamAlert
 from hub.router import alert_id_for
 from hub.settings import Settings, WebSettings
-from hub.topics import AUDIT
+from hub.topics import AUDIT, OUTCOMES
 from hub.web.accounts import UserStore
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import DEV_SESSION_COOKIE, load_or_create_secret

@@ -356,7 +356,7 @@ def test_metrics_have_their_own_listener_and_optional_token(tmp_path: Path,
             wrong = http.get(process.metrics_url, headers={"Authorization": "Bearer nope"})
             assert wrong.status_code == 401
             ok = http.get(process.metrics_url, headers={"Authorization": f"Bearer {token}"})
-            assert ok.status_code == 200 and "signalhub_consumer_lag" in ok.text
+            assert ok.status_code == 200 and "signalhub_consumer_lag_messages" in ok.text
     finally:
         process.stop()
     off = HubProcess(settings.model_copy(update={"metrics": MetricsSettings(address="")}), config,

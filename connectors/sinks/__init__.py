@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from connectors.sinks.base import BatchingSink, ListSink, Sink, SinkItem
 from connectors.sinks.inbox import CloseOutcome, InboxSink, InboxStatus, InboxStore
-from connectors.sinks.outcomes import OUTCOMES, publish_outcome
+from connectors.sinks.outcomes import publish_outcome
 from connectors.sinks.runner import SinkRunner, webhook_secrets
 from connectors.sinks.webhook import Backoff, WebhookSink, verify_signature
 
 __all__ = [
-    "OUTCOMES",
     "Backoff",
     "BatchingSink",
     "CloseOutcome",

@@ -5,14 +5,14 @@ problem), ``title``, ``status``, ``detail`` and, for invalid input, ``errors`` (
 field and the rule it breaks, never its value). :func:`from_hub_error` answers a hub
 error by the branch of the exception tree it sits on (see :mod:`hub.errors`): invalid
 input 422, conflicts 409, backpressure 429, anything unavailable 503, and every other
-error, a fault of the hub itself, 500 with a ``trace_id`` that the log line carries too
-and no detail in the body.
+error, a fault of the hub itself, 500 with the request's ``trace_id`` (also in the
+``X-Trace-Id`` header, see :mod:`hub.request_log`) that the log line carries too and no
+detail in the body.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -21,6 +21,7 @@ import structlog
 from fastapi.responses import JSONResponse
 
 from connectors.sources.http_models import safe_field
+from hub.audit import new_trace_id
 from hub.errors import (
     Backpressure,
     Conflict,
@@ -33,6 +34,7 @@ from hub.errors import (
     KeyReused,
     Unavailable,
 )
+from hub.request_log import TRACE_HEADER, current_trace_id
 
 __all__ = ["PROBLEM_JSON", "ApiError", "field", "from_hub_error", "internal_error", "invalid"]
 
@@ -89,11 +91,12 @@ def invalid(errors: list[dict[str, Any]]) -> ApiError:
 
 def internal_error(exc: BaseException) -> ApiError:
     """500 for a fault of the hub: the log has the trace, the body only its id."""
-    trace_id = uuid.uuid4().hex
+    trace_id = current_trace_id() or new_trace_id()
     log.error("request failed: internal error", error=type(exc).__name__, trace_id=trace_id,
               exc_info=exc)
     return ApiError(500, "the hub failed to handle this request; nothing was published."
-                    " Report the trace_id to the hub's operator.", trace_id=trace_id)
+                    " Report the trace_id to the hub's operator.", trace_id=trace_id,
+                    headers={TRACE_HEADER: trace_id})
 
 
 def _field_errors(errors: Sequence[FieldError], index: int | None) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from http import HTTPStatus
@@ -29,23 +29,25 @@ from typing import Annotated, Any
 
 import structlog
 import uvicorn
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import FastAPI, Header, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from connectors.sources.http_auth import Authorize, Key, authorizer
 from connectors.sources.http_errors import PROBLEM_JSON, ApiError, internal_error
 from connectors.sources.http_handlers import MAX_JSON_DEPTH, Ingest, Responses
 from connectors.sources.http_models import Accepted, Problem, input_schemas, safe_field
-from connectors.sources.keys import CONSENT_PERMISSION, SourceInfo, SourceRegistry
+from connectors.sources.http_outcomes import outcome_routes
+from connectors.sources.keys import CONSENT_PERMISSION, SourceRegistry
 from hub.connect import Connection, connect
 from hub.errors import HubError
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
+from hub.request_log import RequestLogMiddleware
 from hub.settings import Settings
 from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.store import Database
@@ -60,26 +62,12 @@ KINDS = {"debt": "debt-signal", "eviction": "eviction-risk", "youth-care-exit": 
 _MODEL_NAMES = {"debt": "DebtSignal", "eviction": "EvictionRisk",
                 "youth-care-exit": "YouthCareExit"}
 
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer sk_...`")
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: sk_...`")
-
-
-def _credentials(
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-) -> str | None:
-    """The API key from ``Authorization: Bearer`` or ``X-API-Key``."""
-    return bearer.credentials if bearer is not None else api_key
-
-
-Key = Annotated[str | None, Depends(_credentials)]
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=255,
     description="Makes a retry safe: the same key (per source) gets the first answer again"
     " and publishes nothing more.")]
 ConsentIdPath = Annotated[str, PathParam(min_length=1, max_length=100, pattern=TEXT_PATTERN,
                                          description="The consent's id, as granted.")]
-_Authorize = Callable[[Request, str | None, str], Awaitable[SourceInfo]]
 _ACCEPTED = "Accepted: the events are durable on the bus (or were before: a replay)."
 
 
@@ -193,6 +181,7 @@ def create_app(
     )
     app.state.startup_error = None
     app.add_middleware(HttpMetricsMiddleware, app_name="ingest")
+    app.add_middleware(RequestLogMiddleware, app_name="ingest")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -213,21 +202,7 @@ def create_app(
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         return internal_error(exc).response()
 
-    async def authorize(request: Request, key: str | None, permission: str) -> SourceInfo:
-        if not key:
-            raise ApiError(401, "missing API key: send Authorization: Bearer <key> or"
-                           " X-API-Key: <key>", headers={"WWW-Authenticate": "Bearer"})
-        source = await run_in_threadpool(registry.authenticate, key)
-        if source is None:
-            log.info("request refused", reason="bad api key", path=request.url.path)
-            raise ApiError(401, "unknown, wrong or revoked API key",
-                           headers={"WWW-Authenticate": "Bearer"})
-        if not source.may_send(permission):
-            log.info("request refused", reason="not permitted", source_id=source.source_id,
-                     permission=permission)
-            raise ApiError(403, f"source {source.source_id} may not send {permission}")
-        return source
-
+    authorize = authorizer(registry)
     for kind, event_type in KINDS.items():
         _signal_routes(app, ingest, authorize, kind, event_type)
 
@@ -255,6 +230,8 @@ def create_app(
         source = await authorize(request, key, CONSENT_PERMISSION)
         return await run_in_threadpool(ingest.withdraw, source, consent_id, idempotency_key)
 
+    outcome_routes(app, conn, authorize)
+
     @app.get("/healthz", tags=["operations"], operation_id="healthz")
     async def healthz() -> dict[str, str]:
         """Liveness: the API answers."""
@@ -274,7 +251,7 @@ def create_app(
     return app
 
 
-def _signal_routes(app: FastAPI, ingest: Ingest, authorize: _Authorize, kind: str,
+def _signal_routes(app: FastAPI, ingest: Ingest, authorize: Authorize, kind: str,
                    event_type: str) -> None:
     """POST /v1/signals/<kind> and /v1/signals/<kind>/batch."""
     name = _MODEL_NAMES[kind]

@@ -4,7 +4,8 @@ Each source system has an id (``woonstichting-voorbeeld``), the URN that names i
 every event it sends (``urn:nld:oin:<OIN>``; it becomes the signal's ``source`` and the
 CloudEvents ``ce_source``), the event types it may send, and one API key. Permissions
 are event types (``debt-signal``, ``eviction-risk``, ``youth-care-exit``) plus
-``consent`` (may record and withdraw consents).
+``consent`` (may record and withdraw consents) and ``outcomes`` (may read the outcomes
+of the signals its URN sent, ``GET /v1/outcomes``).
 
 A source with ``consent`` also has the **consent purposes** and **recipient scopes** it
 may record (:meth:`SourceInfo.consent_refusals`): a grant must name one of its purposes,
@@ -48,9 +49,11 @@ from hub.errors import SourceRegistryError, UnknownSource
 from hub.events import EVENT_TYPES
 from hub.state_layout import STORE_FILE
 from hub.store import Database, open_database
+from hub.values import MUNICIPALITY_CODE_PATTERN
 
 __all__ = [
     "CONSENT_PERMISSION",
+    "OUTCOMES_PERMISSION",
     "PERMISSIONS",
     "SOURCES_FILE",
     "SourceInfo",
@@ -64,8 +67,10 @@ __all__ = [
 SOURCES_FILE = STORE_FILE
 #: the permission to record and withdraw consents (besides the signal event types)
 CONSENT_PERMISSION = "consent"
-#: everything a source may be allowed to send
-PERMISSIONS: tuple[str, ...] = (*EVENT_TYPES, CONSENT_PERMISSION)
+#: the permission to read the outcomes of the signals the source's URN sent
+OUTCOMES_PERMISSION = "outcomes"
+#: everything a source may be allowed to send (or read)
+PERMISSIONS: tuple[str, ...] = (*EVENT_TYPES, CONSENT_PERMISSION, OUTCOMES_PERMISSION)
 
 _KEY_PREFIX = "sk_"
 _KEY_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -73,7 +78,7 @@ _SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", re.IGNORECASE)
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 #: a team id (as in hub.yaml) or a CBS municipality code
-_SCOPE = re.compile(r"^(?:[a-z0-9][a-z0-9-]{1,62}|GM\d{4})$")
+_SCOPE = re.compile(f"^(?:[a-z0-9][a-z0-9-]{{1,62}}|{MUNICIPALITY_CODE_PATTERN[1:-1]})$")
 # scrypt: 16 MiB of memory, some tens of milliseconds per check
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 _KDF = f"scrypt:n={_N},r={_R},p={_P}"
@@ -104,7 +109,8 @@ class SourceInfo:
         return self.revoked_at is not None
 
     def may_send(self, event_type: str) -> bool:
-        """Whether this source may send ``event_type`` (or ``consent``)."""
+        """Whether this source may send ``event_type`` (or has the ``consent`` or
+        ``outcomes`` permission)."""
         return event_type in self.event_types
 
     def consent_refusals(self, purpose: str, recipient_scope: Sequence[str]) -> list[str]:

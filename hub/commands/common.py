@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 import click
 
+from hub.config import HubConfig, load_config
 from hub.connect import Connection, connect
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError
 from hub.logging import configure_logging, register_secrets_of
 from hub.settings import Settings, load_settings
 from hub.store import database_target
@@ -21,7 +22,9 @@ from hub.store import database_target
 #: a click command function (or command) that options decorate
 FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
-__all__ = ["bus_option", "database_option", "open_connection", "store_target", "to_json"]
+__all__ = [
+    "bus_option", "database_option", "hub_config", "open_connection", "store_target", "to_json",
+]
 
 bus_option = click.option(
     "--bus",
@@ -74,6 +77,19 @@ def settings_from(bus_url: str | None, registry_url: str | None = None) -> Setti
     register_secrets_of(settings)  # masked in every log line, kafka-python's included
     configure_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def hub_config(config_path: Path | None, settings: Settings) -> HubConfig:
+    """The configuration of ``--config``, else ``$HUB_CONFIG``, else ``hub.yaml`` in the
+    current folder; no other place is searched. A missing file's error says what to do."""
+    path = config_path or settings.config
+    if config_path is None and not path.exists():
+        where = "HUB_CONFIG" if "config" in settings.model_fields_set else "the default"
+        raise ConfigError(
+            f"no configuration file {path} ({where}) in {Path.cwd()}: pass --config FILE"
+            " or set HUB_CONFIG (the example municipality: --config examples/hub.yaml)"
+        )
+    return load_config(path)
 
 
 def open_connection(bus_url: str | None, registry_url: str | None = None) -> Connection:

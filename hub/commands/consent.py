@@ -195,9 +195,10 @@ def consent() -> None:
     Examples:
       signalhub consent grant --bsn - --municipality GM0344 \\
           --purpose youth-care-exit-handover --recipient team-utrecht-west \\
-          --valid-until 2026-06-30 --source urn:nld:oin:00000001234567890000
-      signalhub consent show --subject-ref ps1-3f1c...
-      signalhub consent withdraw 6f0c2d4e-...
+          --valid-until 2030-06-30 --source urn:nld:oin:00000001234567890000 \\
+          --consent-id 6f0c2d4e-1b7a-4c55-9d51-0a3a3f2b9e10
+      signalhub consent show --subject-ref ps1-3f1c0b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e
+      signalhub consent withdraw 6f0c2d4e-1b7a-4c55-9d51-0a3a3f2b9e10
     """
 
 
@@ -268,8 +269,9 @@ def grant(
 
     \b
     Examples:
-      signalhub consent grant --subject-ref ps1-3f1c... --purpose youth-care-exit-handover \\
-          --recipient team-utrecht-west --recipient GM0344 --valid-until 2026-06-30
+      signalhub consent grant --subject-ref ps1-3f1c0b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e \\
+          --purpose youth-care-exit-handover --recipient team-utrecht-west \\
+          --recipient GM0344 --valid-until 2030-06-30
       signalhub consent grant --bsn - --municipality GM0344 \\
           --purpose youth-care-exit-handover --recipient GM0344   # asks for the BSN
     """
@@ -322,7 +324,10 @@ def withdraw(
     that is needed. Withdrawing a consent that is already withdrawn changes nothing.
 
     \b
-    Example:
+    Example (a consent recorded with an id of its choosing, then withdrawn):
+      signalhub consent grant --subject-ref ps1-3f1c0b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e \\
+          --purpose youth-care-exit-handover --recipient GM0344 \\
+          --consent-id 6f0c2d4e-1b7a-4c55-9d51-0a3a3f2b9e10
       signalhub consent withdraw 6f0c2d4e-1b7a-4c55-9d51-0a3a3f2b9e10
     """
     with _session(settings_from(bus_url, registry_url), state_dir) as s:
@@ -384,7 +389,7 @@ def show(
 
     \b
     Examples:
-      signalhub consent show --subject-ref ps1-3f1c...
+      signalhub consent show --subject-ref ps1-3f1c0b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e
       signalhub consent show --bsn - --municipality GM0344 --json
     """
     settings = settings_from(bus_url, registry_url)
@@ -444,8 +449,8 @@ def check(
 
     \b
     Example:
-      signalhub consent check --subject-ref ps1-3f1c... --purpose youth-care-exit-handover \\
-          --team team-utrecht-west --municipality GM0344
+      signalhub consent check --subject-ref ps1-3f1c0b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e \\
+          --purpose youth-care-exit-handover --team team-utrecht-west --municipality GM0344
     """
     settings = settings_from(bus_url, registry_url)
     subject = _subject(settings, subject_ref, bsn, municipality)

@@ -113,15 +113,16 @@ def _summary_lines(summary: ImportSummary, mapped: bool) -> list[str]:
 
 EXAMPLE = """\b
 Example (Dutch headers, ';' separated, amounts like 1.234,56):
-  export HUB_PSEUDONYM_SECRETS='{"GM0153": "..."}'
-  signalhub import schuldsignalen-2025-05.csv --type debt-signal \\
+  export HUB_PSEUDONYM_SECRETS='{"GM9999": "..."}'
+  signalhub import examples/imports/schuldsignalen-2025-05.csv --type debt-signal \\
       --source urn:nld:oin:00000001234567890000 \\
       --mapping examples/mappings/debt-nl.yaml
 
 \b
 On a source's machine (no pseudonym secrets there), seal the rows to the hub:
   signalhub import schuldsignalen-2025-05.csv --type debt-signal \\
-      --source urn:nld:oin:00000001234567890000 --seal-to "$HUB_PUBLIC_KEY" \\
+      --source urn:nld:oin:00000001234567890000 --mapping examples/mappings/debt-nl.yaml \\
+      --seal-to "$HUB_PUBLIC_KEY" \\
       --bus kafka://hub.example:9092 --registry https://registry.example/apis/ccompat/v7
 
 \b

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from connectors.sinks.inbox import CloseOutcome, InboxError, InboxStore
-from connectors.sinks.outcomes import OUTCOMES, ensure_outcomes_topic, publish_outcome
+from connectors.sinks.outcomes import ensure_outcomes_topic, publish_outcome
 from hub.commands.common import (
     bus_option,
     database_option,
@@ -22,6 +22,7 @@ from hub.commands.common import (
 )
 from hub.commands.common import to_json as _to_json
 from hub.errors import HubError
+from hub.topics import OUTCOMES
 
 __all__ = ["inbox"]
 

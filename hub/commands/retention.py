@@ -13,12 +13,12 @@ import click
 from hub.commands.common import (
     bus_option,
     database_option,
+    hub_config,
     open_connection,
     registry_option,
     settings_from,
     to_json,
 )
-from hub.config import load_config
 from hub.errors import HubError
 from hub.retention import RetentionRun, StoreRetention, audit_publisher
 from hub.store import database_target, open_database
@@ -50,7 +50,7 @@ def retention_run(config_path: Path | None, state_dir: Path | None, bus_url: str
     if state_dir is not None:
         settings = settings.model_copy(update={"state_dir": state_dir})
     try:
-        config = load_config(config_path or settings.config)
+        config = hub_config(config_path, settings)
         database = open_database(database_target(settings))
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -11,8 +11,7 @@ from typing import TextIO
 
 import click
 
-from hub.commands.common import bus_option, registry_option, settings_from
-from hub.config import load_config
+from hub.commands.common import bus_option, hub_config, registry_option, settings_from
 from hub.connect import connect
 from hub.consent import ConsentLedger, ConsentLedgerError, ledger_path
 from hub.errors import HubError
@@ -44,7 +43,7 @@ def _router(
 ) -> Router:
     settings = settings_from(bus_url, registry_url)
     try:
-        config = load_config(config_path or settings.config)
+        config = hub_config(config_path, settings)
         conn = connect(settings)
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -124,7 +123,12 @@ def explain(
     the router's consent ledger in --state-dir as it stands (a running hub keeps it
     caught up with consent.v1; without one every consent counts as missing), and no
     bus (--bus and --registry are accepted and not used). Earlier signals are not
-    counted. Example: signalhub explain --type debt-signal examples/signals/debt.json
+    counted.
+
+    \b
+    Example (from the repository root):
+      signalhub explain --config examples/hub.yaml --type debt-signal \\
+          examples/signals/debt.json
     """
     try:
         record = json.load(signal_file)
@@ -134,7 +138,7 @@ def explain(
         raise click.ClickException(f"{signal_file.name}: not a JSON object")
     settings = settings_from(bus_url, registry_url)
     try:
-        evaluator = Evaluator(load_config(config_path or settings.config))
+        evaluator = Evaluator(hub_config(config_path, settings))
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
     path = ledger_path(state_dir or settings.state_dir)

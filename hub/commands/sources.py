@@ -90,7 +90,8 @@ def sources() -> None:
     Each source has an id, the URN that names it on every event (its `source`), the
     event types it may send and one API key. Permissions are the event types
     debt-signal, eviction-risk and youth-care-exit, plus `consent` (may record and
-    withdraw consents). A consent source also has the consent purposes and recipient
+    withdraw consents) and `outcomes` (may read the outcomes of its signals,
+    GET /v1/outcomes). A consent source also has the consent purposes and recipient
     scopes it may record (--consent-purpose, --consent-scope); a grant outside them is
     refused with 403. Keys are stored only as a salted scrypt hash in the
     application database (<state-dir>/store.db, or HUB_DATABASE_URL): a key is printed
@@ -99,7 +100,8 @@ def sources() -> None:
     \b
     Examples:
       signalhub sources add woonstichting-voorbeeld \\
-          --urn urn:nld:oin:00000001234567890000 --event-type eviction-risk
+          --urn urn:nld:oin:00000001234567890000 --event-type eviction-risk \\
+          --event-type outcomes
       signalhub sources add jeugdzorg-voorbeeld \\
           --urn urn:nld:oin:00000009876543210000 --event-type youth-care-exit \\
           --event-type consent --consent-purpose youth-care-exit-support \\
@@ -125,7 +127,8 @@ def sources() -> None:
     required=True,
     type=click.Choice(PERMISSIONS),
     help="What the source may send; repeat for several. `consent` allows recording and"
-    " withdrawing consents (of the purposes and scopes below).",
+    " withdrawing consents (of the purposes and scopes below), `outcomes` reading the"
+    " outcomes of its signals.",
 )
 @consent_purpose_option
 @consent_scope_option
@@ -178,7 +181,9 @@ def set_consent(
     stays); from its next request on. Without options it may record none.
 
     \b
-    Example:
+    Example (a consent source, then what it may record changed):
+      signalhub sources add jeugdzorg-voorbeeld --urn urn:nld:oin:00000009876543210000 \\
+          --event-type youth-care-exit --event-type consent
       signalhub sources set-consent jeugdzorg-voorbeeld \\
           --consent-purpose youth-care-exit-support --consent-scope jeugd-18plus
     """

@@ -8,6 +8,10 @@ or PostgreSQL, shared by every instance of the hub). Roles:
   no team member;
 - ``admin``: manages accounts; sees the inbox of the teams they belong to.
 
+Each role has a home page (:func:`home_page`: where signing in leads when no page was
+asked for) and :data:`AREAS` names which roles may see which part of the site
+(:func:`may_see`; the pages' own checks use the same role lists).
+
 The same database holds the web app's server-side sessions (:mod:`hub.web.sessions`)
 and sign-in attempts (:class:`hub.web.limits.DatabaseAttemptStore`): disabling a user,
 changing their teams or their password ends all their sessions, on every instance.
@@ -32,9 +36,20 @@ from hub.web.account_tables import MEMBERSHIPS, USERS
 from hub.web.limits import DatabaseAttemptStore
 from hub.web.sessions import SessionStore, revoke_user_sessions
 
-__all__ = ["ROLES", "AccountError", "User", "UserStore"]
+__all__ = ["AREAS", "OPERATOR_ROLES", "ROLES", "TEAM_ROLES", "AccountError", "User",
+           "UserStore", "home_page", "may_see"]
 
 ROLES = ("member", "operator", "admin")
+#: the roles that work in a team's inbox (their own teams' alerts only)
+TEAM_ROLES = ("member", "admin")
+#: the roles that see the operator dashboard (no alert contents)
+OPERATOR_ROLES = ("operator", "admin")
+#: the parts of the web site by path prefix, and the roles that may see each
+AREAS: dict[str, tuple[str, ...]] = {
+    "/inbox": TEAM_ROLES,
+    "/api/alerts": TEAM_ROLES,
+    "/operator": OPERATOR_ROLES,
+}
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -49,6 +64,24 @@ class User:
     role: str
     teams: frozenset[str] = frozenset()
     disabled: bool = False
+
+
+def home_page(user: User) -> str:
+    """Where ``user`` starts: the inbox for a member (and an admin of a team), the
+    operator dashboard for an operator (and an admin of no team)."""
+    if user.role == "member" or (user.role == "admin" and user.teams):
+        return "/inbox"
+    return "/operator"
+
+
+def may_see(user: User, target: str) -> bool:
+    """Whether ``user``'s role may open ``target`` (a path on this site, with or without
+    a query); a path outside every area of :data:`AREAS` is open to every role."""
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    for prefix, roles in AREAS.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return user.role in roles
+    return True
 
 
 class UserStore:

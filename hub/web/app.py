@@ -54,8 +54,9 @@ from connectors.sinks.outcomes import publish_outcome
 from connectors.sources.http_ingest import serve, stop
 from hub.events import AlertUrgency
 from hub.metrics import HttpMetricsMiddleware
+from hub.request_log import RequestLogMiddleware
 from hub.topics import ensure_topics
-from hub.web.accounts import User
+from hub.web.accounts import TEAM_ROLES, User, home_page
 from hub.web.auth import (
     LoginRequired,
     check_csrf,
@@ -94,13 +95,12 @@ _OUTCOME_LABELS = {
 }
 _DONE = {"claimed": "You claimed this alert.", "noted": "Note added.",
          "closed": "Alert closed.", "published": "Alert closed; the source was told the outcome."}
-_TEAM_ROLES = ("member", "admin")
 #: how long one live-update stream lasts before the browser reconnects
 _STREAM_SECONDS = 300.0
 #: how often a live-update stream checks that its session is still live
 _SESSION_CHECK_SECONDS = 2.0
 
-TeamUser = Annotated[User, Depends(require_role(*_TEAM_ROLES))]
+TeamUser = Annotated[User, Depends(require_role(*TEAM_ROLES))]
 
 
 class _SecurityHeaders:
@@ -214,6 +214,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
+    app.add_middleware(RequestLogMiddleware, app_name="web")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     ensure_topics(deps.conn.bus, config=deps.config)
     team_names = {t.id: t.name for t in deps.config.teams}
@@ -255,19 +256,24 @@ def create_web_app(deps: WebDeps) -> FastAPI:
 
     # -- home and signing in (hub.web.signin) ----------------------------------------------
 
+    def home_of(user: User) -> str:
+        """The user's home page; ``/`` (which says so) when it is the operator
+        dashboard and that is not installed."""
+        page = home_page(user)
+        return "/" if page.startswith("/operator") and not has_operator else page
+
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
         user = current_user(request)
         if user is None:
             return RedirectResponse("/login", status_code=303)
-        if user.role == "operator":
-            if has_operator:
-                return RedirectResponse("/operator", status_code=303)
+        page = home_of(user)
+        if page == "/":
             return render(request, "error.html", message="Operators have no inbox; the"
                           " operator dashboard is not installed.", status_code=200)
-        return RedirectResponse("/inbox", status_code=303)
+        return RedirectResponse(page, status_code=303)
 
-    add_sign_in_routes(app, render)
+    add_sign_in_routes(app, render, home_of)
 
     # -- the team inbox -----------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from hub import metrics
 from hub.commands.deadletters import _read_all, _replayable, replay_deadletters, replay_one
 from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
-from hub.web.accounts import User
+from hub.web.accounts import OPERATOR_ROLES, User
 from hub.web.auth import check_csrf, csrf_token, record_access, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
@@ -42,7 +42,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 #: the dependency of every operator page (tests may override it)
-require_operator = require_role("operator", "admin")
+require_operator = require_role(*OPERATOR_ROLES)
 Operator = Annotated[User, Depends(require_operator)]
 
 log = structlog.get_logger(__name__)
@@ -173,7 +173,7 @@ def _decisions(deps: WebDeps) -> dict[str, int]:
         for family in metrics.DECISIONS.collect():
             for sample in family.samples:
                 if sample.name.endswith("_total"):
-                    outcome, reason = sample.labels["outcome"], sample.labels["reason_code"]
+                    outcome, reason = sample.labels["outcome"], sample.labels["reason"]
                     key = f"{outcome}:{reason}" if reason else outcome
                     counts[key] = int(sample.value)
     return counts

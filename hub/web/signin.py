@@ -7,6 +7,10 @@ any password is hashed, and hashes within the
 :class:`~hub.web.limits.CheckGate` (a few at once). Beyond a limit the login page
 answers 429 with ``Retry-After``. A correct password starts a server-side session;
 every attempt is written to ``audit.v1`` (the username only).
+
+After signing in the browser goes to the page it asked for (``next``) when the user's
+role may see it, else to the role's home page (:func:`landing_page`): an operator who
+followed a link to the inbox lands on the operator dashboard, not on a 403 page.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.settings import WebSettings
+from hub.web.accounts import User, may_see
 from hub.web.auth import (
     check_csrf,
     csrf_token,
@@ -32,13 +37,15 @@ from hub.web.deps import WebDeps
 from hub.web.forms import read_form
 from hub.web.limits import AttemptStore, CheckGate, LimitRule, LoginLimiter
 
-__all__ = ["add_sign_in_routes", "login_limiter", "safe_next"]
+__all__ = ["add_sign_in_routes", "landing_page", "login_limiter", "safe_next"]
 
 log = structlog.get_logger(__name__)
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 #: renders a template with the app's common context: (request, name, status, **context)
 Render = Callable[..., HTMLResponse]
+#: the pages that are no destination after signing in
+_NO_DESTINATION = frozenset({"/", "/login", "/logout"})
 
 
 def safe_next(target: str | None) -> str:
@@ -46,6 +53,15 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def landing_page(user: User, target: str | None, home: Callable[[User], str]) -> str:
+    """Where ``user`` goes after signing in: ``target`` (the ``next`` page) when it is a
+    page on this site that the user's role may see, else ``home(user)``."""
+    page = safe_next(target)
+    if page.split("?", 1)[0] in _NO_DESTINATION or not may_see(user, page):
+        return home(user)
+    return page
 
 
 def login_limiter(settings: WebSettings, store: AttemptStore | None = None) -> LoginLimiter:
@@ -74,16 +90,18 @@ def _wait_text(seconds: float) -> str:
     return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
-def add_sign_in_routes(app: FastAPI, render: Render) -> None:
-    """Add the sign-in routes to ``app`` (whose ``state.deps`` is a :class:`WebDeps`)."""
+def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]) -> None:
+    """Add the sign-in routes to ``app`` (whose ``state.deps`` is a :class:`WebDeps`);
+    ``home``: a user's home page (see :func:`landing_page`)."""
     deps: WebDeps = app.state.deps
     limiter = app.state.login_limiter = login_limiter(deps.web, deps.users.attempts())
     gate = CheckGate(deps.web.login_concurrency)
 
     @app.get("/login")
     def login_form(request: Request, next: str = "/") -> Response:
-        if current_user(request) is not None:
-            return RedirectResponse(safe_next(next), status_code=303)
+        user = current_user(request)
+        if user is not None:
+            return RedirectResponse(landing_page(user, next, home), status_code=303)
         cookie = Response()
         fresh = csrf_token(request) is None
         if fresh:  # an anonymous session carries the login form's CSRF token
@@ -132,7 +150,7 @@ def add_sign_in_routes(app: FastAPI, render: Render) -> None:
         await run_in_threadpool(limiter.succeeded, username, client, ticket)
         await run_in_threadpool(record_access, deps, name="sign-in", username=username,
                                 reason_code="SIGNED_IN")
-        redirect = RedirectResponse(target, status_code=303)
+        redirect = RedirectResponse(landing_page(user, target, home), status_code=303)
         await run_in_threadpool(start_session, request, redirect, user)
         log.info("web sign-in", role=user.role)
         return redirect
