@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from hub.errors import ConfigError
+from hub.values import MUNICIPALITY_CODE_PATTERN, field_errors, normalise_area
 from hub.webhook_targets import TargetPolicy
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 EventType = Literal["debt-signal", "eviction-risk", "youth-care-exit"]
 LegalBasis = Literal["statutory", "consent", "covenant"]
 
-_AREA = re.compile(r"^(?:[1-9]\d{3}(?:-[1-9]\d{3})?|[1-9]\d{3}[A-Z]{2}(?: \d+(?:-\d+)?)?)$")
 _TEAM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
@@ -58,22 +58,11 @@ class _Strict(BaseModel):
 
 
 def _areas(values: list[str]) -> list[str]:
-    out = []
-    for raw in values:
-        area = re.sub(r"\s*-\s*", "-", " ".join(str(raw).upper().split()))
-        # "7541 AB" -> "7541AB"; keep a house-number range after the PC6
-        area = re.sub(r"^([1-9]\d{3}) ([A-Z]{2})\b", r"\1\2", area)
-        if not _AREA.match(area):
-            raise ValueError(
-                f"area {raw!r} is not a PC4 code (7511), a PC4 range (7511-7523), a PC6 code"
-                " (7541AB) or a PC6 code with house numbers (7541AB 10-40)"
-            )
-        out.append(area)
-    return out
+    return [normalise_area(raw) for raw in values]
 
 
 class Municipality(_Strict):
-    code: str = Field(pattern=r"^GM\d{4}$", description="CBS code, e.g. GM0153")
+    code: str = Field(pattern=MUNICIPALITY_CODE_PATTERN, description="CBS code, e.g. GM0153")
     name: str
     areas: list[str] = Field(min_length=1, description="postcode areas the municipality covers")
 
@@ -261,20 +250,14 @@ class HubConfig(_Strict):
         raise KeyError(team_id)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top)"
-
-
 def parse_config(data: Any, source: str = "<config>") -> HubConfig:
     """Validate ``data`` (parsed YAML) into a HubConfig; raise ConfigError naming the
     file, the path and the reason of every problem."""
     try:
         config = HubConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        lines = [f"{source}: {e.field}: {e.message}"
+                 for e in field_errors(exc, whole="(top)", style="path")]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
     from hub.config_checks import cross_check
 

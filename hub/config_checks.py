@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from hub.config import Condition, EventPolicy, HubConfig, PolicyRule, RuleOverride, Team
 from hub.directory import HOUSE, LEVEL_NAMES, Area, parse_area
 from hub.events import EVENT_TYPES
+from hub.values import field_errors
 
 __all__ = ["cross_check"]
 
@@ -327,9 +328,8 @@ def _policy(config: HubConfig, event_type: str, policy: EventPolicy, problems: l
             try:
                 rule = policy.merge_case(key)
             except ValidationError as exc:
-                for error in exc.errors():
-                    where = ".".join(str(part) for part in error["loc"])
-                    problems.append(f"{path}.{where}: {error['msg']}")
+                problems += [f"{path}.{e.field}: {e.message}"
+                             for e in field_errors(exc, style="path")]
                 continue
             _basis(rule, path, problems, set(override.model_dump(exclude_none=True)))
     _basis(policy.default, f"{base}.default", problems, None)

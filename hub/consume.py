@@ -48,7 +48,7 @@ class AvroConsumer:
     def __init__(
         self, consumer: Consumer, serde: AvroSerde, dead_letters: DeadLetterWriter,
         *, stage: str = "decode", collect: bool = False, tombstones: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.consumer = consumer
         self.serde = serde
         self.dead_letters = dead_letters
@@ -84,7 +84,7 @@ class AvroConsumer:
             events.append(Event(message, decoded.schema_id, decoded.record_name, decoded.record))
         if failures and self.collect:
             self.pending.extend(self.dead_letters.build(m, exc, stage=self.stage)
-                                for m, exc in failures)  # fmt: skip
+                                for m, exc in failures)
             self.dead_lettered += len(failures)
         elif failures:
             self.dead_letters.send_many(failures, stage=self.stage)

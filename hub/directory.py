@@ -24,11 +24,11 @@ where none names house numbers), so the cache holds one entry per area, not per 
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 from hub.config import HubConfig, Municipality, Team
 from hub.events import EVENT_TYPES
+from hub.values import AREA, POSTCODE, normalise_area
 
 __all__ = [
     "HOUSE",
@@ -57,17 +57,11 @@ MAX_HOUSE_NUMBER = 99999
 UNKNOWN_MUNICIPALITY = "UNKNOWN_MUNICIPALITY"
 NO_TEAM = "NO_TEAM"
 
-_POSTCODE = re.compile(r"^[1-9][0-9]{3}[A-Z]{2}$")
-_AREA = re.compile(
-    r"^(?P<lo>[1-9]\d{3})(?:-(?P<hi>[1-9]\d{3})|(?P<letters>[A-Z]{2})"
-    r"(?: (?P<hn_lo>\d+)(?:-(?P<hn_hi>\d+))?)?)?$"
-)
-
 
 def normalise_postcode(postcode: str) -> str:
     """``"7512 ab"`` → ``"7512AB"``; raise ValueError for anything that is not a PC6 code."""
     compact = "".join(str(postcode).split()).upper()
-    if not _POSTCODE.match(compact):
+    if not POSTCODE.match(compact):
         raise ValueError(
             f"postcode {postcode!r} is not a Dutch postcode (four digits, the first not 0,"
             " and two letters, e.g. 7512AB)"
@@ -110,14 +104,9 @@ class Area:
 def parse_area(text: str) -> Area:
     """Parse one area entry (as :mod:`hub.config` normalises it); ValueError when it is
     malformed, a range runs backwards or a house number is 0."""
-    area = re.sub(r"\s*-\s*", "-", " ".join(str(text).upper().split()))
-    area = re.sub(r"^([1-9]\d{3}) ([A-Z]{2})\b", r"\1\2", area)
-    match = _AREA.match(area)
-    if match is None:
-        raise ValueError(
-            f"area {text!r} is not a PC4 code (7511), a PC4 range (7511-7523), a PC6 code"
-            " (7541AB) or a PC6 code with house numbers (7541AB 10-40)"
-        )
+    area = normalise_area(text)
+    match = AREA.match(area)
+    assert match is not None  # normalise_area refuses what does not match
     lo = int(match["lo"])
     if match["hi"] is not None:
         hi = int(match["hi"])

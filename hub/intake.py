@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -31,7 +31,7 @@ from hub.pseudonym import InvalidBsn, PseudonymMaker
 from hub.serde import AvroSerde
 from hub.topics import SIGNAL_TOPICS
 from hub.validation import meaning_problems
-from hub.values import FROM_SOURCE, compact_code
+from hub.values import FROM_SOURCE, compact_code, field_errors
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -107,14 +107,6 @@ def _not_unicode(data: Mapping[str, Any]) -> list[FieldError]:
                     bad.append(FieldError(key, "is not valid Unicode text"))
                     break
     return bad
-
-
-def field_errors(exc: ValidationError, skip: Collection[str] = ()) -> list[FieldError]:
-    """pydantic's errors as FieldErrors (fields in ``skip`` left out): the dotted field
-    and the rule, never the value."""
-    return [FieldError(".".join(str(p) for p in e["loc"]) or "(body)",
-                       e["msg"].removeprefix("Value error, "))
-            for e in exc.errors() if not e["loc"] or e["loc"][0] not in skip]
 
 
 #: how deeply a field's value may nest (a list of texts is 1; JSON text from anywhere may
@@ -198,7 +190,7 @@ def build_signal(
     try:
         signal = validate_strict(model, data)
     except ValidationError as exc:
-        raise IntakeError(errors + field_errors(exc, skip=bad)) from None
+        raise IntakeError(errors + field_errors(exc, whole="(body)", skip=bad)) from None
     if errors:
         raise IntakeError(errors)
     problems = meaning_problems(event_type, signal.model_dump())

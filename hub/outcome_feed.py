@@ -82,13 +82,13 @@ def decode_cursor(cursor: str | None) -> dict[int, int]:
 
 def _item(record: Mapping[str, Any]) -> dict[str, Any]:
     return {name: record[name] if name == "recorded_at" else str(record[name])
-            for name in FIELDS}  # fmt: skip
+            for name in FIELDS}
 
 
 def read_outcomes(
     bus: Bus, serde: AvroSerde, source: str, after: str | None = None, *, limit: int = 100,
     max_scan: int = MAX_SCAN, timeout: float = 20.0,
-) -> OutcomePage:  # fmt: skip
+) -> OutcomePage:
     """Up to ``limit`` outcomes of the source URN ``source`` after cursor ``after``, in
     the order of the topic. Raises InvalidCursor for a cursor this feed did not make,
     BusUnavailable when the bus gives nothing within ``timeout`` seconds."""
@@ -116,7 +116,7 @@ def _scan(
     bus: Bus, serde: AvroSerde, source: str, todo: list[TopicPartition],
     positions: dict[int, int], ends: Mapping[int, int], found: list[dict[str, Any]],
     limit: int, max_scan: int, timeout: float,
-) -> bool:  # fmt: skip
+) -> bool:
     """Read ``todo`` from ``positions`` towards ``ends``, appending the source's outcomes
     to ``found`` and moving ``positions`` past each record read. True when it stopped
     early (``limit``, ``max_scan`` or ``timeout`` reached after reading something), False

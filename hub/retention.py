@@ -125,7 +125,7 @@ def run_retention(steps: list[RetentionStep], *, now: datetime | None = None,
             outcome=DecisionOutcome.RECORDED, reason_code="RETENTION_APPLIED",
             reason_detail="; ".join(s.describe for s in steps if s.describe)[:2000] or None,
             activity=RETENTION_ACTIVITY, counts=dict(sorted(counts.items())),
-        )  # fmt: skip
+        )
         if publish is not None:
             publish(record)
         log.info("retention run", deleted=counts)
@@ -179,7 +179,7 @@ class StoreRetention:
                 "revoked_sources": self.sources.purge(
                     now - timedelta(days=s.revoked_source_retention_days))},
                 f"revoked sources: {s.revoked_source_retention_days:g} days"),
-        ]  # fmt: skip
+        ]
 
     def _inbox(self, now: datetime, dry_run: bool) -> Mapping[str, int]:
         before, others = inbox_cutoffs(self.config, now)

@@ -99,7 +99,7 @@ class Router:
         self.state = RouterState(
             StateLayout.router_history(state_dir, group), config.history_days, bus=conn.bus,
             topic=changelog_topic(group), partitions=_SIGNAL_PARTITIONS,
-        )  # fmt: skip
+        )
         self.dead_letters = DeadLetterWriter(conn.bus, conn.serde)
         self._loop: StreamLoop | None = None
         self._slot: MemberSlot | None = None
@@ -124,7 +124,7 @@ class Router:
                 RouterProcessor(self), name="router", guarantee=self.guarantee,
                 transactional_id=self._slot.transactional_id, batch_size=self.batch_size,
                 dead_letters=self.dead_letters,
-            )  # fmt: skip
+            )
         return self._loop
 
     @property
@@ -327,7 +327,7 @@ class Router:
         self.ensure_topics()
         self.warm()
         log.info("router started", group=self.group, bus=self.conn.bus.kind,
-                 guarantee=self.guarantee)  # fmt: skip
+                 guarantee=self.guarantee)
         self.loop.run(stop, idle_exit)
         log.info("router stopped", **{k.replace(":", "_"): v for k, v in self.counts.items()})
 

@@ -90,13 +90,13 @@ class _Partition:
         return found
 
     def write(self, people: Mapping[str, Entries | None], offset: int | None,
-              wipe: bool = False) -> None:  # fmt: skip
+              wipe: bool = False) -> None:
         with write_transaction(self.db, self.lock) as db:
             if wipe:
                 db.execute("DELETE FROM entries")
             if people:
                 db.executemany("DELETE FROM entries WHERE subject_ref = ?",
-                               [(subject,) for subject in people])  # fmt: skip
+                               [(subject,) for subject in people])
                 db.executemany("INSERT INTO entries VALUES (?, ?, ?)", [
                     (subject, e, a)
                     for subject, entries in people.items() if entries
@@ -177,7 +177,7 @@ class RouterState:
         wipe = offset > end  # another bus, or a recreated changelog: start over
         if wipe:
             log.warning("router state ahead of its changelog: rebuilt", partition=p,
-                        stored=offset, changelog_end=end)  # fmt: skip
+                        stored=offset, changelog_end=end)
             offset = 0
             store.write({}, 0, wipe=True)
         read = 0
@@ -200,7 +200,7 @@ class RouterState:
                                 people[m.key.decode()] = _decode(m.value)
                             except ValueError:
                                 log.error("unreadable router changelog record skipped",
-                                          partition=p, offset=m.offset)  # fmt: skip
+                                          partition=p, offset=m.offset)
                             read += 1
                     store.write(people, min(reader.position(tp), end))
             finally:
@@ -209,7 +209,7 @@ class RouterState:
         seconds = time.monotonic() - started
         self.restored[p] = (seconds, read)
         log.info("router state restored", partition=p, records=read,
-                 from_offset=offset, to_offset=end, seconds=round(seconds, 3))  # fmt: skip
+                 from_offset=offset, to_offset=end, seconds=round(seconds, 3))
 
     # -- reading (the evaluator's view) ---------------------------------------------------
 
@@ -301,7 +301,7 @@ class RouterState:
                 for e in [e for e, a in entries.items() if a < keep_since]:
                     del entries[e]
                 records.append(Record(self.topic or "", _encode(entries), key.encode(),
-                                      partition=p))  # fmt: skip
+                                      partition=p))
         if self.topic is None:
             self.flush([])
             return []

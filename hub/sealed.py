@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from hub.intake_keys import Opener, Sealer
 from hub.pseudonym import normalise_bsn
 from hub.serde import AvroSerde
 from hub.topics import SEALED_INTAKE
+from hub.values import MUNICIPALITY_CODE
 
 __all__ = [
     "LocalCheck",
@@ -52,7 +52,6 @@ __all__ = [
 _HUB_FIELDS = frozenset({"received_at", "source"})
 #: the sealed content is {..., "signal": {field: value or list of values}}
 _MAX_DEPTH = 3
-_GM_CODE = re.compile(r"GM[0-9]{4}")
 
 
 class LocalCheck:
@@ -70,7 +69,7 @@ class LocalCheck:
     def subject_ref(self, bsn: str, municipality_code: str) -> str:
         bsn = normalise_bsn(bsn)  # InvalidBsn: the 11-test, as at the hub
         code = municipality_code.strip().upper()
-        if not _GM_CODE.fullmatch(code):  # the hub has keys for GM codes only
+        if not MUNICIPALITY_CODE.match(code):  # the hub has keys for GM codes only
             raise ConfigError("a BSN needs a municipality_code")
         digest = hmac.new(self._key, f"{code}:{bsn}".encode(), hashlib.sha256).hexdigest()
         ref = "ps1-" + digest[:40]

@@ -30,6 +30,7 @@ from hub.compat import Compatibility
 from hub.errors import ConfigError
 from hub.intake_keys import check_private_key, check_public_key
 from hub.pseudonym import KeyVersions, parse_secrets
+from hub.values import field_errors
 
 __all__ = [
     "EmbeddedSettings",
@@ -346,8 +347,6 @@ def _build(cls: type[Settings], values: dict[str, object]) -> Settings:
     except SettingsError as exc:  # its message names the field, not the value
         raise ConfigError(f"{exc}: check that it is valid JSON") from None
     except ValidationError as exc:
-        problems = [
-            f"HUB_{'__'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        ]
+        problems = [f"HUB_{e.field.replace('.', '__').upper()}: {e.message}"
+                    for e in field_errors(exc)]
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -108,7 +108,7 @@ class TopicPolicy:
             return TopicSpec(name, partitions)
         ms = days * DAY_MS
         return TopicSpec(name, partitions, retention_ms=ms,
-                         config={"segment.ms": str(min(ms, DAY_MS))})  # fmt: skip
+                         config={"segment.ms": str(min(ms, DAY_MS))})
 
     def retention_days(self, topic: str) -> int | None:
         """The ``retention_days`` behind ``topic``'s retention (None: not limited by the

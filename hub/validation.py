@@ -11,15 +11,12 @@ from pydantic import BaseModel, ValidationError
 from hub.errors import SignalRejected
 from hub.events import EVENT_TYPES
 from hub.fast_validation import Unsure, compile_validator
+from hub.values import field_errors, problem_text
 
-__all__ = ["meaning_problems", "validate_signal", "validated_signal"]
+__all__ = ["meaning_problems", "validated_signal"]
 
 #: how far a source's clock may run ahead of ours
 _CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(record)"
 
 
 def meaning_problems(event_type: str, data: dict[str, Any]) -> list[str]:
@@ -45,33 +42,15 @@ def meaning_problems(event_type: str, data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def validate_signal(event_type: str, record: dict[str, Any]) -> BaseModel:
-    """The signal's model, or SignalRejected(VALIDATION_FAILED) naming each bad field."""
-    model = EVENT_TYPES.get(event_type)
-    if model is None:
-        raise SignalRejected(f"unknown event type {event_type!r}", "UNKNOWN_EVENT_TYPE")
-    try:
-        signal = model.model_validate(record)
-    except ValidationError as exc:
-        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise SignalRejected(
-            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
-        ) from None
-    problems = meaning_problems(event_type, signal.model_dump())
-    if problems:
-        raise SignalRejected(
-            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
-        )
-    return signal
-
-
 #: the signal models' validation compiled (hub.fast_validation), by event type
 _COMPILED = {event_type: compile_validator(model) for event_type, model in EVENT_TYPES.items()}
 
 
 def validated_signal(event_type: str, record: dict[str, Any]) -> dict[str, Any]:
-    """:func:`validate_signal`, as a plain dict of the model's fields (the signal models
-    are flat: their values as validated, enums as members); SignalRejected like it.
+    """A decoded signal record of ``event_type`` validated by its model and for its
+    meaning, as a plain dict of the model's fields (the signal models are flat: their
+    values as validated, enums as members); SignalRejected(VALIDATION_FAILED) naming each
+    bad field (UNKNOWN_EVENT_TYPE for a type without a model).
 
     A record as the serde decodes it is checked by the model's compiled validator (the
     same validators, without pydantic's calls into them); whatever that cannot vouch
@@ -88,10 +67,12 @@ def validated_signal(event_type: str, record: dict[str, Any]) -> dict[str, Any]:
         data = _validated_by_model(model, event_type, record)
     problems = meaning_problems(event_type, data)
     if problems:
-        raise SignalRejected(
-            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
-        )
+        raise _invalid(event_type, "; ".join(problems))
     return data
+
+
+def _invalid(event_type: str, problems: str) -> SignalRejected:
+    return SignalRejected(f"invalid {event_type}: {problems}", "VALIDATION_FAILED")
 
 
 def _validated_by_model(model: type[BaseModel], event_type: str, record: dict[str, Any]
@@ -99,7 +80,4 @@ def _validated_by_model(model: type[BaseModel], event_type: str, record: dict[st
     try:
         return dict(model.model_validate(record).__dict__)  # the fields, as validated
     except ValidationError as exc:
-        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise SignalRejected(
-            "invalid " + event_type + ": " + "; ".join(problems), "VALIDATION_FAILED"
-        ) from None
+        raise _invalid(event_type, problem_text(field_errors(exc))) from None

@@ -19,16 +19,23 @@ Each type checks a value on the way in and states the same rule in the JSON sche
   with the year written 1900-2199 (in the sender's time zone: in UTC such a time may lie
   up to a day outside those years, and the models keep and read it back as such);
 - event ids are UUIDs in their hyphenated form, kept in lower case;
-- a ``subject_ref`` is a pseudonym exactly: ``ps<key version>-<40 hex digits>``.
+- a ``subject_ref`` is a pseudonym exactly: ``ps<key version>-<40 hex digits>``;
+- the configuration's areas (PC4 code, PC4 range, PC6 code, PC6 code with house
+  numbers) have one form, :func:`normalise_area`, read by :mod:`hub.config` and
+  :mod:`hub.directory`; a postcode and a municipality code as the hub keeps them match
+  :data:`POSTCODE` and :data:`MUNICIPALITY_CODE`.
 
-Errors name the rule, never the value.
+Errors name the rule, never the value: :func:`field_errors` turns pydantic's errors into
+such field-named messages for the API, the CLI, the importer, the configuration and dead
+letters alike (:func:`problem_text` joins them into one line).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -41,7 +48,11 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from hub.errors import FieldError
+
 __all__ = [
+    "AREA",
+    "AREA_PATTERN",
     "CODE_MAX_LENGTH",
     "DATETIME_PATTERN",
     "DATE_PATTERN",
@@ -50,6 +61,10 @@ __all__ = [
     "LONG_MAX",
     "MAX_YEAR",
     "MIN_YEAR",
+    "MUNICIPALITY_CODE",
+    "MUNICIPALITY_CODE_PATTERN",
+    "POSTCODE",
+    "POSTCODE_PATTERN",
     "SUBJECT_REF_PATTERN",
     "TEXT_PATTERN",
     "Cents",
@@ -69,6 +84,9 @@ __all__ = [
     "TraceId",
     "UtcDatetime",
     "compact_code",
+    "field_errors",
+    "normalise_area",
+    "problem_text",
     "utc_millis",
 ]
 
@@ -91,9 +109,21 @@ _UNSAFE_CHAR = re.compile(f"[{_UNSAFE}{_SURROGATES}]")
 SUBJECT_REF_PATTERN = r"^ps[1-9][0-9]{0,3}-[0-9a-f]{40}$"
 _SUBJECT_REF = re.compile(SUBJECT_REF_PATTERN)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: a PC4 code: four digits, the first not 0
+_PC4 = "[1-9][0-9]{3}"
+#: a postcode and a municipality code as the hub keeps them (see :func:`compact_code`)
+POSTCODE_PATTERN = f"^{_PC4}[A-Z]{{2}}$"
+MUNICIPALITY_CODE_PATTERN = "^GM[0-9]{4}$"
+POSTCODE, MUNICIPALITY_CODE = re.compile(POSTCODE_PATTERN), re.compile(MUNICIPALITY_CODE_PATTERN)
 #: a postcode and a municipality code as a source may write them (the schema's patterns)
-_POSTCODE_FORM = "^ *[1-9][0-9]{3} *[A-Za-z]{2} *$"
+_POSTCODE_FORM = f"^ *{_PC4} *[A-Za-z]{{2}} *$"
 _GM_CODE_FORM = "^ *[Gg][Mm] *[0-9]{4} *$"
+#: an area of the configuration as :func:`normalise_area` leaves it: a PC4 code
+#: (``7511``), a PC4 range (``7511-7523``), a PC6 code (``7541AB``) or a PC6 code with
+#: house numbers (``7541AB 10-40``)
+AREA_PATTERN = (f"^(?P<lo>{_PC4})(?:-(?P<hi>{_PC4})|(?P<letters>[A-Z]{{2}})"
+                "(?: (?P<hn_lo>[0-9]+)(?:-(?P<hn_hi>[0-9]+))?)?)?$")
+AREA = re.compile(AREA_PATTERN)
 #: a calendar date as a source writes it: year 1900-2199 (the day is checked as a date)
 _DATE_TEXT = r"(19|2[01])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 DATE_PATTERN = f"^{_DATE_TEXT}$"
@@ -141,6 +171,20 @@ def compact_code(value: str) -> str:
     letters upper-cased (``" gm 0344"`` → ``"GM0344"``); anything else left as it is."""
     compact = value.replace(" ", "")
     return compact.upper() if compact.isascii() else compact
+
+
+def normalise_area(text: str) -> str:
+    """An area entry of the configuration in its one form (see :data:`AREA_PATTERN`):
+    upper case, single spaces, none around ``-`` or inside a PC6 code (``"7541 ab 10 -
+    40"`` → ``"7541AB 10-40"``); ValueError when it is none of the four forms."""
+    area = re.sub(r"\s*-\s*", "-", " ".join(str(text).upper().split()))
+    area = re.sub(f"^({_PC4}) ([A-Z]{{2}})\\b", r"\1\2", area)
+    if not AREA.match(area):
+        raise ValueError(
+            f"area {text!r} is not a PC4 code (7511), a PC4 range (7511-7523), a PC6 code"
+            " (7541AB) or a PC6 code with house numbers (7541AB 10-40)"
+        )
+    return area
 
 
 #: the longest postcode or municipality code a source may send (spaces included)
@@ -282,3 +326,40 @@ Cents = Annotated[int, Field(ge=0, le=LONG_MAX)]
 Count = Annotated[int, Field(ge=0, le=INT_MAX)]
 TraceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 SpanId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+
+
+# --- pydantic's errors as text -------------------------------------------------------------
+
+#: the tag pydantic puts before the message of a validator's ValueError
+_VALUE_ERROR = "Value error, "
+
+
+def _where(loc: tuple[int | str, ...], style: Literal["dotted", "path"]) -> str:
+    if style == "dotted":
+        return ".".join(str(part) for part in loc)
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def field_errors(exc: ValidationError, *, whole: str = "(record)", skip: Collection[str] = (),
+                 style: Literal["dotted", "path"] = "dotted") -> list[FieldError]:
+    """pydantic's errors as :class:`~hub.errors.FieldError` list: where (``support_needs.1``)
+    and the rule broken, never the input (pydantic's own message echoes it).
+
+    ``whole`` names an error of the input as a whole; errors under a top-level field in
+    ``skip`` are left out. ``style="path"`` is the configuration file's: list positions
+    in brackets (``teams[2].areas``) and the message as pydantic words it (``Value
+    error, ...``, as docs/config.md shows it)."""
+    return [
+        FieldError(_where(e["loc"], style) or whole,
+                   e["msg"] if style == "path" else e["msg"].removeprefix(_VALUE_ERROR))
+        for e in exc.errors(include_input=False, include_url=False)
+        if not e["loc"] or e["loc"][0] not in skip
+    ]
+
+
+def problem_text(errors: Iterable[FieldError]) -> str:
+    """``field: rule; field: rule``: field errors as one line of text."""
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)

@@ -28,7 +28,7 @@ DEBT = {
     "creditor_type": "WATER", "signal_kind": "ARREARS", "arrears_amount_cents": 12_345,
     "arrears_since": "2026-09-01", "signal_date": "2026-11-20", "crisis": False,
     "objection_recorded": False,
-}  # fmt: skip
+}
 
 
 def _find(conn: Connection, topic: str, event_id: str, step: object = None) -> Message:

@@ -12,6 +12,7 @@ import yaml
 
 from hub.config import HubConfig, load_config, parse_config
 from hub.config_checks import cross_check
+from hub.directory import TeamDirectory
 from hub.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hub.yaml"
@@ -283,20 +284,33 @@ def _overlapping() -> dict[str, Any]:
     return _zuid(data, areas=["7520-7548"])
 
 
+def _receivers(config: HubConfig, postcode: str, event_type: str = "eviction-risk"
+               ) -> list[str]:
+    """The neighbourhood teams (wijkteam-*) that receive ``event_type`` at ``postcode`` 1."""
+    found = TeamDirectory(config).resolve(postcode, 1, event_type).teams
+    return sorted(t.id for t in found if t.id.startswith("wijkteam-"))
+
+
 def test_overlap_resolved_by_priority() -> None:
-    loads(_zuid(_overlapping(), priority=1))
+    config = loads(_zuid(_overlapping(), priority=1))
+    assert _receivers(config, "7521AA") == ["wijkteam-zuid"]  # shared ground: the higher
+    assert _receivers(config, "7519AA") == ["wijkteam-noord"]  # noord's own ground
 
 
 def test_overlap_resolved_by_overlaps_rule() -> None:
     data = _overlapping()
     data["overlaps"] = [{"teams": ["wijkteam-noord", "wijkteam-zuid"], "resolve": "all"}]
-    loads(data)
+    config = loads(data)
+    assert _receivers(config, "7521AA") == ["wijkteam-noord", "wijkteam-zuid"]
+    assert _receivers(config, "7530AA") == ["wijkteam-zuid"]
 
 
 def test_overlap_resolved_by_exclude() -> None:
     data = _overlapping()
     data["teams"][1]["exclude"] = ["7520-7523"]
-    loads(data)
+    config = loads(data)
+    assert _receivers(config, "7521AA") == ["wijkteam-zuid"]
+    assert _receivers(config, "7519AA") == ["wijkteam-noord"]
 
 
 def test_overlap_partly_excluded_names_what_is_left() -> None:
@@ -312,19 +326,29 @@ def test_overlap_rule_with_resolve_priority_needs_different_priorities() -> None
     with pytest.raises(ConfigError, match="overlaps\\[0\\] lists both with resolve: priority"):
         loads(data)
     _zuid(data, priority=2)
-    loads(data)
+    assert _receivers(loads(data), "7521AA") == ["wijkteam-zuid"]
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "receivers"),
     [
-        {"role": "housing"},  # another role
-        {"event_types": ["debt-signal"]},  # no common event type
-        {"areas": ["7524-7548", "7520AB"]},  # PC6 beats the range: not the same specificity
+        # another role: each role's team receives
+        ({"role": "housing"}, ["wijkteam-noord", "wijkteam-zuid"]),
+        # no common event type: only noord receives eviction risks there
+        ({"event_types": ["debt-signal"]}, ["wijkteam-noord"]),
+        # PC6 beats the range: not the same specificity, noord keeps the rest of 7520
+        ({"areas": ["7524-7548", "7520AB"]}, ["wijkteam-noord"]),
     ],
 )
-def test_no_overlap(changes: dict[str, Any]) -> None:
-    loads(_zuid(_overlapping(), **changes))
+def test_no_overlap(changes: dict[str, Any], receivers: list[str]) -> None:
+    config = loads(_zuid(_overlapping(), **changes))
+    assert _receivers(config, "7520AC") == receivers
+
+
+def test_a_more_specific_area_wins_over_a_range() -> None:
+    config = loads(_zuid(_overlapping(), areas=["7524-7548", "7520AB"]))
+    assert _receivers(config, "7520AB") == ["wijkteam-zuid"]
+    assert _receivers(config, "7520AC") == ["wijkteam-noord"]
 
 
 # --- files -------------------------------------------------------------------------------

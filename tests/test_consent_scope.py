@@ -30,12 +30,12 @@ SUBJECT = "ps1-" + "ab" * 20
 PURPOSE = "youth-care-exit-support"
 #: what the "jeugdzorg" source may record
 ALLOWED = {"consent_purposes": [PURPOSE, "youth-care-exit-handover"],
-           "consent_scopes": ["jeugd-18plus", "GM9999"]}  # fmt: skip
+           "consent_scopes": ["jeugd-18plus", "GM9999"]}
 
 
 def grant(purpose: str = PURPOSE, scope: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     return {"subject_ref": SUBJECT, "purpose": purpose,
-            "recipient_scope": scope or ["jeugd-18plus"], **extra}  # fmt: skip
+            "recipient_scope": scope or ["jeugd-18plus"], **extra}
 
 
 @dataclass
@@ -47,19 +47,19 @@ class Api:
 
     def client(self, source: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, trust_env=False,
-                            headers={"Authorization": f"Bearer {self.keys[source]}"})  # fmt: skip
+                            headers={"Authorization": f"Bearer {self.keys[source]}"})
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     with connect(Settings(bus=f"embedded:{tmp_path / 'hub.db'}")) as conn, \
-            SourceRegistry(tmp_path / "sources.db") as registry:  # fmt: skip
+            SourceRegistry(tmp_path / "sources.db") as registry:
         keys = {
             "jeugdzorg": registry.add("jeugdzorg", URN, ["youth-care-exit", "consent"],
                                       **ALLOWED)[1],
             "zonder": registry.add("zonder", URN, ["consent"])[1],  # no purposes: none
             "ander": registry.add("ander", OTHER_URN, ["consent"], **ALLOWED)[1],
-        }  # fmt: skip
+        }
         app = create_app(conn, registry, None, idempotency_store_path=tmp_path / "idem.db")
         server, thread = serve(app, "127.0.0.1", 0)
         try:
@@ -135,7 +135,7 @@ def test_the_check_comes_before_the_consent_id_of_another_source(api: Api) -> No
     consent_id = taken.json()["consent_id"]
     with api.client("jeugdzorg") as client:  # another source's id, outside the scope: 403
         outside = client.post("/v1/consents",
-                              json=grant(scope=["GM0344"], consent_id=consent_id))  # fmt: skip
+                              json=grant(scope=["GM0344"], consent_id=consent_id))
         inside = client.post("/v1/consents", json=grant(consent_id=consent_id))
     assert outside.status_code == 403 and inside.status_code == 409
 
@@ -166,10 +166,10 @@ def test_source_info_names_what_a_grant_may_not_record(tmp_path: Path) -> None:
         assert info.consent_purposes == (PURPOSE, "youth-care-exit-handover")
         assert info.consent_refusals(PURPOSE, ["GM9999", "jeugd-18plus"]) == []
         assert info.consent_refusals("other", ["GM9999", "GM0001"]) == [
-            "purpose", "recipient_scope.1"]  # fmt: skip
+            "purpose", "recipient_scope.1"]
         signals_only, _ = registry.add("energie", URN, ["debt-signal"])
         assert signals_only.consent_refusals(PURPOSE, ["GM9999"]) == [
-            "purpose", "recipient_scope.0"]  # fmt: skip
+            "purpose", "recipient_scope.0"]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ def test_an_older_registry_file_gets_the_columns_and_its_sources_record_none(
         assert info is not None and info.consent_purposes == info.consent_scopes == ()
         assert info.consent_refusals(PURPOSE, ["GM9999"]) == ["purpose", "recipient_scope.0"]
         assert registry.set_consent_scope("jeugdzorg", [PURPOSE], ["GM9999"]).consent_scopes \
-            == ("GM9999",)  # fmt: skip
+            == ("GM9999",)
 
 
 # --- the CLI --------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_cli_add_list_and_set_consent(tmp_path: Path) -> None:
     added = runner.invoke(main, ["sources", "add", "jeugdzorg", "--urn", URN,
                                  "--event-type", "consent", "--consent-purpose", PURPOSE,
                                  "--consent-scope", "jeugd-18plus", "--consent-scope", "GM9999",
-                                 *state])  # fmt: skip
+                                 *state])
     assert added.exit_code == 0, added.output
     assert f"consent purposes={PURPOSE} scopes=jeugd-18plus,GM9999" in added.stdout
     assert "may record no consents" not in added.stderr
@@ -233,7 +233,7 @@ def test_cli_add_list_and_set_consent(tmp_path: Path) -> None:
     assert row["consent_scopes"] == ["jeugd-18plus", "GM9999"]
 
     narrowed = runner.invoke(main, ["sources", "set-consent", "jeugdzorg",
-                                    "--consent-purpose", PURPOSE, *state])  # fmt: skip
+                                    "--consent-purpose", PURPOSE, *state])
     assert narrowed.exit_code == 0, narrowed.output
     assert "scopes=(none)" in narrowed.stdout and "may record no consents" in narrowed.stderr
     with SourceRegistry.in_state_dir(tmp_path) as registry:
@@ -245,7 +245,7 @@ def test_cli_warns_refuses_and_documents(tmp_path: Path) -> None:
     runner = CliRunner()
     state = ["--state-dir", str(tmp_path)]
     bare = runner.invoke(main, ["sources", "add", "zonder", "--urn", URN,
-                                "--event-type", "consent", *state])  # fmt: skip
+                                "--event-type", "consent", *state])
     assert bare.exit_code == 0 and "may record no consents" in bare.stderr
     assert "consent purposes=(none) scopes=(none)" in bare.stdout
     wrong = runner.invoke(main, ["sources", "add", "energie", "--urn", URN, "--event-type",

@@ -49,7 +49,7 @@ def _publish(conn: Connection, rng: random.Random, n: int) -> None:
     """``n`` signals of ``n`` people: keys spread over every partition."""
     signals = [sample_debt(rng, f"ps1-{rng.getrandbits(160):040x}") for _ in range(n)]
     conn.bus.produce(Record(DEBT, conn.serde.encode_model(DEBT, s), s.subject_ref.encode())
-                     for s in signals)  # fmt: skip
+                     for s in signals)
 
 
 def _routed_within(conn: Connection, group: str, rng: random.Random, timeout: float) -> float:
@@ -57,7 +57,7 @@ def _routed_within(conn: Connection, group: str, rng: random.Random, timeout: fl
     t0 = time.monotonic()
     _publish(conn, rng, 40)
     wait_until(lambda: total_lag(conn.bus, group, TOPICS) == 0, timeout,
-               "the group to route the new signals", interval=0.1)  # fmt: skip
+               "the group to route the new signals", interval=0.1)
     return time.monotonic() - t0
 
 
@@ -76,12 +76,12 @@ def test_stop_hands_partitions_on_at_once_and_a_kill_within_the_session(
         setup.close()
         start_group_at_end(conn.bus, group, TOPICS)
         fleets = [RouterProcesses(settings, tmp_path / f"state-{i}", tmp_path / f"logs-{i}",
-                                  group=group, env=env) for i in range(3)]  # fmt: skip
+                                  group=group, env=env) for i in range(3)]
         try:
             first, second = fleets[0].start(), fleets[1].start()
             for proc in (first, second):
                 wait_until(lambda p=proc: "router started" in p.logs(), 90,  # type: ignore[misc]
-                           "a router to start", alive=proc)  # fmt: skip
+                           "a router to start", alive=proc)
             _routed_within(conn, group, rng, 120)  # both members joined and routing
 
             assert first.terminate() == 0, first.logs()[-3000:]

@@ -57,7 +57,7 @@ ENVIRONMENT_READERS = {
                                    " registry",
     "hub.devtools.local_kafka": "test tooling: JAVA_HOME / cache directory of the test broker",
     "hub.devtools.podman": "test tooling: copies the environment for a podman subprocess",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ def _violations(importers: str | None, targets: Collection[str], *,
         if (importers is None or _within(i.module, importers)) and i.module not in allowed
         and not any(_within(i.module, t) for t in targets)
         for target in i.targets() if any(_within(target, t) for t in targets)
-    })  # fmt: skip
+    })
 
 
 def test_the_graph_is_read() -> None:
@@ -153,7 +153,7 @@ def test_the_core_imports_neither_the_web_app_nor_the_commands() -> None:
 @pytest.mark.parametrize(("importers", "targets"), [
     ("hub.web", ("hub.commands", "connectors", *COMPOSITION_ROOTS)),
     ("hub.commands", ("hub.web", "connectors.sinks", *MOVED_TO_THE_CORE)),
-])  # fmt: skip
+])
 def test_pages_and_commands_call_the_core(importers: str, targets: tuple[str, ...]) -> None:
     assert _violations(importers, targets) == []
 

@@ -68,7 +68,7 @@ class Feed:
             fields={"creditor_type": "ENERGY"}, prior_signals_180d=0,
             legal_basis="GDPR 6(1)(e); Wgs art. 3", created_at=NOW,
             trace_id="4bf92f3577b34da6a3ce929d0e0e4736", source=self.urns[source],
-        )  # fmt: skip
+        )
         publish_outcome(self.conn.bus, self.conn.serde, alert, outcome, self.urns[source],
                         recorded_at=NOW + timedelta(minutes=5))
         return event_id

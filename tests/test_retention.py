@@ -45,7 +45,7 @@ def make_alert(created: datetime, event_type: str = "debt-signal") -> TeamAlert:
         urgency=AlertUrgency.NORMAL, due_date=None, fields={"arrears_band": "500-1000"},
         prior_signals_180d=0, legal_basis="GDPR 6(1)(e)", created_at=created,
         trace_id=uuid.uuid4().hex, source="urn:nld:oin:00000009999999999000",
-    )  # fmt: skip
+    )
 
 
 def audit_records(conn: Connection) -> list[ProcessingRecord]:

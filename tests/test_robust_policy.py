@@ -13,7 +13,7 @@ from hub.consent import ConsentCheck
 from hub.consent.model import ConsentStatus
 from hub.errors import SignalRejected
 from hub.policy import Decision, decide
-from hub.validation import validate_signal
+from hub.validation import validated_signal
 from tests.router_cases import CASES
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hub.yaml"
@@ -30,8 +30,7 @@ def test_deciding_builds_no_rules_and_keeps_nothing() -> None:
     signals = []
     for case in CASES:
         try:
-            signals.append((case.event_type, validate_signal(case.event_type,
-                                                             case.record()).model_dump()))
+            signals.append((case.event_type, validated_signal(case.event_type, case.record())))
         except SignalRejected:  # refused before the policy
             continue
     assert any(event_type == "eviction-risk" for event_type, _ in signals)

@@ -22,7 +22,8 @@ from hub.connect import connect
 from hub.consent import ConsentCheck, publish_consent
 from hub.consent.model import ConsentStatus
 from hub.errors import SignalRejected
-from hub.events import AvroModel, ProcessingRecord, TeamAlert, _plain, encode_avro
+from hub.events import AvroModel, ProcessingRecord, TeamAlert, encode_avro
+from hub.events.base import _plain
 from hub.policy import decide, matches
 from hub.router import ALERT_NAMESPACE, Router, alert_id_for
 from hub.router_state import RouterState
@@ -30,7 +31,7 @@ from hub.routing.writer import RecordWriter
 from hub.schemas import load_schema, parsed_schema
 from hub.settings import Settings
 from hub.topics import SIGNAL_TOPICS
-from hub.validation import validate_signal
+from hub.validation import validated_signal
 from tests.router_cases import CASES
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
@@ -174,7 +175,7 @@ def test_decide_without_explain_is_the_same_decision() -> None:
     for case in CASES:
         policy = config.policies.get(case.event_type)  # type: ignore[call-overload]
         try:
-            data = validate_signal(case.event_type, case.record()).model_dump()
+            data = validated_signal(case.event_type, case.record())
         except SignalRejected:
             continue
         for team in config.teams:

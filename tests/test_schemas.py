@@ -89,7 +89,7 @@ def test_the_expected_schemas_exist() -> None:
     assert set(NAMES) == set(MODELS) == {
         "DebtSignal", "EvictionRisk", "YouthCareExit", "ConsentChange", "TeamAlert",
         "ProcessingRecord", "DeadLetter", "AlertOutcome", "SealedSignal",
-    }  # fmt: skip
+    }
     assert store.schema_names() == NAMES  # the default lookup finds the repo's schemas
 
 
@@ -159,7 +159,7 @@ def test_no_direct_identifiers_in_any_schema() -> None:
 _PRIMITIVES: dict[str, type] = {
     "string": str, "int": int, "long": int, "boolean": bool, "bytes": bytes,
     "float": float, "double": float,
-}  # fmt: skip
+}
 _LOGICAL: dict[str, type] = {"timestamp-millis": datetime, "date": date, "uuid": str}
 
 
@@ -238,7 +238,7 @@ def test_event_types_name_the_signal_models() -> None:
     expected = {
         "debt-signal": DebtSignal, "eviction-risk": EvictionRisk,
         "youth-care-exit": YouthCareExit,
-    }  # fmt: skip
+    }
     assert expected == EVENT_TYPES
 
 
@@ -323,7 +323,7 @@ EXAMPLES: dict[str, Callable[[], AvroModel]] = {
         source="urn:nld:oin:00000001003214345000", key_id="0123456789abcdef",
         sealed_payload=b"\x8a\x01sealed box bytes", sent_at=NOW,
     ),
-}  # fmt: skip
+}
 
 
 def test_every_model_has_an_example() -> None:
@@ -384,7 +384,7 @@ def test_values_are_normalised_and_checked() -> None:
     plus_two = timezone(timedelta(hours=2))
     local = DebtSignal(**{**data, "event_id": data["event_id"].upper(),
                           "occurred_at": datetime(2024, 5, 14, 11, 0, 0, 999999, plus_two),
-                          "municipality_code": "gm0344"})  # fmt: skip
+                          "municipality_code": "gm0344"})
     assert local.event_id == data["event_id"]
     assert local.occurred_at == datetime(2024, 5, 14, 9, 0, 0, 999000, UTC)
     assert local.occurred_at.tzinfo is UTC
@@ -394,7 +394,7 @@ def test_values_are_normalised_and_checked() -> None:
         {"arrears_amount_cents": -1}, {"municipality_code": "0344"},
         {"subject_ref": "123456782"}, {"event_id": "not-a-uuid"},
         {"occurred_at": datetime(2024, 5, 14, 9, 0)}, {"unknown_field": 1},
-    ):  # fmt: skip
+    ):
         with pytest.raises(ValidationError):
             DebtSignal(**{**data, **bad})
 
@@ -481,7 +481,7 @@ def _edit(work: Path, name: str, change: Callable[[dict[str, Any]], None]) -> No
 
 def test_check_fails_on_a_required_field_without_default(work: Path) -> None:
     _edit(work, "DebtSignal", lambda s: s["fields"].append(
-        {"name": "collector_id", "type": "string", "doc": "Debt collector."}))  # fmt: skip
+        {"name": "collector_id", "type": "string", "doc": "Debt collector."}))
     result = _run("check", "--schemas-dir", str(work))
     assert result.exit_code == 1
     assert "DebtSignal: incompatible with released v1" in result.output
@@ -505,7 +505,7 @@ def test_check_fails_on_a_changed_type(work: Path) -> None:
 def test_check_passes_on_a_new_optional_field(work: Path) -> None:
     _edit(work, "DebtSignal", lambda s: s["fields"].append(
         {"name": "collector_id", "type": ["null", "string"], "default": None,
-         "doc": "Debt collector, when one is involved."}))  # fmt: skip
+         "doc": "Debt collector, when one is involved."}))
     result = _run("check", "--schemas-dir", str(work))
     assert result.exit_code == 0, result.output
 
@@ -574,9 +574,9 @@ def test_forward_and_full() -> None:
 def test_enum_and_union_problems_name_the_field() -> None:
     color = {"type": "enum", "name": "Color", "symbols": ["RED", "GREEN"]}
     old = _record({"name": "color", "type": color},
-                  {"name": "n", "type": ["null", "long"], "default": None})  # fmt: skip
+                  {"name": "n", "type": ["null", "long"], "default": None})
     new = _record({"name": "color", "type": {**color, "symbols": ["RED"]}},
-                  {"name": "n", "type": ["null", "int"], "default": None})  # fmt: skip
+                  {"name": "n", "type": ["null", "int"], "default": None})
     problems = find_problems(new, [old], Compatibility.BACKWARD)
     assert len(problems) == 1
     assert set(problems[0].fields) == {"color", "n"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import trustme
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from hub.bus.kafka_security import kafka_security
 from hub.cli import main
 from hub.connect import bus_for
 from hub.errors import ConfigError
@@ -64,8 +66,16 @@ def test_settings_that_do_not_fit_name_the_setting(tmp_path: Path, ca_file: Path
 
 
 def test_a_complete_setting_makes_a_bus_without_contacting_the_broker(ca_file: Path) -> None:
-    _bus(security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-256", sasl_username="hub",
-         sasl_password=SecretStr(SECRET), ssl_cafile=ca_file)
+    kafka: dict[str, Any] = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256",
+                             "sasl_username": "hub", "sasl_password": SecretStr(SECRET),
+                             "ssl_cafile": ca_file}
+    _bus(**kafka)  # nothing listens on port 1: making the bus must not connect
+    security = kafka_security(KafkaSettings(**kafka))
+    assert (security.protocol, security.mechanism, security.username) == (
+        "SASL_SSL", "SCRAM-SHA-256", "hub")
+    assert security.options["sasl_plain_username"] == "hub"
+    assert isinstance(security.options["ssl_context"], ssl.SSLContext)
+    assert SECRET not in repr(security)
 
 
 def test_the_command_line_says_which_setting_in_one_line() -> None:

@@ -63,7 +63,7 @@ def make_alert(team: str = "team-a", *, minutes: int = 0, urgent: bool = False,
         prior_signals_180d=0, legal_basis="GDPR 6(1)(e); Wgs art. 3",
         created_at=NOW + timedelta(minutes=minutes), trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
         source=source,
-    )  # fmt: skip
+    )
 
 
 def team_config(team: str, *, webhook: str | None = None, inbox: bool = True,
@@ -79,7 +79,7 @@ def team_config(team: str, *, webhook: str | None = None, inbox: bool = True,
                    "deliveries": deliveries}],
         "policies": {},
         "webhooks": {"allow_private": LOCAL_RECEIVERS},
-    })  # fmt: skip
+    })
 
 
 def read_all(conn: Connection, topic: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -230,7 +230,7 @@ def test_inbox_lists_most_urgent_then_newest_with_filters(tmp_path: Path) -> Non
     store.claim(newest.alert_id, "medewerker-1")
     assert ids(status="claimed") == [newest.alert_id]
     assert ids(status=InboxStatus.NEW) == [new_urgent.alert_id, old_urgent.alert_id,
-                                           older.alert_id]  # fmt: skip
+                                           older.alert_id]
     assert store.count("team-b") == 1
     store.close()
 
@@ -245,7 +245,7 @@ def test_inbox_claim_note_and_close(tmp_path: Path) -> None:
         store.claim(alert.alert_id, "bram")
     store.add_note(alert.alert_id, "anna", "called, no answer")
     closure = store.close_alert(alert.alert_id, CloseOutcome.PICKED_UP, by="anna",
-                                note="first talk on Friday")  # fmt: skip
+                                note="first talk on Friday")
     assert closure.newly_closed and closure.pick_up is PickUpOutcome.PICKED_UP
     assert closure.source == SOURCE and closure.alert == alert
     item = store.get(alert.alert_id)
@@ -270,7 +270,7 @@ def test_inbox_claim_note_and_close(tmp_path: Path) -> None:
 def _webhook(conn: Connection, url: str, **options: Any) -> WebhookSink:
     return WebhookSink("team-a", url, SECRET, DeadLetterWriter(conn.bus, conn.serde),
                        backoff=FAST, targets=TargetPolicy.from_entries(LOCAL_RECEIVERS),
-                       **{"max_attempts": 4, **options})  # fmt: skip
+                       **{"max_attempts": 4, **options})
 
 
 def test_webhook_is_signed_and_retried_until_delivered(
@@ -332,7 +332,7 @@ def test_signature_helpers() -> None:
     other = parse_secrets(new_secret(), "OTHER")[0]
     now = int(time.time())
     headers = {"webhook-id": "x", "webhook-timestamp": str(now),
-               "webhook-signature": sign([other, key], "x", now, body)}  # fmt: skip
+               "webhook-signature": sign([other, key], "x", now, body)}
     assert headers["webhook-signature"].count("v1,") == 2
     assert verify_signature(key, body, headers) and verify_signature(other, body, headers)
     assert receiver_verifies(SECRET, body, headers)  # the third-party verifier agrees
@@ -362,20 +362,20 @@ def test_runner_fills_the_inbox_once(conn: Connection, tmp_path: Path) -> None:
         Record(topic, conn.serde.encode_model(topic, stray)),
         Record(topic, conn.serde.encode_model(topic, debt)),  # not a TeamAlert
         Record(topic, b"not wire format"),
-    ])  # fmt: skip
+    ])
     pump(runner, lambda: runner.handled(team) == {"inbox": 6})
     assert store.count(team) == 3 and store.count("team-elsewhere") == 0
     reasons = sorted(d["reason_code"] for d in dead_letters(conn, f"sinks:{team}"))
     assert reasons == ["UNKNOWN_EVENT_TYPE", "VALIDATION_FAILED"]
     assert [d["reason_code"] for d in dead_letters(conn, f"sinks:{team}:decode")] == [
-        "NOT_WIRE_FORMAT"]  # fmt: skip
+        "NOT_WIRE_FORMAT"]
     runner.close()
     # a second runner in a new group reads everything again: still each alert once
     again = SinkRunner(conn, team_config(team), store, group_prefix="sinks-again")
     pump(again, lambda: again.handled(team) == {"inbox": 6})
     assert store.count(team) == 3
     assert [i.alert for i in store.list_alerts(team)] == sorted(
-        alerts, key=lambda a: a.created_at, reverse=True)  # fmt: skip
+        alerts, key=lambda a: a.created_at, reverse=True)
     again.close()
     store.close()
 
@@ -477,7 +477,7 @@ def test_router_alert_to_inbox_to_outcome_without_reason(conn: Connection, tmp_p
     signal: DebtSignal = sample_debt().model_copy(update={"objection_recorded": False})
     topic = SIGNAL_TOPICS["debt-signal"]
     conn.bus.produce([Record(topic, conn.serde.encode_model(topic, signal),
-                             signal.subject_ref.encode())])  # fmt: skip
+                             signal.subject_ref.encode())])
     alert_id = alert_id_for(signal.event_id, team)
     store = InboxStore(tmp_path / "inbox.db")
     sinks = SinkRunner(conn, config, store, group_prefix=f"sinks-{uuid.uuid4().hex[:8]}")
@@ -495,18 +495,18 @@ def test_router_alert_to_inbox_to_outcome_without_reason(conn: Connection, tmp_p
         sinks.step(timeout=0.5)
     assert store.get(alert_id).alert.source == signal.source  # the router names the source
     closure = store.close_alert(alert_id, CloseOutcome.NOT_PICKED_UP,
-                                note="person declined: moved to Zwolle")  # fmt: skip
+                                note="person declined: moved to Zwolle")
     assert closure.pick_up is not None and closure.source is not None
     ensure_outcomes_topic(conn.bus)
     published = publish_outcome(conn.bus, conn.serde, closure.alert, closure.pick_up,
-                                closure.source, recorded_at=closure.closed_at)  # fmt: skip
+                                closure.source, recorded_at=closure.closed_at)
     found = [(k, v) for k, v in read_all(conn, OUTCOMES)
-             if v and str(conn.serde.decode(v).record["alert_id"]) == alert_id]  # fmt: skip
+             if v and str(conn.serde.decode(v).record["alert_id"]) == alert_id]
     [(key, value)] = found
     assert key == signal.source.encode() and value is not None
     record = conn.serde.decode(value).record
     assert set(record) == {"outcome_id", "alert_id", "event_id", "team_id", "outcome",
-                           "recorded_at", "source"}  # fmt: skip
+                           "recorded_at", "source"}
     assert record["outcome"] == "NOT_PICKED_UP" and str(record["event_id"]) == signal.event_id
     assert str(record["outcome_id"]) == published.outcome_id
     assert b"Zwolle" not in value and b"declined" not in value
@@ -531,7 +531,7 @@ def test_inbox_cli_lists_and_closes_with_an_outcome(tmp_path: Path) -> None:
     assert lines[0].startswith(urgent.alert_id) and "URGENT" in lines[0]
     assert lines[1].startswith(normal.alert_id) and lines[-1] == "2 alert(s)"
     close = ["close", urgent.alert_id, "--outcome", "picked-up", "--note", "huisbezoek gepland",
-             "--bus", bus, "--state-dir", str(tmp_path / "state")]  # fmt: skip
+             "--bus", bus, "--state-dir", str(tmp_path / "state")]
     first = run(*close)
     assert first.exit_code == 0 and "published PICKED_UP to outcomes.v1" in first.output
     second = run(*close)  # again: still closed, the same outcome published again
@@ -539,16 +539,16 @@ def test_inbox_cli_lists_and_closes_with_an_outcome(tmp_path: Path) -> None:
     clash = run(*close[:3], "not-picked-up", "--bus", bus, "--state-dir", str(tmp_path / "state"))
     assert clash.exit_code != 0 and "already closed" in clash.output
     other = run("close", normal.alert_id, "--outcome", "closed", "--bus", bus,
-                "--state-dir", str(tmp_path / "state"))  # fmt: skip
+                "--state-dir", str(tmp_path / "state"))
     assert "nothing is told to the source" in other.output
     with connect(Settings(bus=bus)) as conn:
         records = [conn.serde.decode(v).record for _, v in read_all(conn, OUTCOMES)]
     assert [str(r["alert_id"]) for r in records] == [urgent.alert_id, urgent.alert_id]
     assert records[0]["outcome_id"] == records[1]["outcome_id"]  # consumers drop the repeat
     json_out = run("list", "--team", "team-a", "--state-dir", str(tmp_path / "state"),
-                   "--status", "closed", "--json")  # fmt: skip
+                   "--status", "closed", "--json")
     assert [json.loads(x)["outcome"] for x in json_out.output.splitlines()] == [
-        "PICKED_UP", "CLOSED"]  # fmt: skip
+        "PICKED_UP", "CLOSED"]
 
 
 @pytest.mark.kafka
@@ -569,7 +569,7 @@ def test_docs_decode_reads_the_team_topic_with_plain_kafka_python(
     consumer = KafkaConsumer(
         alerts_topic(team), bootstrap_servers=kafka_bootstrap, group_id=f"{team}-case-system",
         enable_auto_commit=False, auto_offset_reset="earliest", consumer_timeout_ms=30_000,
-    )  # fmt: skip
+    )
     record: dict[str, Any] | None = None
     try:
         for message in consumer:  # as in the docs, but stop after the first

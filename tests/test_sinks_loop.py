@@ -52,7 +52,7 @@ def test_a_failing_flush_is_rewound_and_delivered_later_without_loss_or_duplicat
 ) -> None:
     store = FlakyInbox(tmp_path / "inbox.db", fail_on=2)  # the second batch fails once
     runner = SinkRunner(embedded, team_config("team-a"), store, batch_size=2,
-                        retry_pause=0.05)  # fmt: skip
+                        retry_pause=0.05)
     runner.ensure_topics()
     alerts = [make_alert(minutes=i) for i in range(5)]
     produce_alerts(embedded, "team-a", alerts)

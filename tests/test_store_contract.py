@@ -70,7 +70,8 @@ def test_sources_purge_removes_only_sources_revoked_before(database_url: str) ->
 
 
 def test_idempotency_reserves_replays_and_refuses(database_url: str) -> None:
-    with IdempotencyStore(database_url, pending_timeout=0.3) as store:
+    now = [time.time()]
+    with IdempotencyStore(database_url, pending_timeout=60, clock=lambda: now[0]) as store:
         assert store.begin("s", {"request:k": "fp-1", "event:e": "c-1"}) == {}
         with pytest.raises(InFlight):
             store.begin("s", {"request:k": "fp-1"})
@@ -85,7 +86,10 @@ def test_idempotency_reserves_replays_and_refuses(database_url: str) -> None:
         store.release("s", ["event:f", "event:e"])  # a done key stays done
         assert store.begin("s", {"event:e": "c-1"}) == {"event:e": {"id": "e"}}
         assert store.begin("s", {"event:f": None}) == {}  # released: free again
-        time.sleep(0.4)  # a pending key whose request died is free after the timeout
+        now[0] += 59
+        with pytest.raises(InFlight):  # pending, within the timeout
+            store.begin("s", {"event:f": None})
+        now[0] += 2  # a pending key whose request died is free after the timeout
         assert store.begin("s", {"event:f": None}) == {}
 
 

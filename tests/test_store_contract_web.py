@@ -38,7 +38,7 @@ def make_alert(team: str = "team-a", *, urgent: bool = False, minutes: int = 0,
         prior_signals_180d=0, legal_basis="GDPR 6(1)(e)",
         created_at=NOW + timedelta(minutes=minutes), trace_id=uuid.uuid4().hex,
         source="urn:nld:oin:00000009999999999000",
-    )  # fmt: skip
+    )
 
 
 class Clock:

@@ -26,7 +26,7 @@ PERSON = "ps1-" + "ab" * 20
 
 
 def _assigned(consumer_poll: Callable[[], object], assignment: Callable[[], set[TopicPartition]],
-              want: set[TopicPartition], timeout: float = 60.0) -> None:  # fmt: skip
+              want: set[TopicPartition], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not want <= assignment():
         assert time.monotonic() < deadline, "partitions not assigned in time"
@@ -115,7 +115,7 @@ def _priors(conn: Connection, router: Router, start: dict[str, dict[int, int]]) 
 def _signals(rng: random.Random, n: int) -> list[DebtSignal]:
     return [sample_debt(rng, PERSON).model_copy(update={"objection_recorded": False,
                                                          "crisis": False})
-            for _ in range(n)]  # fmt: skip
+            for _ in range(n)]
 
 
 def test_state_is_restored_from_the_changelog(conn: Connection, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def _duplicates(report: str, what: str) -> int:
 @pytest.mark.parametrize("mode", MODES)
 def test_ten_sigkills(mode: str, guarantee: str, request: pytest.FixtureRequest,
                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                      capsys: pytest.CaptureFixture[str]) -> None:
     class Routers(RouterProcesses):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)

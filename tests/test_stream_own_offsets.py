@@ -28,7 +28,7 @@ def dead_letters_from(conn: Connection, topic: str) -> int:
     found = 0
     while batch := reader.poll(500, 0.5):
         found += sum((m.header("dl_origin") or b"").decode().startswith(topic + "/")
-                     for m in batch)  # fmt: skip
+                     for m in batch)
     reader.close()
     return found
 
@@ -49,7 +49,7 @@ def test_the_follower_starts_at_the_ledgers_offsets_and_commits_nothing(
         embedded.bus.produce_one(TOPIC, b"not wire format", key=f"junk-{i}".encode())
     for i in range(3, 5):
         publish_consent(embedded.bus, embedded.serde,
-                        change(f"c-{i}", valid_from=now - DAY), topic=TOPIC)  # fmt: skip
+                        change(f"c-{i}", valid_from=now - DAY), topic=TOPIC)
     with ConsentLedger(ledger_path(tmp_path)) as ledger:
         # the ledger says it has read offsets 0-2
         ledger.apply_batch([], {(TOPIC, 0): 3})
@@ -62,7 +62,7 @@ def test_the_follower_starts_at_the_ledgers_offsets_and_commits_nothing(
         # the group has no committed offsets: the ledger file is the only progress
         assert embedded.bus.committed(follower.group, TOPIC) == {0: None}
         publish_consent(embedded.bus, embedded.serde,
-                        change("c-5", valid_from=now - DAY), topic=TOPIC)  # fmt: skip
+                        change("c-5", valid_from=now - DAY), topic=TOPIC)
         with LedgerFollower(embedded.bus, embedded.serde, ledger, topic=TOPIC) as again:
             assert again.catch_up(timeout=20) == 1  # resumed at 5, not at the group's 0
         assert ledger.get("c-5") is not None
@@ -99,7 +99,7 @@ def test_the_loop_seeks_an_assigned_partition_to_the_processors_offset(
         publish_consent(embedded.bus, embedded.serde, change(f"c-{i}"), topic=TOPIC)
     keeper = Keeper(start=3)
     loop = StreamLoop(embedded.bus, embedded.serde, "own-offsets", [TOPIC], keeper,
-                      name="own", guarantee="at-least-once", own_offsets=True)  # fmt: skip
+                      name="own", guarantee="at-least-once", own_offsets=True)
     deadline = time.monotonic() + 20
     while len(keeper.seen) < 2 and time.monotonic() < deadline:
         loop.step(timeout=0.2)
@@ -110,4 +110,4 @@ def test_the_loop_seeks_an_assigned_partition_to_the_processors_offset(
     assert dead_letters_from(embedded, TOPIC) == 0
     with pytest.raises(ValueError, match="at-least-once"):
         StreamLoop(embedded.bus, embedded.serde, "g", [TOPIC], keeper, name="own",
-                   own_offsets=True)  # fmt: skip
+                   own_offsets=True)

@@ -55,7 +55,7 @@ def test_three_routers_one_killed_exact_counts(
     rng = random.Random(42)
     people = [f"ps1-{rng.getrandbits(160):040x}" for _ in range(PEOPLE)]
     rounds = [[sample_debt(rng, p).model_copy(update={"objection_recorded": False})
-               for p in people] for _ in range(PER_PERSON)]  # fmt: skip
+               for p in people] for _ in range(PER_PERSON)]
     index = {s.event_id: (s.subject_ref, r) for r, batch in enumerate(rounds) for s in batch}
     env = {"HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "INFO"}
 
@@ -66,12 +66,12 @@ def test_three_routers_one_killed_exact_counts(
         start = end_offsets(conn.bus, watched)
         start_group_at_end(conn.bus, group, list(SIGNAL_TOPICS.values()))
         fleets = [RouterProcesses(settings, tmp_path / f"state-{i}", tmp_path / f"logs-{i}",
-                                  group=group, env=env) for i in range(3)]  # fmt: skip
+                                  group=group, env=env) for i in range(3)]
         procs = [f.start() for f in fleets]
         try:
             for proc in procs:
                 wait_until(lambda p=proc: "router started" in p.logs(), 90,  # type: ignore[misc]
-                           "a router to start", alive=proc)  # fmt: skip
+                           "a router to start", alive=proc)
             error: list[BaseException] = []
 
             def produce() -> None:
@@ -79,7 +79,7 @@ def test_three_routers_one_killed_exact_counts(
                     for batch in rounds:
                         conn.bus.produce(
                             Record(DEBT, conn.serde.encode_model(DEBT, s),
-                                   s.subject_ref.encode()) for s in batch)  # fmt: skip
+                                   s.subject_ref.encode()) for s in batch)
                         time.sleep(ROUND_PAUSE_S)
                 except BaseException as exc:  # noqa: BLE001 - re-raised below
                     error.append(exc)
@@ -91,13 +91,13 @@ def test_three_routers_one_killed_exact_counts(
             procs[1].kill()
             t_kill = time.monotonic()
             fourth = RouterProcesses(settings, tmp_path / "state-1", tmp_path / "logs-3",
-                                     group=group, env=env)  # fmt: skip
+                                     group=group, env=env)
             fleets.append(fourth)
             procs.append(fourth.start())
             producer.join(timeout=120)
             assert not error, error
             wait_until(lambda: total_lag(conn.bus, group, list(SIGNAL_TOPICS.values())) == 0,
-                       180, "the routers to drain the signal topics")  # fmt: skip
+                       180, "the routers to drain the signal topics")
             t_done = time.monotonic()
             for proc in procs:
                 if proc.alive():
@@ -108,7 +108,7 @@ def test_three_routers_one_killed_exact_counts(
         logs = "".join(f.logs() for f in fleets)
         read = read_topics(conn.bus, start)
         alerts = [conn.serde.decode(m.value).record for t in teams
-                  for m in read[alerts_topic(t)]]  # fmt: skip
+                  for m in read[alerts_topic(t)]]
         audit = [conn.serde.decode(m.value).record for m in read[AUDIT]]
 
     ours = [a for a in alerts if str(a["event_id"]) in index]
@@ -116,7 +116,7 @@ def test_three_routers_one_killed_exact_counts(
              for a in ours if a["prior_signals_180d"] != index[str(a["event_id"])][1]]
     raw, distinct = len(ours), len({str(a["alert_id"]) for a in ours})
     decisions = Counter((str(r["event_id"]), r["team_id"]) for r in audit
-                        if r["event_id"] is not None and str(r["event_id"]) in index)  # fmt: skip
+                        if r["event_id"] is not None and str(r["event_id"]) in index)
     per_event = defaultdict(int)
     for (event_id, _), _n in decisions.items():
         per_event[event_id] += 1

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -49,7 +49,7 @@ def make_alert(team: str, *, subject: str = SUBJECT_A, urgent: bool = False,
         prior_signals_180d=1, legal_basis="GDPR 6(1)(e); Wgs art. 3",
         created_at=datetime.now(UTC) - timedelta(minutes=minutes),
         trace_id=uuid.uuid4().hex, source=SOURCE,
-    )  # fmt: skip
+    )
 
 
 def two_teams() -> HubConfig:
@@ -60,7 +60,7 @@ def two_teams() -> HubConfig:
         "teams": [{"id": "team-a", "name": "Team A", "areas": ["7511-7520"], **team},
                   {"id": "team-b", "name": "Team B", "areas": ["7521-7548"], **team}],
         "policies": {},
-    })  # fmt: skip
+    })
 
 
 @dataclass
@@ -100,13 +100,14 @@ class WebServer:
         return out
 
 
-def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None
-              ) -> tuple[WebServer, Any]:
+def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None,
+              clock: Callable[[], float] = time.time) -> tuple[WebServer, Any]:
     """Start a :class:`WebServer` with users alice (team-a), bob (team-b), olga (operator)
     and ada (admin, team-a); return it and a function that stops it. Over plain http,
     so cookies without ``Secure`` (httpx sends no Secure cookie over http) unless
     ``settings`` say otherwise. ``database``: the application database (default: the
-    state folder's store.db, what `--state-dir` names); users there already are kept."""
+    state folder's store.db, what `--state-dir` names); users there already are kept.
+    ``clock``: the sessions' clock."""
     conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
     target = database or str(tmp / "state" / "store.db")
     inbox, users = InboxStore(target), UserStore(target)
@@ -118,7 +119,7 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
     deps = WebDeps(conn=conn, config=two_teams(), inbox=inbox, users=users,
                    secret_key=load_or_create_secret(tmp / "state"), state_dir=tmp / "state",
                    counts=lambda: {"forwarded:FORWARDED": 1},
-                   web=settings or WebSettings(secure_cookies=False))  # fmt: skip
+                   web=settings or WebSettings(secure_cookies=False), clock=clock)
     app = create_web_app(deps)
     server, thread = serve_web(app, "127.0.0.1", 0)
     host, port = server.servers[0].sockets[0].getsockname()[:2]

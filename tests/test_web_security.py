@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,8 +43,8 @@ def make_web(tmp_path: Path, database_url: str) -> Iterator[Any]:
     backend (PostgreSQL: marker postgres); the servers of one test share the database."""
     stops: list[Any] = []
 
-    def make(settings: WebSettings = DEV) -> WebServer:
-        server, stop = start_web(tmp_path / f"web{len(stops)}", settings, database_url)
+    def make(settings: WebSettings = DEV, clock: Callable[[], float] = time.time) -> WebServer:
+        server, stop = start_web(tmp_path / f"web{len(stops)}", settings, database_url, clock)
         stops.append(stop)
         return server
 
@@ -220,24 +220,24 @@ def test_signing_out_ends_the_session_on_the_server(make_web: Any) -> None:
 
 
 def test_sessions_end_when_idle_and_after_their_lifetime(make_web: Any) -> None:
-    web = make_web(DEV.model_copy(update={"session_idle_timeout": 1.0,
-                                          "session_max_age": 2.5}))
+    now = [time.time()]
+    web = make_web(DEV.model_copy(update={"session_idle_timeout": 60.0,
+                                          "session_max_age": 150.0}), lambda: now[0])
 
     def raw_cookie(c: httpx.Client) -> dict[str, str]:
         """The session cookie as a header: the server decides, not the client's jar."""
         return {"Cookie": f"{DEV_SESSION_COOKIE}={c.cookies[DEV_SESSION_COOKIE]}"}
 
     idle, busy = raw_cookie(sign_in(web, "alice")), raw_cookie(sign_in(web, "bob"))
-    started = time.monotonic()
     c = client(web)
-    while time.monotonic() - started < 1.6:
+    for _ in range(4):  # 120 s in all, never 60 s without a request
+        now[0] += 30
         assert c.get("/api/me", headers=busy).status_code == 200  # in use: not idle
-        time.sleep(0.3)
     assert c.get("/api/me", headers=idle).status_code == 401
-    while time.monotonic() - started < 2.7:
-        time.sleep(0.3)
-        c.get("/api/me", headers=busy)
-    assert c.get("/api/me", headers=busy).status_code == 401  # 2.5 s after sign-in
+    now[0] += 29
+    assert c.get("/api/me", headers=busy).status_code == 200  # 149 s after sign-in
+    now[0] += 2
+    assert c.get("/api/me", headers=busy).status_code == 401  # 151 s after sign-in
 
 
 def test_disabling_changing_teams_or_password_ends_sessions_at_once(make_web: Any) -> None:

@@ -58,7 +58,7 @@ class DocReceiver:
         self.process = subprocess.Popen(
             [sys.executable, "-c", receiver_code()], env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         self._lines: queue.Queue[str] = queue.Queue()
         self.handled: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -118,14 +118,14 @@ def make_alert(team: str = "team-a") -> TeamAlert:
         urgency=AlertUrgency.NORMAL, due_date=None, fields={"creditor_type": "ENERGY"},
         prior_signals_180d=0, legal_basis="GDPR 6(1)(e); Wgs art. 3",
         created_at=datetime.now(UTC), trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-    )  # fmt: skip
+    )
 
 
 def sink(conn: Connection, url: str, secret: str, **options: Any) -> WebhookSink:
     return WebhookSink(
         "team-a", url, secret, DeadLetterWriter(conn.bus, conn.serde), backoff=FAST,
         max_attempts=2, targets=TargetPolicy.from_entries(LOCAL), **options,
-    )  # fmt: skip
+    )
 
 
 def deliver(webhook: WebhookSink, alert: TeamAlert) -> list[Record]:
@@ -157,7 +157,7 @@ class Tampering(httpx.HTTPTransport):
         body = request.read().replace(b'"urgency":"NORMAL"', b'"urgency":"URGENT"')
         assert body != request.content
         changed = httpx.Request(request.method, request.url, headers=request.headers,
-                                content=body, extensions=request.extensions)  # fmt: skip
+                                content=body, extensions=request.extensions)
         return super().handle_request(changed)
 
 
@@ -180,7 +180,7 @@ def test_the_docs_receiver_refuses_a_tampered_body(
 def test_the_docs_receiver_refuses_an_old_timestamp(
     embedded: Connection, start_receiver: Callable[[str], DocReceiver], offset: int,
     verified: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Signed correctly, but with a clock ``offset`` seconds away: five minutes is the
     receiver's tolerance (a replayed request is refused)."""
     secret = new_secret()
@@ -202,18 +202,18 @@ def two_teams(url_a: str, url_b: str) -> HubConfig:
                 "areas": ["7511-7548"], "event_types": ["debt-signal"],
                 "deliveries": {"inbox": False,
                                "webhook": {"url": url, "secret_env": "HOOK_SECRET",
-                                           "max_attempts": 2}}}  # fmt: skip
+                                           "max_attempts": 2}}}
 
     return parse_config({
         "municipalities": [{"code": "GM9999", "name": "Voorbeeld", "areas": ["7511-7548"]}],
         "teams": [team("team-a", url_a), team("team-b", url_b)],
         "policies": {},
         "webhooks": {"allow_private": LOCAL},
-    })  # fmt: skip
+    })
 
 
 def restart_and_deliver(conn: Connection, config: HubConfig, environ: dict[str, str]
-                        ) -> dict[str, str]:  # fmt: skip
+                        ) -> dict[str, str]:
     """Start the sink runner as the hub does (its secrets read from ``environ``), deliver
     one new alert per team and stop; the alert ids by team."""
     runner = SinkRunner(conn, config, None, webhook_secrets(config, environ), backoff=FAST)
@@ -262,7 +262,7 @@ def test_rotation_signs_with_every_secret_new_first(embedded: Connection) -> Non
         return httpx.Response(204)
 
     webhook = sink(embedded, "http://127.0.0.1:9/", " ".join(secrets),
-                   transport=httpx.MockTransport(answer))  # fmt: skip
+                   transport=httpx.MockTransport(answer))
     assert deliver(webhook, make_alert()) == []
     webhook.close()
     [request] = seen

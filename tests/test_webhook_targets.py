@@ -50,7 +50,7 @@ def write_config(tmp_path: Path, url: str, allow: list[str] | None = None) -> Pa
                    "areas": ["7511-7548"], "event_types": ["debt-signal"],
                    "deliveries": {"webhook": {"url": url, "secret_env": "HOOK_KEY"}}}],
         "policies": {},
-    }  # fmt: skip
+    }
     if allow is not None:
         data["webhooks"] = {"allow_private": allow}
     path = tmp_path / "hub.yaml"
@@ -164,7 +164,7 @@ def make_alert() -> TeamAlert:
         prior_signals_180d=0, legal_basis="GDPR 6(1)(e); Wgs art. 3",
         created_at=datetime(2024, 5, 14, 9, 30, tzinfo=UTC),
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736", source="urn:nld:oin:00000009999999999000",
-    )  # fmt: skip
+    )
 
 
 def dead_letters(conn: Connection) -> list[dict[str, Any]]:
@@ -208,7 +208,7 @@ class Resolver:
 
 def deliver_one(conn: Connection, url: str, resolver: Resolver, **options: Any) -> WebhookSink:
     sink = WebhookSink("team-a", url, SECRET, writer(conn), backoff=FAST, resolve=resolver,
-                       **{"max_attempts": 3, **options})  # fmt: skip
+                       **{"max_attempts": 3, **options})
     sink.add(make_alert())
     conn.bus.produce(sink.flush())  # the runner commits them with the batch
     sink.close()
@@ -235,7 +235,7 @@ def test_a_public_name_resolving_inwards_is_a_dead_letter_and_nothing_is_sent(
     transport = Recording()
     resolver = Resolver({PUBLIC_NAME: addresses})
     sink = deliver_one(embedded, f"https://{PUBLIC_NAME}/signalhub", resolver,
-                       transport=transport)  # fmt: skip
+                       transport=transport)
     assert transport.sent == [] and sink.failed == 1 and sink.delivered == 0
     assert resolver.lookups == [PUBLIC_NAME]  # permanent: not retried
     [dl] = dead_letters(embedded)
@@ -248,7 +248,7 @@ def test_the_request_goes_to_the_address_that_was_checked(embedded: Connection) 
     transport = Recording()
     resolver = Resolver({PUBLIC_NAME: ["93.184.215.14"]})
     sink = deliver_one(embedded, f"https://{PUBLIC_NAME}:8443/signalhub", resolver,
-                       transport=transport)  # fmt: skip
+                       transport=transport)
     assert sink.delivered == 1 and resolver.lookups == [PUBLIC_NAME]  # one lookup only
     [(url, headers, extensions)] = transport.sent
     assert url == "https://93.184.215.14:8443/signalhub"
@@ -268,7 +268,7 @@ def test_plain_http_to_a_listed_name_must_stay_on_this_machine(embedded: Connect
     transport = Recording()
     deliver_one(embedded, "http://case-system.local/hook",
                 Resolver({"case-system.local": ["10.1.2.3"]}), transport=transport,
-                targets=TargetPolicy.from_entries(["case-system.local"]))  # fmt: skip
+                targets=TargetPolicy.from_entries(["case-system.local"]))
     assert transport.sent == []
     [dl] = dead_letters(embedded)
     assert dl["attempts"] == 1 and "plain http is refused" in dl["error_message"]
@@ -288,7 +288,7 @@ def tls_ca() -> trustme.CA:
 
 
 def serve(received: Received, tls: ssl.SSLContext | None = None) -> tuple[
-        ThreadingHTTPServer, threading.Thread]:  # fmt: skip
+        ThreadingHTTPServer, threading.Thread]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -325,7 +325,7 @@ def test_a_listed_name_on_loopback_gets_http(
     port = servers[0][0].server_address[1]
     resolver = Resolver({"case-system.local": ["127.0.0.1"]})  # not in any real DNS
     sink = deliver_one(embedded, f"http://case-system.local:{port}/hook", resolver,
-                       targets=TargetPolicy.from_entries(["case-system.local"]))  # fmt: skip
+                       targets=TargetPolicy.from_entries(["case-system.local"]))
     assert sink.delivered == 1 and dead_letters(embedded) == []
     assert [r["host"] for r in received.requests] == [f"case-system.local:{port}"]
 
@@ -346,7 +346,7 @@ def test_https_is_pinned_to_the_address_and_verified_against_the_name(
         Resolver({"case-system.local": ["127.0.0.1"]}),
         targets=TargetPolicy.from_entries(["case-system.local"]),
         transport=httpx.HTTPTransport(verify=client_tls), max_attempts=2,
-    )  # fmt: skip
+    )
     if cert_name == "case-system.local":
         assert sink.delivered == 1 and len(received.requests) == 1
         assert received.requests[0]["host"] == f"case-system.local:{port}"

@@ -52,6 +52,7 @@ from hub.events import TeamAlert
 from hub.inbox import InboxStore
 from hub.stream import Outcome, StreamLoop
 from hub.topics import alerts_topic, ensure_topics
+from hub.values import field_errors
 
 __all__ = ["SinkRunner", "SinkWorker", "webhook_secrets"]
 
@@ -83,7 +84,7 @@ class SinkWorker:
         self, conn: Connection, team_id: str, name: str, sinks: list[Sink], group: str,
         dead_letters: DeadLetterWriter, *, report_bad: bool = True, batch_size: int = 200,
         retry_pause: float = 1.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.conn = conn
         self.team_id = team_id
         self.name = name
@@ -99,7 +100,7 @@ class SinkWorker:
             guarantee="at-least-once", batch_size=batch_size, dead_letters=dead_letters,
             decode_stage=f"{self.stage}:decode", report_bad=report_bad,
             retry_pause=retry_pause,
-        )  # fmt: skip
+        )
 
     # -- the processor ----------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ class SinkWorker:
             alert = TeamAlert.from_avro(event.record)
         except ValidationError as err:
             # field names and rules only: the values may be personal data
-            where = ", ".join(sorted({".".join(map(str, e["loc"])) for e in err.errors()}))
+            where = ", ".join(sorted({e.field for e in field_errors(err)}))
             exc = SignalRejected(f"invalid TeamAlert: {where}", "VALIDATION_FAILED")
             bad.append(self.dead_letters.build(message, exc, stage=self.stage))
             return None
@@ -169,7 +170,7 @@ class SinkWorker:
                 "VALIDATION_FAILED",
             )
             bad.append(self.dead_letters.build(
-                message, exc, stage=self.stage, event_id=alert.event_id))  # fmt: skip
+                message, exc, stage=self.stage, event_id=alert.event_id))
             return None
         return alert
 
@@ -215,12 +216,12 @@ class SinkRunner:
                     conn, team.id, name, [sink], f"{group_prefix}-{team.id}-{name}",
                     self.dead_letters, report_bad=index == 0, batch_size=batch_size,
                     retry_pause=retry_pause,
-                )  # fmt: skip
+                )
 
     def _sinks_for(
         self, team: Team, secrets: Mapping[str, Secret], backoff: Backoff | None,
         timeout: float, proxy: str | None,
-    ) -> list[tuple[str, Sink]]:  # fmt: skip
+    ) -> list[tuple[str, Sink]]:
         sinks: list[tuple[str, Sink]] = []
         if team.deliveries.inbox:
             if self.inbox_store is None:
@@ -231,7 +232,7 @@ class SinkRunner:
                 team.id, team.deliveries.webhook, secrets, self.dead_letters,
                 backoff=backoff, timeout=timeout, proxy=proxy, stop=self.stopping,
                 targets=self.config.webhooks.policy(),
-            )))  # fmt: skip
+            )))
         return sinks
 
     def handled(self, team_id: str) -> dict[str, int]:

@@ -269,19 +269,19 @@ class WebhookSink(BatchingSink):
                 status = response.status_code
                 if 200 <= status < 300:
                     log.info("webhook delivered", team=self.team_id, alert_id=alert.alert_id,
-                             attempt=attempt, status=status)  # fmt: skip
+                             attempt=attempt, status=status)
                     return None
                 problem = f"HTTP {status}"
                 if status not in _RETRY_STATUS and status < 500:
                     log.warning("webhook refused", team=self.team_id, alert_id=alert.alert_id,
-                                attempt=attempt, status=status)  # fmt: skip
+                                attempt=attempt, status=status)
                     return DeliveryFailed(
                         f"webhook of team {self.team_id} refused the alert permanently:"
                         f" {problem}", attempts=attempt, permanent=True,
-                    )  # fmt: skip
+                    )
                 retry_after = _retry_after(response)
             log.warning("webhook attempt failed", team=self.team_id, alert_id=alert.alert_id,
-                        attempt=attempt, error=problem)  # fmt: skip
+                        attempt=attempt, error=problem)
             if attempt < self.max_attempts:
                 delay = self.backoff.delay(attempt - 1, self._rng)
                 if retry_after is not None:
@@ -290,7 +290,7 @@ class WebhookSink(BatchingSink):
         return DeliveryFailed(
             f"webhook of team {self.team_id} failed after {self.max_attempts} attempt(s):"
             f" {problem}", attempts=self.max_attempts, permanent=False,
-        )  # fmt: skip
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -1,7 +1,7 @@
 """The base of every source connector: a small lifecycle, ``setup() / run() / stop()``.
 
 A new connector is one new file in ``connectors/sources/`` with one :class:`Source`
-subclass, named by technology and role (``HttpIngestSource``, ``CsvBatchSource``, ...).
+subclass, named by technology and role (``CsvBatchSource``, ``SealedIntakeSource``, ...).
 It turns what a source system sends into signals with :mod:`hub.intake`
 (``build_signal`` validates and pseudonymises, ``SignalPublisher`` puts them durably on
 the bus) and receives its configuration explicitly (it never reads ``os.environ``).

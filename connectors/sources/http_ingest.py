@@ -1,7 +1,7 @@
 """HTTP ingest: source systems post signals and consents over a small JSON API.
 
-:func:`create_app` builds the FastAPI app (run it with :func:`hub.serving.serve`);
-:class:`HttpIngestSource` is the same as a :class:`~connectors.sources.base.Source`.
+:func:`create_app` builds the FastAPI app (run it with :func:`hub.serving.serve`;
+the main job, :class:`hub.app.HubProcess`, starts and stops it beside its other servers).
 What each endpoint does, its status codes and its idempotency are in
 ``docs/http-api.md``; the OpenAPI document is served at
 ``/openapi.json`` and kept in ``docs/openapi.json``
@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import tempfile
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-import uvicorn
 from fastapi import FastAPI, Header, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +34,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.sources.base import Source
 from connectors.sources.http_auth import Authorize, Key, authorizer
 from connectors.sources.http_errors import PROBLEM_JSON, ApiError, internal_error
 from connectors.sources.http_handlers import MAX_JSON_DEPTH, Ingest, Responses
@@ -47,13 +44,12 @@ from hub.connect import Connection, connect
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.request_log import RequestLogMiddleware
-from hub.serving import serve, stop
 from hub.settings import Settings
 from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.store import Database
 from hub.values import TEXT_PATTERN
 
-__all__ = ["KINDS", "HttpIngestSource", "create_app"]
+__all__ = ["KINDS", "create_app"]
 
 log = structlog.get_logger(__name__)
 
@@ -290,29 +286,6 @@ def _signal_routes(app: FastAPI, ingest: Ingest, authorize: Authorize, kind: str
 # --- running ---------------------------------------------------------------------------
 
 
-class HttpIngestSource(Source):
-    """The ingest API as a source connector: ``setup`` starts the server, ``run``
-    waits until ``stop``."""
-
-    kind = "http"
-
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:
-        self.app, self.host, self.port = app, host, port
-        self._running: tuple[uvicorn.Server, threading.Thread] | None = None
-
-    def setup(self) -> None:
-        self._running = serve(self.app, self.host, self.port, name="http ingest")
-
-    def run(self) -> None:
-        if self._running is None:
-            self.setup()
-        assert self._running is not None
-        while self._running[1].is_alive():
-            self._running[1].join(0.5)
-
-    def stop(self) -> None:
-        if self._running is not None:
-            stop(*self._running)
 
 
 def openapi_document() -> dict[str, Any]:

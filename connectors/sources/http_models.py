@@ -126,7 +126,7 @@ def build_consent(
     try:
         change = validate_strict(ConsentChange, data)
     except ValidationError as exc:
-        raise IntakeError(errors + field_errors(exc)) from None
+        raise IntakeError(errors + field_errors(exc, whole="(body)")) from None
     if errors:
         raise IntakeError(errors)
     return change

@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,9 +108,12 @@ class IdempotencyStore:
         *,
         retention: timedelta = timedelta(days=30),
         pending_timeout: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.retention = retention
         self.pending_timeout = pending_timeout
+        #: wall-clock seconds (``created_at`` is compared across instances)
+        self._clock = clock
         self._lock = threading.Lock()
         self._writes = 0
         self.owner = process_instance()
@@ -155,7 +158,7 @@ class IdempotencyStore:
         holds raises :class:`InFlight`, also one that another instance reserved at the
         same moment. Nothing is reserved when it raises.
         """
-        now = time.time()
+        now = self._clock()
         done: dict[str, Any] = {}
         with self._write() as conn:
             for key, fingerprint in keys.items():
@@ -240,5 +243,5 @@ class IdempotencyStore:
 
     def prune(self) -> int:
         """Forget entries older than ``retention``; return how many."""
-        return self.purge(datetime.fromtimestamp(time.time() - self.retention.total_seconds(),
-                                                 UTC))
+        return self.purge(datetime.fromtimestamp(
+            self._clock() - self.retention.total_seconds(), UTC))

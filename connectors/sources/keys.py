@@ -49,6 +49,7 @@ from hub.errors import SourceRegistryError, UnknownSource
 from hub.events import EVENT_TYPES
 from hub.state_layout import STORE_FILE
 from hub.store import Database, open_database
+from hub.values import MUNICIPALITY_CODE_PATTERN
 
 __all__ = [
     "CONSENT_PERMISSION",
@@ -77,7 +78,7 @@ _SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:\S+$", re.IGNORECASE)
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 #: a team id (as in hub.yaml) or a CBS municipality code
-_SCOPE = re.compile(r"^(?:[a-z0-9][a-z0-9-]{1,62}|GM\d{4})$")
+_SCOPE = re.compile(f"^(?:[a-z0-9][a-z0-9-]{{1,62}}|{MUNICIPALITY_CODE_PATTERN[1:-1]})$")
 # scrypt: 16 MiB of memory, some tens of milliseconds per check
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 _KDF = f"scrypt:n={_N},r={_R},p={_P}"
@@ -226,7 +227,7 @@ class SourceRegistry:
     def add(
         self, source_id: str, urn: str, event_types: Iterable[str], *,
         consent_purposes: Iterable[str] = (), consent_scopes: Iterable[str] = (),
-    ) -> tuple[SourceInfo, str]:  # fmt: skip
+    ) -> tuple[SourceInfo, str]:
         """Register a source; return it and its plain API key (shown once, never stored).
         ``consent_purposes`` and ``consent_scopes``: what it may record (with ``consent``)."""
         types = tuple(dict.fromkeys(event_types))

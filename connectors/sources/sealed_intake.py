@@ -38,6 +38,7 @@ from hub.intake_keys import Opener
 from hub.pseudonym import Pseudonymiser
 from hub.sealed import SealedSignal, open_signal
 from hub.topics import SEALED_INTAKE, ensure_topics
+from hub.values import field_errors
 
 __all__ = ["GROUP", "STAGE", "SealedIntakeSource"]
 
@@ -130,7 +131,7 @@ class SealedIntakeSource(Source):
             try:
                 sealed = SealedSignal.from_avro(event.record)
             except ValidationError as exc:
-                names = [".".join(map(str, e["loc"])) for e in exc.errors()]
+                names = [e.field for e in field_errors(exc)]
                 raise SignalRejected(f"invalid sealed record: {_fields(names)}",
                                      "VALIDATION_FAILED") from None
             event_id = sealed.event_id

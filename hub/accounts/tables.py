@@ -24,13 +24,13 @@ USERS = sa.Table(
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("disabled", sa.Integer, nullable=False, server_default="0"),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line
 
 MEMBERSHIPS = sa.Table(
     "memberships", METADATA,
     sa.Column("username", sa.Text, sa.ForeignKey("users.username"), primary_key=True),
     sa.Column("team_id", sa.Text, primary_key=True),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line
 
 SESSIONS = sa.Table(
     "sessions", METADATA,
@@ -39,11 +39,11 @@ SESSIONS = sa.Table(
     sa.Column("created", sa.Double, nullable=False),
     sa.Column("last_seen", sa.Double, nullable=False),
     sa.Column("revoked", sa.Double),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line
 
 ATTEMPTS = sa.Table(
     "login_attempts", METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key", sa.Text, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line

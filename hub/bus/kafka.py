@@ -232,7 +232,7 @@ class KafkaBus(Bus):
         retention = config.pop("retention.ms", None)
         policy = config.pop("cleanup.policy", "delete")
         return TopicSpec(topic, partitions, "compact" if policy == "compact" else "delete",
-                         None if retention is None else int(retention), config)  # fmt: skip
+                         None if retention is None else int(retention), config)
 
     def alter_topic(self, topic: str, config: Mapping[str, str]) -> None:
         try:
@@ -338,7 +338,7 @@ class KafkaBus(Bus):
         transactional_id: str | None = None,
     ) -> KafkaBusConsumer:
         return KafkaBusConsumer(self, group, list(topics), auto_offset_reset,
-                                transactional_id)  # fmt: skip
+                                transactional_id)
 
     def reader(self, partitions: Iterable[TopicPartition]) -> KafkaReader:
         return KafkaReader(self, set(partitions))
@@ -351,7 +351,7 @@ class KafkaBus(Bus):
             producer = KafkaProducer(
                 **{**self._producer_config, "transactional_id": transactional_id,
                    "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
-            )  # fmt: skip
+            )
         except kerr.KafkaError as exc:
             raise self.wrap_error(exc, f"cannot start transactional producer {transactional_id}",
                               since) from exc
@@ -496,7 +496,7 @@ class KafkaBusConsumer(Consumer):
                     {KafkaTP(tp.topic, tp.partition): OffsetAndMetadata(off, "", -1)
                      for tp, off in offsets.items()},
                     self._consumer.group_metadata(),
-                ), producer, timeout, "offsets not added")  # fmt: skip
+                ), producer, timeout, "offsets not added")
         except kerr.KafkaError as exc:  # not committing yet: the transaction aborts
             self._discard()
             raise _wrap(exc, f"transaction failed in group {self.group}") from exc
@@ -577,7 +577,7 @@ class KafkaReader(Consumer):
                 group_id=None, enable_auto_commit=False,
                 client_id=f"{bus.client_id}-reader", max_poll_records=5000,
                 isolation_level="read_committed", auto_offset_reset="earliest",
-            ))  # fmt: skip
+            ))
             self._consumer.assign([KafkaTP(tp.topic, tp.partition) for tp in partitions])
         except kerr.KafkaError as exc:
             raise bus.wrap_error(exc, "cannot start a reader", since) from exc
@@ -585,14 +585,14 @@ class KafkaReader(Consumer):
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000),
-                                          max_records=max_records)  # fmt: skip
+                                          max_records=max_records)
         except kerr.KafkaError as exc:
             raise _wrap(exc, "reader poll failed") from exc
         return [
             Message(tp.topic, tp.partition, r.offset, r.key, r.value,
                     tuple(r.headers or ()), r.timestamp)
             for tp, records in batches.items() for r in records
-        ]  # fmt: skip
+        ]
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         raise BusError("a reader outside any group commits nothing")
@@ -677,4 +677,4 @@ def _send(producer: KafkaProducer, r: Record) -> Any:
     return producer.send(
         r.topic, value=r.value, key=r.key, headers=list(r.headers) or None,
         partition=r.partition,
-    )  # fmt: skip
+    )

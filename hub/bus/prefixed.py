@@ -63,7 +63,7 @@ class PrefixedConsumer(Consumer):
         self, records: Sequence[Record], offsets: Mapping[TopicPartition, int]
     ) -> list[tuple[int, int]]:
         return self.inner.commit_with([self._names.record_out(r) for r in records],
-                                      self._names.offsets_out(offsets))  # fmt: skip
+                                      self._names.offsets_out(offsets))
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.inner.seek(self._names.tp_out(tp), offset)
@@ -123,12 +123,12 @@ class PrefixedBus(Bus):
         tid = None if transactional_id is None else self._names.out(transactional_id)
         inner = self.inner.consumer(self._names.out(group), [self.physical(t) for t in topics],
                                     auto_offset_reset=auto_offset_reset,
-                                    transactional_id=tid)  # fmt: skip
+                                    transactional_id=tid)
         return PrefixedConsumer(inner, self._names)
 
     def reader(self, partitions: Iterable[TopicPartition]) -> Consumer:
         return PrefixedConsumer(self.inner.reader([self._names.tp_out(tp) for tp in partitions]),
-                                self._names)  # fmt: skip
+                                self._names)
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         return self.inner.end_offsets(self.physical(topic))

@@ -28,6 +28,7 @@ from hub.events import ConsentAction, ConsentChange
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
 from hub.topics import CONSENT, core_topics
+from hub.values import field_errors, problem_text
 
 __all__ = ["consent"]
 
@@ -150,10 +151,8 @@ def _subjects(
 
 def _invalid(exc: ValidationError) -> click.ClickException:
     """Field names and rules only: pydantic's own message would echo the input."""
-    errors = "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'consent'}: {e['msg']}" for e in exc.errors()
-    )
-    return click.ClickException(f"invalid consent: {errors}")
+    return click.ClickException(
+        f"invalid consent: {problem_text(field_errors(exc, whole='consent'))}")
 
 
 def _iso(value: datetime | None) -> str:

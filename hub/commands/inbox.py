@@ -53,18 +53,18 @@ def inbox() -> None:
 @state_option
 @click.option("--team", "team_id", required=True, help="Team id, e.g. schuldhulp-centrum.")
 @click.option("--status", type=click.Choice(["new", "claimed", "closed"]), default=None,
-              help="Only alerts with this status.")  # fmt: skip
+              help="Only alerts with this status.")
 @click.option("--urgency", type=click.Choice(["NORMAL", "URGENT"], case_sensitive=False),
-              default=None, help="Only alerts of this urgency.")  # fmt: skip
+              default=None, help="Only alerts of this urgency.")
 @click.option("--event-type", default=None, help="Only this event type, e.g. debt-signal.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Only alerts created on or after this date (YYYY-MM-DD, UTC).")  # fmt: skip
+              help="Only alerts created on or after this date (YYYY-MM-DD, UTC).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
 def list_alerts(
     state_dir: Path | None, team_id: str, status: str | None, urgency: str | None,
     event_type: str | None, since: datetime | None, limit: int, as_json: bool,
-) -> None:  # fmt: skip
+) -> None:
     """List a team's alerts, most urgent first, then newest first.
 
     Columns: alert id, created (UTC), urgency, due date, event type, status, claimed by.
@@ -75,7 +75,7 @@ def list_alerts(
         items = store.list_alerts(
             team_id, event_type=event_type, urgency=urgency.upper() if urgency else None,
             status=status, since=since_day, limit=limit,
-        )  # fmt: skip
+        )
     finally:
         store.close()
     for item in items:
@@ -85,13 +85,13 @@ def list_alerts(
                 "alert": a.model_dump(mode="json"), "status": item.status.value,
                 "claimed_by": item.claimed_by,
                 "outcome": item.outcome.value if item.outcome else None,
-            }))  # fmt: skip
+            }))
             continue
         click.echo("\t".join([
             a.alert_id, a.created_at.strftime("%Y-%m-%d %H:%M"), a.urgency.value,
             a.due_date.isoformat() if a.due_date else "-", a.event_type, item.status.value,
             item.claimed_by or "-",
-        ]))  # fmt: skip
+        ]))
     if not as_json:
         click.echo(f"{len(items)} alert(s)")
 
@@ -103,14 +103,14 @@ def list_alerts(
 @click.argument("alert_id")
 @click.option("--outcome", "outcome_name", type=click.Choice(list(_OUTCOMES)), required=True,
               help="picked-up / not-picked-up: told to the source (only that);"
-                   " closed: closed for another reason, nothing is told.")  # fmt: skip
+                   " closed: closed for another reason, nothing is told.")
 @click.option("--note", default=None, help="A note for the team; it never leaves the inbox.")
 @click.option("--by", "user", default=None, help="Who closes it.")
 @click.option("--team", "team_id", default=None, help="Refuse unless the alert is this team's.")
 def close_alert(
     bus_url: str | None, registry_url: str | None, state_dir: Path | None, alert_id: str,
     outcome_name: str, note: str | None, user: str | None, team_id: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Close ALERT_ID with an outcome and publish it to the signal's source.
 
     The AlertOutcome on outcomes.v1 (keyed by the source URN) says PICKED_UP or

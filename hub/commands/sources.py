@@ -136,7 +136,7 @@ def sources() -> None:
 def add(
     state_dir: Path | None, source_id: str, urn: str, event_types: tuple[str, ...],
     consent_purposes: tuple[str, ...], consent_scopes: tuple[str, ...], as_json: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Register SOURCE_ID and print its API key (once: only a hash is kept).
 
     \b
@@ -151,7 +151,7 @@ def add(
         try:
             info, key = registry.add(source_id, urn, event_types,
                                      consent_purposes=consent_purposes,
-                                     consent_scopes=consent_scopes)  # fmt: skip
+                                     consent_scopes=consent_scopes)
         except HubError as exc:
             raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -176,7 +176,7 @@ def add(
 def set_consent(
     state_dir: Path | None, source_id: str, consent_purposes: tuple[str, ...],
     consent_scopes: tuple[str, ...],
-) -> None:  # fmt: skip
+) -> None:
     """Replace the consent purposes and recipient scopes SOURCE_ID may record (its key
     stays); from its next request on. Without options it may record none.
 

@@ -36,7 +36,7 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default="member", show_default=True,
               help="member: a team's inbox; operator: the dashboard, no alert contents;"
-                   " admin: accounts (and the inbox of their teams).")  # fmt: skip
+                   " admin: accounts (and the inbox of their teams).")
 @click.option("--team", "teams", multiple=True,
               help="Team id (repeatable), e.g. schuldhulp-centrum.")
 @click.option("--password-stdin", is_flag=True,

@@ -35,6 +35,7 @@ from hub.events import NAMESPACE, ConsentChange
 from hub.serde import AvroSerde
 from hub.stream import Outcome, StreamLoop
 from hub.topics import CONSENT
+from hub.values import field_errors, problem_text
 
 __all__ = ["LedgerFollower", "group_for", "publish_consent"]
 
@@ -133,7 +134,7 @@ class LedgerFollower:
                 guarantee="at-least-once", own_offsets=True, tombstones=True,
                 batch_size=self.max_records, dead_letters=self.dead_letters,
                 decode_stage=self.stage,
-            )  # fmt: skip
+            )
         return self._loop
 
     def lag(self) -> dict[int, int]:
@@ -248,7 +249,7 @@ class LedgerFollower:
     def _late(
         self, timeout: float, targets: dict[int, int], behind: set[int],
         want: set[TopicPartition],
-    ) -> ConsentLedgerError:  # fmt: skip
+    ) -> ConsentLedgerError:
         if not want <= self.loop.reader.consumer.assignment():
             return ConsentLedgerError(
                 f"consumer group {self.group} was not given every partition of"
@@ -275,10 +276,10 @@ class LedgerFollower:
             if event.record_name == TOMBSTONE:
                 if m.key is None:
                     log.warning("tombstone without key ignored", topic=m.topic,
-                                partition=m.partition, offset=m.offset)  # fmt: skip
+                                partition=m.partition, offset=m.offset)
                     continue
                 placed.append((m.partition, m.offset,
-                               ConsentErased(m.key.decode("utf-8", "replace"))))  # fmt: skip
+                               ConsentErased(m.key.decode("utf-8", "replace"))))
                 continue
             if event.record_name != _RECORD:
                 error, reason = ValueError(f"{event.record_name} is not a ConsentChange"), (
@@ -290,12 +291,10 @@ class LedgerFollower:
                     continue
                 except ValidationError as exc:
                     # the message names fields and rules only (no input values)
-                    error = ValueError("; ".join(
-                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-                    ))  # fmt: skip
+                    error = ValueError(problem_text(field_errors(exc)))
                     reason = "VALIDATION_FAILED"
             bad.append(self.dead_letters.build(m, error, stage=self.stage, reason=reason))
             log.warning("dead letter", topic=m.topic, partition=m.partition, offset=m.offset,
-                        error=reason)  # fmt: skip
+                        error=reason)
         placed.sort(key=lambda item: (item[0], item[1]))
         return [change for _, _, change in placed], bad

@@ -37,7 +37,7 @@ from hub.ddas.model import Uitwisselmodel
 from hub.ddas.records import CaseRecord, OrganisationRecord, SignalRecord
 from hub.errors import ExportError, FieldError
 from hub.events import CreditorType
-from hub.values import MunicipalityCode
+from hub.values import MunicipalityCode, field_errors
 
 __all__ = ["SIGNAALPARTNER", "gemeentecode", "whole_euros", "write_delivery"]
 
@@ -161,9 +161,7 @@ def write_delivery(*, municipality_code: str, period_start: date, period_end: da
     try:
         delivery = Uitwisselmodel.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        problems.extend(FieldError(".".join(str(p) for p in e["loc"]),
-                                   e["msg"].removeprefix("Value error, "))
-                        for e in exc.errors())
+        problems.extend(field_errors(exc, whole="(delivery)"))
     if problems:
         raise ExportError(problems)
     return delivery

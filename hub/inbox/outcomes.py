@@ -77,5 +77,5 @@ def publish_outcome(
     log.info(
         "alert outcome published", topic=topic, partition=partition, offset=offset,
         alert_id=alert.alert_id, outcome=outcome.value,
-    )  # fmt: skip
+    )
     return record

@@ -99,7 +99,7 @@ class InboxStore:
                 "alert": a.model_dump_json(),
             }
             for a in alerts
-        }  # fmt: skip
+        }
         if not rows:
             return 0
         with self._db.transaction() as conn:

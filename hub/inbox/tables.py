@@ -40,7 +40,7 @@ ALERTS = sa.Table(
     sa.Column("closed_by", sa.Text),
     sa.Column("closed_ms", sa.BigInteger),
     sa.Column("changed", sa.BigInteger, nullable=False, server_default="0"),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line
 
 NOTES = sa.Table(
     "inbox_notes", METADATA,
@@ -49,10 +49,10 @@ NOTES = sa.Table(
     sa.Column("author", sa.Text, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("at_ms", sa.BigInteger, nullable=False),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line
 
 CHANGES = sa.Table(
     "inbox_changes", METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
-)  # fmt: skip
+)  # fmt: skip  # table name and metadata first, then a column a line

@@ -30,6 +30,7 @@ from hub.events import ProcessingRecord, TeamAlert
 from hub.policy import CompiledPolicy
 from hub.routing.writer import RecordWriter, Template
 from hub.schemas import load_schema
+from hub.values import field_errors, problem_text
 
 __all__ = ["ALERT_NAMESPACE", "IdSource", "OutputTemplates", "alert_id_for"]
 
@@ -88,7 +89,7 @@ def _checked(model: type[ProcessingRecord] | type[TeamAlert], fixed: Mapping[str
     try:
         avro = model.model_validate(values).to_avro()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = problem_text(field_errors(exc))
         raise ConfigError(f"{what} would write an invalid {model.avro_name}: {problems}"
                           ) from None
     changed = sorted(k for k, v in fixed.items() if avro[k] != v)

@@ -166,7 +166,7 @@ class StreamLoop:
             consumer = self.bus.consumer(self.group, self.topics, transactional_id=tid)
             self._reader = AvroConsumer(consumer, self.serde, self.dead_letters,
                                         stage=self.decode_stage, collect=True,
-                                        tombstones=self.tombstones)  # fmt: skip
+                                        tombstones=self.tombstones)
         return self._reader
 
     def _rebalanced(self) -> set[TopicPartition]:
@@ -229,7 +229,7 @@ class StreamLoop:
             if isinstance(exc, CommitFailed):
                 log.warning("commit refused (rebalance or fenced); the batch is read again",
                             component=self.name, group=self.group,
-                            error=str(exc)[:300])  # fmt: skip
+                            error=str(exc)[:300])
                 return 0
             raise
         metrics.produced(self.name, records)
@@ -245,10 +245,10 @@ class StreamLoop:
                     self._reader.consumer.seek(tp, offset)
                 except BusError as exc:  # revoked meanwhile: its new owner reads it
                     log.warning("cannot rewind", topic=tp.topic, partition=tp.partition,
-                                error=type(exc).__name__)  # fmt: skip
+                                error=type(exc).__name__)
 
     def run(self, stop: threading.Event, idle_exit: float | None = None,
-            on_idle: Callable[[], None] | None = None) -> None:  # fmt: skip
+            on_idle: Callable[[], None] | None = None) -> None:
         """Checkpoints until ``stop`` (or ``idle_exit`` idle seconds); a part that is
         unavailable (bus, registry, a sink: ``BusError``/``Unavailable``) is waited for,
         never a reason to stop; any other error of a batch rewinds it and is raised."""
@@ -262,7 +262,7 @@ class StreamLoop:
                 pause = min(_MAX_PAUSE_S, self.retry_pause * 2 ** min(self._failures - 1, 5))
                 log.warning("a part is unavailable; the batch is retried", component=self.name,
                             group=self.group, error=type(exc).__name__,
-                            detail=str(exc)[:300], retry_in=pause)  # fmt: skip
+                            detail=str(exc)[:300], retry_in=pause)
                 stop.wait(pause)
                 continue
             if read or (not self._owned and time.monotonic() - started < _JOIN_GRACE_S):

@@ -149,7 +149,7 @@ def _row(item: InboxItem) -> dict[str, Any]:
         "received_ms": _ms(item.received_at), "version": item.version,
         "url": f"/inbox/alerts/{a.alert_id}",
         "created": a.created_at.strftime("%Y-%m-%d %H:%M"),
-    }  # fmt: skip
+    }
 
 
 def _detail(item: InboxItem) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def _detail(item: InboxItem) -> dict[str, Any]:
         "closed_at": item.closed_at.isoformat() if item.closed_at else None,
         "notes": [{"author": n.author, "text": n.text, "at": n.at.isoformat()}
                   for n in item.notes],
-    }  # fmt: skip
+    }
 
 
 class _Filters:
@@ -199,7 +199,7 @@ class _Filters:
                 team, event_type=self.event_type or None, urgency=self.urgency or None,
                 status=self.status or None, since=self.since, limit=limit,
                 changed_after=changed_after,
-            )  # fmt: skip
+            )
         found.sort(key=lambda i: (i.alert.urgency is not AlertUrgency.URGENT,
                                   -_ms(i.alert.created_at), i.alert.alert_id))
         return found[:limit]
@@ -213,7 +213,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     app.state.deps = deps
     app.state.stopping = threading.Event()
     app.state.sessions = deps.users.sessions(idle_timeout=settings.session_idle_timeout,
-                                             max_age=settings.session_max_age)
+                                             max_age=settings.session_max_age, clock=deps.clock)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
@@ -230,7 +230,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         return templates.TemplateResponse(request, name, {
             "user": user, "csrf_token": csrf_token(request), "team_names": team_names,
             "has_operator": has_operator, "today": datetime.now(UTC).date(), **context,
-        }, status_code=status)  # fmt: skip
+        }, status_code=status)
 
     def own_item(user: User, alert_id: str) -> InboxItem:
         """The alert if it is one of the user's teams': 404 when unknown, 403 otherwise."""
@@ -254,7 +254,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         response = await run_in_threadpool(
             render, request, "error.html", exc.status_code, message=exc.detail,
             status_code=exc.status_code,
-        )  # fmt: skip
+        )
         response.headers.update(headers)
         return response
 
@@ -342,7 +342,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
             on_closed=lambda _: record_access(
                 deps, name="close-alert", reason_code=f"ALERT_CLOSED_{outcome.value}",
                 username=user.username, alert=item.alert),
-        )  # fmt: skip
+        )
         return "published" if closing.told is Told.PUBLISHED else "closed"
 
     for verb, fn in (("claim", claim), ("note", note), ("close", close)):

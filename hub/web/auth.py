@@ -152,7 +152,7 @@ def _set_cookie(request: Request, response: Response, session: _Session) -> None
         session_cookie_name(settings), _serializer(request).dumps(payload),
         max_age=math.ceil(settings.session_max_age), httponly=True, samesite="lax",
         secure=settings.secure_cookies or request.url.scheme == "https", path="/",
-    )  # fmt: skip
+    )
     request.state.session = session
     request.scope["state"].pop("user", None)  # read again from the new session
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,3 +32,5 @@ class WebDeps:
     web: WebSettings = field(default_factory=WebSettings)
     #: where Prometheus metrics are served (their own listener), shown to operators
     metrics_url: str | None = None
+    #: wall-clock seconds, for session idle times and lifetimes
+    clock: Callable[[], float] = time.time

@@ -122,7 +122,7 @@ def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]
             render, request, "login.html", 429, next=target, username=username,
             error="Too many sign-in attempts. Wait"
                   f" {_wait_text(retry_after)} and try again.",
-        )  # fmt: skip
+        )
         response.headers["Retry-After"] = str(int(retry_after))
         return response
 
@@ -148,7 +148,7 @@ def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]
             return await run_in_threadpool(
                 render, request, "login.html", 401, next=target,
                 error="Unknown username or wrong password.", username=username,
-            )  # fmt: skip
+            )
         await run_in_threadpool(limiter.succeeded, username, client, ticket)
         await run_in_threadpool(record_access, deps, name="sign-in", username=username,
                                 reason_code="SIGNED_IN")
