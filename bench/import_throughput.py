@@ -47,7 +47,8 @@ from pydantic import SecretStr
 
 from bench.harness import Result, Target, format_table, pinned_to_one_core, results_json
 from connectors.sources.batch_mapping import load_mapping
-from connectors.sources.csv_batch import DEFAULT_BATCH, CsvBatchSource, ImportSummary
+from connectors.sources.csv_batch import CsvBatchSource
+from hub.batch_import import DEFAULT_BATCH, ImportSummary
 from hub.bus.embedded import EmbeddedBus
 from hub.pseudonym import Pseudonymiser
 from hub.registry.embedded import EmbeddedRegistry

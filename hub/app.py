@@ -34,7 +34,6 @@ from fastapi import FastAPI
 
 from connectors.sinks.runner import SinkRunner, webhook_secrets
 from connectors.sources.http_ingest import create_app
-from connectors.sources.keys import SourceRegistry
 from connectors.sources.sealed_intake import SealedIntakeSource
 from hub.accounts import UserStore
 from hub.config import HubConfig
@@ -45,6 +44,7 @@ from hub.retention import RetentionJob, StoreRetention, audit_publisher
 from hub.router import Router
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
+from hub.sources import SourceRegistry
 from hub.sqlite import private_dir
 from hub.state_layout import StateLayout
 from hub.store import Database, open_from_settings

@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 
+from connectors.sources.batch_files import BATCH_FILES
 from hub.commands.bus import consume, topics
 from hub.commands.consent import consent
 from hub.commands.db import db
 from hub.commands.deadletters import deadletters
-from hub.commands.importer import import_file
+from hub.commands.importer import import_command
 from hub.commands.inbox import inbox
 from hub.commands.keys import keys
 from hub.commands.retention import retention
@@ -70,7 +71,7 @@ main.add_command(deadletters)
 main.add_command(consent)
 main.add_command(sources)
 main.add_command(inbox)
-main.add_command(import_file)
+main.add_command(import_command(BATCH_FILES))
 main.add_command(run)
 main.add_command(demo)
 main.add_command(users)

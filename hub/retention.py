@@ -34,16 +34,16 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 import structlog
 
-from connectors.sources.batch_io import ImportLedger
-from connectors.sources.idempotency import IdempotencyStore
-from connectors.sources.keys import SourceRegistry
 from hub.accounts import UserStore
 from hub.audit import new_trace_id, processing_record
 from hub.config import HubConfig
 from hub.connect import Connection
 from hub.events import DecisionOutcome, ProcessingRecord
+from hub.idempotency import IdempotencyStore
+from hub.import_ledger import ImportLedger
 from hub.inbox import InboxStore
 from hub.settings import Settings
+from hub.sources import SourceRegistry
 from hub.store import Database, rollback_only
 from hub.topics import AUDIT
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from connectors.sources.idempotency import IdempotencyStore
 from hub.bus.base import Record
 from hub.connect import Connection
 from hub.errors import BusUnavailable, ConfigError, InFlight, KeyReused
+from hub.idempotency import IdempotencyStore
 from hub.supervisor import Supervisor
 from hub.topics import SIGNAL_TOPICS
 from tests.test_http_ingest import FlakyBus, debt, read_topics, running, valid_bsn
@@ -164,7 +164,7 @@ def test_a_retry_after_an_unknown_outcome_publishes_the_same_event_id(
 
 _DIE_HOLDING = """
 import os, sys
-from connectors.sources.idempotency import IdempotencyStore
+from hub.idempotency import IdempotencyStore
 store = IdempotencyStore(sys.argv[1])
 store.begin("s", {"request:k": "fp-1", "event:e": "c-1"})
 os._exit(9)  # killed while publishing: never completes, never releases

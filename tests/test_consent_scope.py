@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.sources.http_ingest import create_app
-from connectors.sources.keys import SourceRegistry, SourceRegistryError
 from hub.cli import main
 from hub.connect import Connection, connect
 from hub.events import ConsentAction, ConsentChange
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
+from hub.sources import SourceRegistry, SourceRegistryError
 from hub.topics import CONSENT
 
 URN = "urn:nld:oin:00000001234567890000"

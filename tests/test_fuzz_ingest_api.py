@@ -44,11 +44,11 @@ from hypothesis import settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from connectors.sources.http_ingest import create_app
-from connectors.sources.keys import PERMISSIONS, SourceRegistry
 from hub.connect import connect
 from hub.outcome_feed import encode_cursor
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
+from hub.sources import PERMISSIONS, SourceRegistry
 from hub.values import TEXT_PATTERN
 from tests.fuzz_payloads import DOCS, PSEUDONYMISER, URN, dates_in_order, fix_bsn, report
 

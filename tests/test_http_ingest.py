@@ -21,15 +21,15 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sources.http_ingest import create_app
-from connectors.sources.idempotency import IdempotencyStore
-from connectors.sources.keys import SourceRegistry
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
 from hub.connect import Connection, connect
 from hub.errors import Backpressure, BusUnavailable, EventIdReused, InFlight, KeyReused
 from hub.events import ConsentAction, ConsentChange, DebtSignal
+from hub.idempotency import IdempotencyStore
 from hub.pseudonym import Pseudonymiser
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
+from hub.sources import SourceRegistry
 from hub.store import open_database
 from hub.topics import CONSENT, SIGNAL_TOPICS
 

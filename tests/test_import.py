@@ -24,8 +24,9 @@ from connectors.sources.batch_io import (
     event_id_for,
 )
 from connectors.sources.batch_mapping import BatchFileError, load_mapping
-from connectors.sources.csv_batch import CsvBatchSource, ImportSummary
+from connectors.sources.csv_batch import CsvBatchSource
 from connectors.sources.jsonl_batch import JsonlBatchSource
+from hub.batch_import import ImportSummary
 from hub.bus.base import Message, TopicPartition
 from hub.cli import main
 from hub.connect import Connection, connect

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from connectors.sources.batch_mapping import BatchFileError
-from connectors.sources.csv_batch import BatchFileSource, CsvBatchSource, ImportSummary
+from connectors.sources.csv_batch import BatchFileSource, CsvBatchSource
 from connectors.sources.jsonl_batch import JsonlBatchSource
+from hub.batch_import import ImportSummary
 from hub.connect import Connection, connect
 from hub.settings import Settings
 

@@ -2,10 +2,14 @@
 
 - the core (``hub`` outside ``hub.web`` and ``hub.commands``) never imports the web app
   or the commands; only the composition roots wire them together;
-- pages and commands call the core: ``hub.web`` imports no connector at all, and
-  neither ``hub.web`` nor ``hub.commands`` imports logic that moved to the core (the
-  inbox workflow, outcomes, the server runner); the web app and the commands do not
-  import each other;
+- the core (``hub`` outside the composition roots, ``hub.commands``, ``hub.web`` and the
+  test tooling ``hub.devtools``) imports no connector: it holds the logic, the edges
+  only their technology;
+- pages and commands call the core: neither ``hub.web`` nor ``hub.commands`` imports a
+  connector (the composition roots hand them the edges they use, e.g. the batch file
+  formats to ``signalhub import``) or logic that moved to the core (the inbox workflow,
+  outcomes, the server runner, the source registry, the stores of the intake, the
+  batch import); the web app and the commands do not import each other;
 - the edges (``connectors``) never import the web app, the commands or a composition root;
 - nobody imports another module's private names;
 - settings are the only reader of the environment (``os.environ`` / ``os.getenv``), with
@@ -42,7 +46,16 @@ MOVED_TO_THE_CORE = {
     "hub.web.accounts": "hub.accounts",
     "hub.web.account_tables": "hub.accounts.tables",
     "hub.web.sessions": "hub.accounts.sessions",
+    "connectors.sources.keys": "hub.sources",
+    "connectors.sources.idempotency": "hub.idempotency",
+    "connectors.sources.batch_sealed": "hub.sealed_import",
+    **{f"connectors.sources.batch_io.{name}": "hub.import_ledger"
+       for name in ("IMPORTS_FILE", "ImportLedger", "ImportLedgerError")},
+    **{f"connectors.sources.csv_batch.{name}": "hub.batch_import"
+       for name in ("DEFAULT_BATCH", "ImportSummary", "ProgressCallback")},
 }
+#: the parts of ``hub`` that are not the core: they compose it, render it, or test it
+NOT_THE_CORE = (*COMPOSITION_ROOTS, "hub.commands", "hub.web", "hub.devtools")
 #: modules besides hub.settings that read the process environment, and why
 ENVIRONMENT_READERS = {
     "hub.app": "hands the process environment to the webhook sinks, whose secrets hub.yaml"
@@ -150,9 +163,17 @@ def test_the_core_imports_neither_the_web_app_nor_the_commands() -> None:
     assert _violations("hub", ("hub.web", "hub.commands"), allowed=COMPOSITION_ROOTS) == []
 
 
+def test_the_core_imports_no_connector() -> None:
+    core = {module for module in SOURCES
+            if _within(module, "hub") and not any(_within(module, p) for p in NOT_THE_CORE)}
+    assert {"hub.sources", "hub.idempotency", "hub.import_ledger", "hub.batch_import"} <= core
+    assert _violations("hub.app", ("connectors",)), "the walk sees hub.app use the edges"
+    assert _violations("hub", ("connectors",), allowed=set(SOURCES) - core) == []
+
+
 @pytest.mark.parametrize(("importers", "targets"), [
     ("hub.web", ("hub.commands", "connectors", *COMPOSITION_ROOTS)),
-    ("hub.commands", ("hub.web", "connectors.sinks", *MOVED_TO_THE_CORE)),
+    ("hub.commands", ("hub.web", "connectors", *MOVED_TO_THE_CORE)),
 ])
 def test_pages_and_commands_call_the_core(importers: str, targets: tuple[str, ...]) -> None:
     assert _violations(importers, targets) == []

@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from connectors.sinks.runner import SinkRunner
 from connectors.sources.http_ingest import create_app
-from connectors.sources.keys import SourceRegistry
 from hub.bus.base import Record
 from hub.cli import main
 from hub.config import load_config
@@ -31,6 +30,7 @@ from hub.outcome_feed import read_outcomes
 from hub.router import Router, alert_id_for
 from hub.samples import sample_debt
 from hub.settings import Settings
+from hub.sources import SourceRegistry
 from hub.store import open_database
 from hub.topics import SIGNAL_TOPICS
 

@@ -22,7 +22,6 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from connectors.sources.http_ingest import create_app
-from connectors.sources.keys import SourceRegistry
 from hub.accounts import UserStore
 from hub.config import load_config
 from hub.connect import Connection, connect
@@ -32,6 +31,7 @@ from hub.pseudonym import Pseudonymiser
 from hub.request_log import trace_id_of
 from hub.serving import serve, server_address, stop
 from hub.settings import Settings
+from hub.sources import SourceRegistry
 from hub.store import open_database
 from hub.web.app import create_web_app
 from hub.web.deps import WebDeps

@@ -15,9 +15,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from connectors.sources.batch_io import ImportLedger
-from connectors.sources.idempotency import IdempotencyStore
-from connectors.sources.keys import SourceRegistry
 from hub.accounts import UserStore
 from hub.accounts.attempts import LimitRule
 from hub.app import HubProcess
@@ -25,10 +22,13 @@ from hub.cli import main
 from hub.config import HubConfig, load_config
 from hub.connect import Connection, connect
 from hub.events import AlertUrgency, ProcessingRecord, TeamAlert
+from hub.idempotency import IdempotencyStore
+from hub.import_ledger import ImportLedger
 from hub.inbox import InboxStore
 from hub.retention import RETENTION_ACTIVITY, StoreRetention, audit_publisher, inbox_cutoffs
 from hub.router import alert_id_for
 from hub.settings import Settings
+from hub.sources import SourceRegistry
 from hub.store import open_database
 from hub.topics import AUDIT, ensure_topics
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sources.batch_io import IMPORTS_FILE, ImportLedger
 from hub.app import HubProcess
 from hub.config import load_config
+from hub.import_ledger import IMPORTS_FILE, ImportLedger
 from hub.inbox import InboxStore
 from hub.settings import Settings
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sources.batch_io import ImportLedger, ImportLedgerError
 from hub.accounts import UserStore
+from hub.import_ledger import ImportLedger, ImportLedgerError
 from hub.router_state import RouterState
 from hub.sqlite import open_database, write_transaction
 

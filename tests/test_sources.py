@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from connectors.sources.keys import (
+from hub.cli import main
+from hub.sources import (
     SOURCES_FILE,
     SourceRegistry,
     SourceRegistryError,
     UnknownSource,
 )
-from hub.cli import main
 
 URN = "urn:nld:oin:00000001234567890000"
 KEY = re.compile(r"sk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.sources.batch_io import ImportLedger, ImportLedgerError
-from connectors.sources.idempotency import IdempotencyStore
-from connectors.sources.keys import SourceRegistry, SourceRegistryError, UnknownSource
 from hub.errors import EventIdReused, InFlight, KeyReused
+from hub.idempotency import IdempotencyStore
+from hub.import_ledger import ImportLedger, ImportLedgerError
+from hub.sources import SourceRegistry, SourceRegistryError, UnknownSource
 from hub.store import open_database
 
 URN = "urn:nld:oin:00000001234567890000"

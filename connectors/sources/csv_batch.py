@@ -4,7 +4,9 @@ One file, read once: every row becomes a signal through :func:`hub.intake.build_
 (validated, the BSN pseudonymised at once) and the new ones are published in batches.
 :class:`BatchFileSource` is the engine, shared with ``jsonl_batch.JsonlBatchSource``;
 mapping and conversion live in ``batch_mapping``, the rest of the file I/O (encoding,
-event ids, publishing, rejects file, ledger) in ``batch_io``. See docs/import.md.
+event ids, publishing, rejects file) in ``batch_io``; the import ledger and the summary
+are the core's (:mod:`hub.import_ledger`, :mod:`hub.batch_import`, which runs an
+import). See docs/import.md.
 
 - Encoding: a byte-order mark is never read as text; without ``encoding``, UTF-8 if
   the whole file decodes strictly, else Windows-1252. Delimiter: ``;``, ``,`` or tab.
@@ -26,8 +28,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -37,9 +38,7 @@ from pydantic import BaseModel
 
 from connectors.sources.base import Source
 from connectors.sources.batch_io import (
-    IMPORTS_FILE,
     FileEncoding,
-    ImportLedger,
     ImportPublisher,
     RejectsFile,
     detect_encoding,
@@ -56,28 +55,19 @@ from connectors.sources.batch_mapping import (
     default_mapping,
     plain_reason,
 )
-from connectors.sources.batch_sealed import SealedImportPublisher
+from hub.batch_import import DEFAULT_BATCH, ImportSummary, ProgressCallback
 from hub.bus.base import Bus
+from hub.import_ledger import IMPORTS_FILE, ImportLedger
 from hub.intake import FieldError, IntakeError, build_signal
 from hub.pseudonym import PseudonymMaker
+from hub.sealed_import import SealedImportPublisher
 from hub.serde import AvroSerde
 from hub.store import Database
 from hub.topics import SIGNAL_TOPICS, core_topics
 
-__all__ = [
-    "DEFAULT_BATCH",
-    "BatchFileError",
-    "BatchFileSource",
-    "CsvBatchSource",
-    "ImportSummary",
-    "ProgressCallback",
-]
+__all__ = ["BatchFileError", "BatchFileSource", "CsvBatchSource"]
 
 log = structlog.get_logger(__name__)
-#: signals per bus produce (and ledger transaction)
-DEFAULT_BATCH = 2_000
-#: (bytes of the file read so far, rows read so far)
-ProgressCallback = Callable[[int, int], None]
 #: a valid UUID passed to build_signal while the real (content-derived) id is unknown
 _PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 #: fields left out of the content an event id is derived from
@@ -85,37 +75,6 @@ _TIMED = frozenset({"event_id", "source", "received_at"})
 _UNTIMED = _TIMED | {"occurred_at"}
 #: a valid row: event id (16 bytes, text) and the signal (whose event_id is a placeholder)
 _Built = tuple[bytes, str, BaseModel]
-
-
-@dataclass
-class ImportSummary:
-    """What one run did; counts are rows (``problems``: the rejects file's lines on rows)."""
-
-    path: Path
-    event_type: str
-    source: str
-    encoding: str = ""
-    bom: bool = False  #: the file starts with a byte-order mark (not read as text)
-    encoding_note: str = ""  #: why --encoding was not followed (a byte-order mark), or ""
-    delimiter: str | None = None
-    rows_read: int = 0
-    published: int = 0
-    rejected: int = 0
-    problems: int = 0
-    already_imported: int = 0
-    repeated_in_file: int = 0
-    elapsed_s: float = 0.0
-    rejects_path: Path | None = None
-    stopped: bool = False
-    empty: bool = False  #: the file had nothing at all (not even a header)
-    #: columns (JSON Lines: keys) no field reads, as shown; their values were not imported
-    ignored_columns: list[str] = field(default_factory=list)
-    absent_optional: list[str] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        """Rows read per second."""
-        return self.rows_read / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 class BatchFileSource(Source):

@@ -17,8 +17,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 
 from connectors.sources.http_errors import ApiError
-from connectors.sources.keys import CONSENT_PERMISSION, SourceInfo, SourceRegistry
 from hub.events import EVENT_TYPES
+from hub.sources import CONSENT_PERMISSION, SourceInfo, SourceRegistry
 
 __all__ = ["Authorize", "Key", "authorizer"]
 

@@ -26,8 +26,6 @@ from pydantic import BaseModel
 
 from connectors.sources.http_errors import ApiError, field, from_hub_error, invalid
 from connectors.sources.http_models import build_consent, content_fingerprint, fingerprint
-from connectors.sources.idempotency import IdempotencyStore
-from connectors.sources.keys import SourceInfo
 from hub.connect import Connection
 from hub.consent import (
     ConsentLedger,
@@ -38,9 +36,11 @@ from hub.consent import (
 )
 from hub.errors import EventIdReused, HubError
 from hub.events import ConsentAction, ConsentChange
+from hub.idempotency import IdempotencyStore
 from hub.intake import IntakeError, SignalPublisher, build_signal
 from hub.jsondepth import nests_deeper_than
 from hub.pseudonym import Pseudonymiser
+from hub.sources import SourceInfo
 from hub.store import Database
 from hub.topics import ensure_topics
 

@@ -39,12 +39,12 @@ from connectors.sources.http_errors import PROBLEM_JSON, ApiError, internal_erro
 from connectors.sources.http_handlers import MAX_JSON_DEPTH, Ingest, Responses
 from connectors.sources.http_models import Accepted, Problem, input_schemas, safe_field
 from connectors.sources.http_outcomes import outcome_routes
-from connectors.sources.keys import CONSENT_PERMISSION, SourceRegistry
 from hub.connect import Connection, connect
 from hub.metrics import HttpMetricsMiddleware, instrument_publisher
 from hub.pseudonym import Pseudonymiser
 from hub.request_log import RequestLogMiddleware
 from hub.settings import Settings
+from hub.sources import CONSENT_PERMISSION, SourceRegistry
 from hub.state_layout import HTTP_CONSENT_LEDGER_FILE
 from hub.store import Database
 from hub.values import TEXT_PATTERN

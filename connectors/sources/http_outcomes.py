@@ -21,11 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from connectors.sources.http_auth import Authorize, Key
 from connectors.sources.http_errors import PROBLEM_JSON, field, from_hub_error, invalid
 from connectors.sources.http_models import Problem
-from connectors.sources.keys import OUTCOMES_PERMISSION, SourceInfo
 from hub.connect import Connection
 from hub.errors import HubError, InvalidCursor
 from hub.events import PickUpOutcome
 from hub.outcome_feed import MAX_LIMIT, read_outcomes
+from hub.sources import OUTCOMES_PERMISSION, SourceInfo
 
 __all__ = ["OutcomeItem", "OutcomesPage", "outcome_routes"]
 

@@ -1,8 +1,8 @@
 """`signalhub import FILE`: import a creditor's batch file (CSV or JSON Lines) as signals.
 
-The work is done by :class:`connectors.sources.csv_batch.CsvBatchSource` and
-:class:`connectors.sources.jsonl_batch.JsonlBatchSource`; this module parses options,
-shows progress (rich, on a terminal only) and prints the summary. See docs/import.md.
+The work is done by :class:`hub.batch_import.BatchImport`, with the file formats the
+composition root hands to :func:`import_command`; this module parses options, shows
+progress (rich, on a terminal only) and prints the summary. See docs/import.md.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -23,28 +22,20 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from connectors.sources.batch_mapping import BatchFileError, ColumnMapping, load_mapping
-from connectors.sources.batch_sealed import sealed_import
-from connectors.sources.csv_batch import (
+from hub.batch_import import (
     DEFAULT_BATCH,
-    BatchFileSource,
-    CsvBatchSource,
-    ImportSummary,
+    BatchFileFormats,
+    BatchImport,
+    ImportRequest,
     ProgressCallback,
+    summary_lines,
 )
-from connectors.sources.jsonl_batch import JsonlBatchSource
 from hub.commands.common import bus_option, registry_option, settings_from
 from hub.connect import connect
-from hub.errors import HubError
-from hub.pseudonym import Pseudonymiser
-from hub.store import database_target
+from hub.errors import BatchFileError, HubError
 from hub.topics import SIGNAL_TOPICS
 
-__all__ = ["import_file"]
-
-_JSONL_SUFFIXES = (".jsonl", ".ndjson")
-_ENCODINGS = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16",
-              "utf-32": "UTF-32"}
+__all__ = ["import_command"]
 
 
 class FileProblem(click.ClickException):
@@ -75,42 +66,6 @@ def _progress(enabled: bool, total: int) -> Iterator[ProgressCallback | None]:
         yield update
 
 
-def _summary_lines(summary: ImportSummary, mapped: bool) -> list[str]:
-    how = f"encoding {_ENCODINGS.get(summary.encoding, summary.encoding)}"
-    how += " (byte-order mark removed)" if summary.bom else ""
-    if summary.delimiter is not None:
-        how += f", delimiter {summary.delimiter!r}"
-    lines = [f"{summary.path}: {summary.event_type} from {summary.source} ({how})"]
-    if summary.rows_read == 0:
-        what = ("is empty" if summary.empty else "has no rows" if summary.delimiter is None
-                else "has a header but no rows")
-        lines.append(f"  the file {what}: 0 rows, nothing published")
-    rejects = ""
-    if summary.rejects_path is not None:
-        rejects = f"  ({summary.problems:,} problem(s): see {summary.rejects_path})" if (
-            summary.problems) else f"  (see {summary.rejects_path})"
-    counts = [("rows read", summary.rows_read), ("published", summary.published),
-              ("rejected", summary.rejected), ("already imported", summary.already_imported)]
-    if summary.repeated_in_file:
-        counts.append(("repeated in the file", summary.repeated_in_file))
-    lines += [f"  {name:<22}{n:>12,}" + (rejects if name == "rejected" else "")
-              for name, n in counts]
-    lines.append(f"  {'elapsed':<22}{summary.elapsed_s:>10.1f} s  ({summary.rate:,.0f} rows/s)")
-    if summary.encoding_note:
-        lines.append(f"  {summary.encoding_note}")
-    if summary.ignored_columns:
-        lines.append("  not imported, columns no field of the mapping reads (to import one,"
-                     " name it in a --mapping file; see the rejects file): "
-                     + ", ".join(summary.ignored_columns))
-    if summary.absent_optional and mapped:
-        lines.append("  optional columns of the mapping not in the file: "
-                     + ", ".join(summary.absent_optional))
-    if summary.stopped:
-        lines.append("  stopped early: run the same command again to import the rest"
-                     " (what was published is skipped)")
-    return lines
-
-
 EXAMPLE = """\b
 Example (Dutch headers, ';' separated, amounts like 1.234,56):
   export HUB_PSEUDONYM_SECRETS='{"GM9999": "..."}'
@@ -133,103 +88,85 @@ file, bad mapping; nothing was published), 1 the bus or the ledger failed,
 """
 
 
-@click.command("import", epilog=EXAMPLE)
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--type", "event_type", type=click.Choice(list(SIGNAL_TOPICS)), required=True,
-              help="Event type of every row.")
-@click.option("--source", "source", required=True, metavar="URN",
-              help="Who sent the file, e.g. urn:nld:oin:<OIN> of the creditor: the signals'"
-              " source (and part of their event ids).")
-@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="YAML column mapping (see examples/mappings/debt-nl.yaml); default: the"
-              " columns are named as the schema fields.")
-@click.option("--format", "file_format", type=click.Choice(["auto", "csv", "jsonl"]),
-              default="auto", show_default=True,
-              help="auto = JSON Lines for .jsonl/.ndjson files, else CSV.")
-@click.option("--encoding", default=None,
-              help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, else"
-              " Windows-1252). A byte-order mark is always removed, and its encoding wins.")
-@click.option("--delimiter", default=None,
-              help="CSV separator (default: ';', ',' or tab, sniffed from the header line).")
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Rejects file (default: <FILE>.rejects.csv beside FILE).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="State directory (the import seal key; store.db, the import ledger, when"
-              " HUB_DATABASE_URL is unset) (default: $HUB_STATE_DIR, else var/state).")
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
-              show_default=True, help="Signals per publish (and ledger transaction).")
-@click.option("--no-progress", is_flag=True, help="No progress bar (none is shown when"
-              " standard error is not a terminal).")
-@click.option("--seal-to", "seal_to", metavar="PUBLIC_KEY", default=None,
-              help="On a source's machine: seal every row, BSN included, to the hub's intake"
-              " public key (base64; default $HUB_INTAKE_PUBLIC_KEY) and publish it to"
-              " intake.sealed.v1, where the hub pseudonymises it: no pseudonym secrets"
-              " needed (see docs/privacy.md).")
-@bus_option
-@registry_option
-def import_file(
-    file: Path, event_type: str, source: str, mapping: Path | None, file_format: str,
-    encoding: str | None, delimiter: str | None, rejects_path: Path | None,
-    state_dir: Path | None, batch_size: int, no_progress: bool, seal_to: str | None,
-    bus_url: str | None, registry_url: str | None,
-) -> None:
-    """Import a creditor's batch file (CSV or JSON Lines) as signals.
+def import_command(formats: BatchFileFormats) -> click.Command:
+    """The ``signalhub import`` command, reading files in ``formats``."""
 
-    Every row becomes one signal: validated, its BSN pseudonymised at once (a BSN is
-    never published, logged or written to the rejects file) and published to the
-    event type's topic in batches; with --seal-to, sealed to the hub instead. A row
-    that cannot become a signal goes to the rejects file (line, column, reason) and the
-    import goes on. Importing the same rows again (the same file, or another file with
-    the same rows) publishes nothing twice.
-    """
-    if not source.strip() or ":" not in source or any(c.isspace() for c in source):
-        raise click.BadParameter("a URI naming the sender, e.g. urn:nld:oin:<OIN>",
-                                 param_hint="--source")
-    settings = settings_from(bus_url, registry_url)
-    jsonl = file_format == "jsonl" or (
-        file_format == "auto" and file.suffix.lower() in _JSONL_SUFFIXES)
-    try:
-        column_mapping: ColumnMapping | None = (
-            load_mapping(mapping, event_type) if mapping else None)
-        if not file.is_file():
-            raise BatchFileError(f"{file} does not exist or is not a file: check the path")
-    except BatchFileError as exc:
-        raise FileProblem(str(exc)) from exc
-    try:
-        conn = connect(settings)
-    except HubError as exc:
-        raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
-    secrets, seal_to = settings.pseudonym_secrets, seal_to or settings.intake_public_key
-    state_dir = state_dir or settings.state_dir
-    ledger = database_target(settings.model_copy(update={"state_dir": state_dir}))
-    interrupted = False
-    try:
-        with conn, _progress(not no_progress, file.stat().st_size) as progress:
-            intake: dict[str, Any] = (
-                sealed_import(seal_to, state_dir, conn.bus, conn.serde) if seal_to
-                else {"pseudonymiser": Pseudonymiser(secrets) if secrets else None})
-            reader = _source(
-                file, jsonl, delimiter, event_type=event_type, source=source, bus=conn.bus,
-                serde=conn.serde, **intake, state_dir=state_dir, ledger=ledger,
-                mapping=column_mapping,
-                encoding=encoding, rejects_path=rejects_path, batch_size=batch_size,
-                progress=progress)
-            with reader:
-                try:
-                    reader.run()
-                except KeyboardInterrupt:
-                    reader.summary.stopped = interrupted = True
-    except BatchFileError as exc:
-        raise FileProblem(str(exc)) from exc
-    except HubError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for line in _summary_lines(reader.summary, mapped=mapping is not None):
-        click.echo(line)
-    if interrupted:
-        raise SystemExit(130)
+    @click.command("import", epilog=EXAMPLE)
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--type", "event_type", type=click.Choice(list(SIGNAL_TOPICS)), required=True,
+                  help="Event type of every row.")
+    @click.option("--source", "source", required=True, metavar="URN",
+                  help="Who sent the file, e.g. urn:nld:oin:<OIN> of the creditor: the signals'"
+                  " source (and part of their event ids).")
+    @click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="YAML column mapping (see examples/mappings/debt-nl.yaml); default: the"
+                  " columns are named as the schema fields.")
+    @click.option("--format", "file_format", type=click.Choice(["auto", "csv", "jsonl"]),
+                  default="auto", show_default=True,
+                  help="auto = JSON Lines for .jsonl/.ndjson files, else CSV.")
+    @click.option("--encoding", default=None,
+                  help="e.g. utf-8 or cp1252 (default: UTF-8 if the file decodes as UTF-8, else"
+                  " Windows-1252). A byte-order mark is always removed, and its encoding wins.")
+    @click.option("--delimiter", default=None,
+                  help="CSV separator (default: ';', ',' or tab, sniffed from the header line).")
+    @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+                  default=None, help="Rejects file (default: <FILE>.rejects.csv beside FILE).")
+    @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="State directory (the import seal key; store.db, the import ledger, when"
+                  " HUB_DATABASE_URL is unset) (default: $HUB_STATE_DIR, else var/state).")
+    @click.option("--batch-size", type=click.IntRange(1, 100_000), default=DEFAULT_BATCH,
+                  show_default=True, help="Signals per publish (and ledger transaction).")
+    @click.option("--no-progress", is_flag=True, help="No progress bar (none is shown when"
+                  " standard error is not a terminal).")
+    @click.option("--seal-to", "seal_to", metavar="PUBLIC_KEY", default=None,
+                  help="On a source's machine: seal every row, BSN included, to the hub's intake"
+                  " public key (base64; default $HUB_INTAKE_PUBLIC_KEY) and publish it to"
+                  " intake.sealed.v1, where the hub pseudonymises it: no pseudonym secrets"
+                  " needed (see docs/privacy.md).")
+    @bus_option
+    @registry_option
+    def import_file(
+        file: Path, event_type: str, source: str, mapping: Path | None, file_format: str,
+        encoding: str | None, delimiter: str | None, rejects_path: Path | None,
+        state_dir: Path | None, batch_size: int, no_progress: bool, seal_to: str | None,
+        bus_url: str | None, registry_url: str | None,
+    ) -> None:
+        """Import a creditor's batch file (CSV or JSON Lines) as signals.
 
+        Every row becomes one signal: validated, its BSN pseudonymised at once (a BSN is
+        never published, logged or written to the rejects file) and published to the
+        event type's topic in batches; with --seal-to, sealed to the hub instead. A row
+        that cannot become a signal goes to the rejects file (line, column, reason) and the
+        import goes on. Importing the same rows again (the same file, or another file with
+        the same rows) publishes nothing twice.
+        """
+        if not source.strip() or ":" not in source or any(c.isspace() for c in source):
+            raise click.BadParameter("a URI naming the sender, e.g. urn:nld:oin:<OIN>",
+                                     param_hint="--source")
+        settings = settings_from(bus_url, registry_url)
+        request = ImportRequest(
+            file, event_type, source, mapping=mapping, file_format=file_format,
+            encoding=encoding, delimiter=delimiter, rejects_path=rejects_path,
+            state_dir=state_dir, batch_size=batch_size, seal_to=seal_to)
+        try:
+            batch = BatchImport(request, formats)
+        except BatchFileError as exc:
+            raise FileProblem(str(exc)) from exc
+        try:
+            conn = connect(settings)
+        except HubError as exc:
+            raise click.ClickException(
+                f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
+        try:
+            with conn, _progress(not no_progress, file.stat().st_size) as progress:
+                summary = batch.run(conn, settings, progress)
+        except BatchFileError as exc:
+            raise FileProblem(str(exc)) from exc
+        except HubError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for line in summary_lines(summary, mapped=mapping is not None):
+            click.echo(line)
+        if batch.interrupted:
+            raise SystemExit(130)
 
-def _source(file: Path, jsonl: bool, delimiter: str | None, **options: Any) -> BatchFileSource:
-    if jsonl:
-        return JsonlBatchSource(file, **options)
-    return CsvBatchSource(file, delimiter=delimiter, **options)
+    return import_file

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from connectors.sources.keys import CONSENT_PERMISSION, PERMISSIONS, SourceInfo, SourceRegistry
 from hub.commands.common import settings_from, to_json
 from hub.errors import HubError
+from hub.sources import CONSENT_PERMISSION, PERMISSIONS, SourceInfo, SourceRegistry
 from hub.store import database_target
 
 __all__ = ["sources"]

@@ -1,4 +1,4 @@
-"""idempotency: the ingest API's idempotency keys (connectors/sources/idempotency.py)
+"""idempotency: the ingest API's idempotency keys (hub/idempotency.py)
 
 An ``idempotency`` table made by a version before the store layer (SQLite
 ``http-idempotency.db``, maybe without ``owner``) is adopted as it is.

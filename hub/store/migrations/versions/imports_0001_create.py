@@ -1,4 +1,4 @@
-"""imports: the batch import ledger (connectors/sources/batch_io.py)
+"""imports: the batch import ledger (hub/import_ledger.py)
 
 Tables ``import_sources`` (a number per source URN), ``import_runs`` (one per import)
 and ``import_published`` (the event ids published per source, by the run that did).

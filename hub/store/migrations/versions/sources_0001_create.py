@@ -1,4 +1,4 @@
-"""sources: the source registry and its API keys (connectors/sources/keys.py)
+"""sources: the source registry and its API keys (hub/sources/registry.py)
 
 A ``sources`` table made by a version before the store layer (SQLite ``sources.db``,
 maybe without the consent columns) is adopted as it is: missing columns are added.

@@ -1,8 +1,8 @@
 """Batch import on a source's machine: rows sealed to the hub instead of pseudonymised.
 
 ``signalhub import --seal-to PUBLIC_KEY`` (or ``HUB_INTAKE_PUBLIC_KEY``) runs the same
-engine as at the hub (:class:`~connectors.sources.csv_batch.BatchFileSource`: mapping,
-rejects file, content-derived event ids, import ledger) with two parts swapped:
+import as at the hub (:mod:`hub.batch_import`: mapping, rejects file, content-derived
+event ids, import ledger) with two parts swapped:
 
 - :class:`~hub.sealed.LocalCheck` instead of the pseudonymiser: the BSN is checked (the
   11-test) and stands in the signal as a local reference keyed with this machine's key
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from connectors.sources.batch_mapping import BatchFileError
 from hub.bus.base import Bus
+from hub.errors import BatchFileError
 from hub.intake_keys import Sealer
 from hub.sealed import LocalCheck, SealedPublisher, seal_signal, sealed_content
 from hub.serde import AvroSerde
@@ -84,10 +84,9 @@ class SealedImportPublisher:
 
 
 def sealed_import(public_key: str, state_dir: Path, bus: Bus, serde: AvroSerde
-                  ) -> dict[str, LocalCheck | SealedImportPublisher]:
-    """The ``pseudonymiser`` and ``publisher`` options of a batch source that seals its
-    rows to ``public_key``; raises ConfigError for a malformed key."""
+                  ) -> tuple[LocalCheck, SealedImportPublisher]:
+    """The pseudonymiser and the publisher of a batch import that seals its rows to
+    ``public_key``; raises ConfigError for a malformed key."""
     sealer = Sealer(public_key)
     local = local_check_for(state_dir)
-    return {"pseudonymiser": local,
-            "publisher": SealedImportPublisher(bus, serde, sealer, local)}
+    return local, SealedImportPublisher(bus, serde, sealer, local)
