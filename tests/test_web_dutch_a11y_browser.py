@@ -160,7 +160,8 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
         finally:
             browser.close()
     assert checked >= 18 and len(ENGLISH_WORDS) > 20
-    assert {k: v for k, v in found.items() if v} == {}
+    bad = {k: v for k, v in found.items() if v}
+    assert bad == {}, "\n".join(f"{k}: {p}" for k, v in bad.items() for p in v)
 
 
 def test_closing_an_alert_with_the_keyboard_alone(web: WebServer) -> None:
