@@ -2,9 +2,10 @@
 
 :func:`create_web_app` builds it from :class:`~hub.web.deps.WebDeps`; :func:`serve_web`
 runs it with uvicorn in a thread and :func:`stop_web` ends it (live-update streams
-first). Pages are rendered on the server (Jinja2); the only script is
-``static/inbox.js`` (live rows: new alerts and changes of listed ones, from every
-instance on the same database), so the Content-Security-Policy allows no inline script.
+first). Pages are rendered on the server (Jinja2), in Dutch (:mod:`hub.web.texts`); the
+only scripts are ``static/inbox.js`` (live rows: new alerts and changes of listed ones,
+from every instance on the same database) and ``static/dutch.js`` (Dutch dates), so the
+Content-Security-Policy allows no inline script.
 
 Access is checked on the server for every page and API call: a member or admin sees
 only alerts of their own teams (403 for another team's alert, by page or API);

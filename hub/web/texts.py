@@ -27,7 +27,7 @@ MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augus
           "september", "oktober", "november", "december")
 try:
     LOCAL_TIME: Any = ZoneInfo("Europe/Amsterdam")
-except ZoneInfoNotFoundError:  # no time zone data on this machine: UTC (said on the page)
+except ZoneInfoNotFoundError:  # no time zone data at all: UTC, and the times say so
     LOCAL_TIME = UTC
 
 #: Dutch labels per kind of value; a value without a label is shown as it is
@@ -129,13 +129,15 @@ def nl_datetime(value: datetime | str | None) -> str:
         return "–"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            when = datetime.fromisoformat(value)
         except ValueError:
             return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(LOCAL_TIME)
-    return f"{nl_date(local.date())}, {local:%H:%M}"
+    else:
+        when = value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    local = when.astimezone(LOCAL_TIME)
+    return f"{nl_date(local.date())}, {local:%H:%M}{' UTC' if LOCAL_TIME is UTC else ''}"
 
 
 def nl_amount(euros: Decimal | float | int | str) -> str:
@@ -191,4 +193,4 @@ def install(env: Environment) -> None:
     env.filters.update(nl_date=nl_date, nl_datetime=nl_datetime, nl_amount=nl_amount,
                        label=label, field_label=field_label, field_value=field_value)
     env.globals.update(LABELS=LABELS, MONTHS=MONTHS, error_title=error_title,
-                       error_text=error_text, local_time_is_utc=LOCAL_TIME is UTC)
+                       error_text=error_text)
