@@ -68,6 +68,9 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             expect(row).to_contain_text("Spoed")
             expect(row).to_contain_text(nl_date(fresh.due_date))
             assert page.evaluate("() => window.__loaded") == marker  # the same page
+            # ... and said in the polite live region for screen readers
+            expect(page.locator("#live-news")).to_have_text(
+                "Nieuwe melding: Betalingsachterstand, spoed.")
             first = page.locator("#alerts tbody tr").first
             expect(first).to_have_attribute("data-id", fresh.alert_id)  # urgent on top
             page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
@@ -78,6 +81,7 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             listed = page.locator(f'tr[data-id="{existing.alert_id}"]')
             expect(listed.locator(".status-claimed")).to_have_text("In behandeling", timeout=10_000)
             expect(listed).to_contain_text("ada")
+            expect(page.locator("#live-news")).to_contain_text("Melding bijgewerkt")
             assert page.evaluate("() => window.__loaded") == marker
 
             # open, claim and close it

@@ -141,6 +141,9 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
                     page.get_by_label("Wachtwoord").fill("fout-wachtwoord")
                     page.get_by_role("button", name="Inloggen").click()
                     page.get_by_role("alert").wait_for()
+                    for field in ("#username", "#password"):  # the error names its fields
+                        assert page.get_attribute(field, "aria-describedby") == "login-error"
+                        assert page.get_attribute(field, "aria-invalid") == "true"
                     found["login with an error"] = (_axe_violations(axe, page)
                                                     + _structure(page))
                 for path in paths:
