@@ -222,7 +222,7 @@ def _layout(deps: WebDeps) -> dict[str, Any]:
     def mid(b: _Box) -> int:
         return b.y + b.h // 2
 
-    sources = _Box("sources", "sources", 10, height // 2 - 25, 110, 50, "source")
+    sources = _Box("sources", "bronnen", 10, height // 2 - 25, 110, 50, "source")
     router_box = _Box("router", "router", 450, height // 2 - 30, 110, 60, "router")
     boxes += [sources, router_box]
     first = height // 2 - (3 * row) // 2
