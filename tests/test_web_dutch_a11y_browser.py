@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sinks.inbox import CloseOutcome
+from hub.inbox import CloseOutcome
 from hub.settings import WebSettings
 from tests.test_metrics import route_signals
 from tests.test_web_dutch_pages import ENGLISH_WORDS, english_words_in

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sinks.inbox import CloseOutcome
+from hub.inbox import CloseOutcome
 from hub.web.texts import error_text, field_value, nl_amount, nl_date, nl_datetime
 from tests.test_web_inbox import WebServer, client, make_alert, sign_in, start_web
 

@@ -336,8 +336,8 @@ async def replay_page(request: Request, user: Operator) -> RedirectResponse:
         replayed, skipped = await run_in_threadpool(replay_deadletters, deps.conn, reason)
         done = f"replayed {replayed} dead letter(s) of {reason or 'any reason'}; skipped {skipped}"
         shown = (f"{replayed} bericht(en) opnieuw aangeboden"
-                   f"{f' ({reason})' if reason else ''}; {skipped} overgeslagen"
-                   " (niet opnieuw aan te bieden, of een andere reden).")
+                 f"{f' ({reason})' if reason else ''}; {skipped} overgeslagen"
+                 " (niet opnieuw aan te bieden, of een andere reden).")
     else:
         raise HTTPException(422, "name an offset, or all")
     await run_in_threadpool(_audit, deps, user, done)
