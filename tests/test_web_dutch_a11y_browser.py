@@ -73,7 +73,7 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
                  "/operator/deadletters?outcome=Bericht+1+is+opnieuw+aangeboden.",
                  "/operator/deadletters?error=Er+is+geen+onbestelbaar+bericht+9.", "/inbox"],
         "ada": ["/inbox", "/operator", "/operator/deadletters"],
-    }  # fmt: skip
+    }
 
 
 def _sign_in(page: Any, url: str, username: str) -> None:

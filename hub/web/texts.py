@@ -53,7 +53,7 @@ LABELS: dict[str, dict[str, str]] = {
               "EXECUTED": "Ontruimd", "RESOLVED": "Opgelost"},
     "care_form": {"RESIDENTIAL": "Verblijf in een instelling", "FOSTER": "Pleegzorg",
                   "FAMILY_HOME": "Gezinshuis", "SECURE": "Gesloten jeugdhulp"},
-}  # fmt: skip
+}
 
 #: the fields a team may see (hub/policy.py), by their Dutch name
 FIELD_LABELS = {
@@ -68,7 +68,7 @@ FIELD_LABELS = {
     "care_form": "Soort jeugdhulp", "planned_end_date": "Geplande einddatum",
     "support_needs": "Wat de jongere nodig heeft",
     "provider_contact_role": "Contactpersoon bij de aanbieder",
-}  # fmt: skip
+}
 
 ERROR_TITLES = {400: "Controleer wat je hebt ingevuld", 401: "Log eerst in",
                 403: "Geen toegang", 404: "Niet gevonden", 405: "Dit kan zo niet",
@@ -105,7 +105,7 @@ _ERRORS = [(re.compile(pattern), text) for pattern, text in (
     (r"name an offset, or all", "Kies een bericht uit de lijst, of alle berichten."),
     (r"Not Found", "Deze pagina bestaat niet (meer)."),
     (r"Method Not Allowed", "Dit kan zo niet."),
-)]  # fmt: skip
+)]
 
 
 def nl_date(value: date | str | None) -> str:
