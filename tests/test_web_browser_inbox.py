@@ -13,6 +13,7 @@ import pytest
 
 from hub.inbox import CloseOutcome, InboxStatus
 from hub.settings import WebSettings
+from hub.web.texts import nl_date
 from tests.test_web_inbox import PASSWORD, SUBJECT_B, WebServer, make_alert, start_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -50,13 +51,13 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
 
             page.goto(f"{web.url}/inbox")
             expect(page).to_have_url(re.compile(r"/login\?next=/inbox$"))
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_label("Gebruikersnaam").fill("alice")
+            page.get_by_label("Wachtwoord").fill(PASSWORD)
+            page.get_by_role("button", name="Inloggen").click()
             expect(page).to_have_url(f"{web.url}/inbox")
             expect(page.locator(f'tr[data-id="{existing.alert_id}"]')).to_be_visible()
             expect(page.locator(f'tr[data-id="{theirs.alert_id}"]')).to_have_count(0)
-            expect(page.locator("#live-status")).to_have_text("Live updates: on")
+            expect(page.locator("#live-status")).to_have_text("Automatisch bijwerken: aan")
 
             # a new urgent alert arrives while the page is open: a row, no reload
             marker = page.evaluate("() => (window.__loaded = performance.timeOrigin)")
@@ -64,9 +65,12 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             web.inbox.add(fresh)
             row = page.locator(f'tr[data-id="{fresh.alert_id}"]')
             expect(row).to_be_visible(timeout=10_000)
-            expect(row).to_contain_text("URGENT")
-            expect(row).to_contain_text(fresh.due_date.isoformat())  # type: ignore[union-attr]
+            expect(row).to_contain_text("Spoed")
+            expect(row).to_contain_text(nl_date(fresh.due_date))
             assert page.evaluate("() => window.__loaded") == marker  # the same page
+            # ... and said in the polite live region for screen readers
+            expect(page.locator("#live-news")).to_have_text(
+                "Nieuwe melding: Betalingsachterstand, spoed.")
             first = page.locator("#alerts tbody tr").first
             expect(first).to_have_attribute("data-id", fresh.alert_id)  # urgent on top
             page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
@@ -75,23 +79,24 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             # shows it, no reload
             web.inbox.claim(existing.alert_id, "ada")
             listed = page.locator(f'tr[data-id="{existing.alert_id}"]')
-            expect(listed.locator(".status-claimed")).to_have_text("claimed", timeout=10_000)
+            expect(listed.locator(".status-claimed")).to_have_text("In behandeling", timeout=10_000)
             expect(listed).to_contain_text("ada")
+            expect(page.locator("#live-news")).to_contain_text("Melding bijgewerkt")
             assert page.evaluate("() => window.__loaded") == marker
 
             # open, claim and close it
             row.get_by_role("link").click()
             expect(page).to_have_url(f"{web.url}/inbox/alerts/{fresh.alert_id}")
-            expect(page.locator("dl.facts")).to_contain_text("ENERGY")
-            page.get_by_role("button", name="Claim").click()
-            expect(page.get_by_role("status")).to_have_text("You claimed this alert.")
-            expect(page.locator("#status")).to_contain_text("claimed by alice")
+            expect(page.locator("dl.facts")).to_contain_text("Energie")
+            page.get_by_role("button", name="In behandeling nemen").click()
+            expect(page.get_by_role("status")).to_have_text("Je behandelt deze melding nu.")
+            expect(page.locator("#status")).to_contain_text("In behandeling bij alice")
             page.screenshot(path=str(ARTIFACTS / "inbox-detail.png"), full_page=True)
-            page.get_by_label("Picked up (told to the source)", exact=True).check()
-            page.get_by_label("Note (stays in the inbox)").fill("Appointment on Monday")
-            page.get_by_role("button", name="Close alert").click()
-            expect(page.get_by_role("status")).to_contain_text("the source was told")
-            expect(page.locator("#status")).to_contain_text("PICKED_UP")
+            page.get_by_label("Opgepakt (de melder krijgt dit te horen)", exact=True).check()
+            page.get_by_label("Notitie (blijft bij de melding").fill("Appointment on Monday")
+            page.get_by_role("button", name="Melding afsluiten").click()
+            expect(page.get_by_role("status")).to_contain_text("De melder heeft de uitkomst")
+            expect(page.locator("#status")).to_contain_text("Opgepakt")
             expect(page.locator(".note")).to_contain_text("Appointment on Monday")
             page.screenshot(path=str(ARTIFACTS / "inbox-closed.png"), full_page=True)
             item = web.inbox.get(fresh.alert_id)
@@ -101,13 +106,13 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             # another team's alert by URL: a 403 page without its contents
             response = page.goto(f"{web.url}/inbox/alerts/{theirs.alert_id}")
             assert response is not None and response.status == 403
-            expect(page.get_by_role("heading", name="No access")).to_be_visible()
+            expect(page.get_by_role("heading", name="Geen toegang")).to_be_visible()
             assert SUBJECT_B not in page.content()
             page.screenshot(path=str(ARTIFACTS / "inbox-403.png"))
 
             # signing out ends the session
             page.goto(f"{web.url}/inbox")
-            page.get_by_role("button", name="Sign out").click()
+            page.get_by_role("button", name="Uitloggen").click()
             expect(page).to_have_url(f"{web.url}/login")
             page.goto(f"{web.url}/inbox")
             expect(page).to_have_url(re.compile(r"/login\?next=/inbox$"))

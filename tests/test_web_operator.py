@@ -61,7 +61,7 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
                 page.click("button[type=submit]")
                 page.wait_for_url(f"{base}/operator")
                 total = page.locator('[id="total-signals.debt.v1"]')
-                assert total.text_content() == f"{len(signals)} messages"
+                assert total.text_content() == f"{len(signals)} berichten"
                 assert "NO_TEAM" in page.inner_text("body") or \
                     "UNKNOWN_MUNICIPALITY" in page.inner_text("body")
 
@@ -75,9 +75,9 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
                     if handled >= len(more):
                         break
                 signals += more
-                sync_api.expect(total).to_have_text(f"{len(signals)} messages", timeout=10_000)
+                sync_api.expect(total).to_have_text(f"{len(signals)} berichten", timeout=10_000)
                 rate = page.locator('[id="rate-in:signals.debt.v1"]')
-                sync_api.expect(rate).not_to_have_text("– /s", timeout=10_000)
+                sync_api.expect(rate).not_to_have_text("– per s", timeout=10_000)
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / "flow.png"), full_page=True)
                 texts = [page.inner_text("body")]
@@ -90,17 +90,19 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
                 rows.first.locator("button").click()
                 page.wait_for_url(re.compile(r".*/operator/deadletters\?.*outcome=.*"))
                 outcome = page.locator("#outcome").inner_text()
-                assert outcome.startswith(f"replayed dead letter {offset} (")
+                assert outcome.startswith(f"Bericht {offset} is opnieuw aangeboden (")
                 assert "signals.debt.v1" in outcome
                 texts.append(page.inner_text("body"))
 
                 # replay all: once, then nothing is left to replay
                 page.click("#replay-all button")
                 page.wait_for_url(re.compile(r".*outcome=.*"))
-                assert page.locator("#outcome").inner_text().startswith("replayed 2 dead")
+                outcome = page.locator("#outcome").inner_text()
+                assert outcome.startswith("2 bericht(en) opnieuw aangeboden")
                 page.click("#replay-all button")
                 page.wait_for_url(re.compile(r".*outcome=.*"))
-                assert page.locator("#outcome").inner_text().startswith("replayed 0 dead")
+                outcome = page.locator("#outcome").inner_text()
+                assert outcome.startswith("0 bericht(en) opnieuw aangeboden")
                 texts.append(page.inner_text("body"))
                 texts.append(page.content())
                 browser.close()

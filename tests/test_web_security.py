@@ -157,7 +157,7 @@ def test_sign_in_limits_apply_before_hashing(make_web: Any, monkeypatch: pytest.
     blocked = login_attempt(web, "bob", PASSWORD, forwarded_for="10.0.0.1")
     assert blocked.status_code == 429
     assert 1 <= int(blocked.headers["retry-after"]) <= 300
-    assert "Too many sign-in attempts" in blocked.text
+    assert "Te veel pogingen om in te loggen" in blocked.text
     assert 'name="password"' in blocked.text  # the login form, to try again later
     assert counted.calls == 2
     # per username, from any address

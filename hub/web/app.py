@@ -2,9 +2,10 @@
 
 :func:`create_web_app` builds it from :class:`~hub.web.deps.WebDeps`; :func:`serve_web`
 runs it with uvicorn in a thread and :func:`stop_web` ends it (live-update streams
-first). Pages are rendered on the server (Jinja2); the only script is
-``static/inbox.js`` (live rows: new alerts and changes of listed ones, from every
-instance on the same database), so the Content-Security-Policy allows no inline script.
+first). Pages are rendered on the server (Jinja2), in Dutch (:mod:`hub.web.texts`); the
+only scripts are ``static/inbox.js`` (live rows: new alerts and changes of listed ones,
+from every instance on the same database) and ``static/dutch.js`` (Dutch dates), so the
+Content-Security-Policy allows no inline script.
 
 Access is checked on the server for every page and API call: a member or admin sees
 only alerts of their own teams (403 for another team's alert, by page or API);
@@ -72,6 +73,8 @@ from hub.web.auth import (
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
 from hub.web.signin import add_sign_in_routes
+from hub.web.texts import install as install_texts
+from hub.web.texts import nl_datetime
 
 __all__ = ["SECURITY_HEADERS", "create_web_app", "serve_web", "stop_web"]
 
@@ -92,12 +95,13 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000"
 #: closing outcomes as offered in the form
 _OUTCOME_LABELS = {
-    CloseOutcome.PICKED_UP: "Picked up (told to the source)",
-    CloseOutcome.NOT_PICKED_UP: "Not picked up (told to the source)",
-    CloseOutcome.CLOSED: "Closed for another reason (nothing is told)",
+    CloseOutcome.PICKED_UP: "Opgepakt (de melder krijgt dit te horen)",
+    CloseOutcome.NOT_PICKED_UP: "Niet opgepakt (de melder krijgt dit te horen)",
+    CloseOutcome.CLOSED: "Afgesloten om een andere reden (de melder hoort niets)",
 }
-_DONE = {"claimed": "You claimed this alert.", "noted": "Note added.",
-         "closed": "Alert closed.", "published": "Alert closed; the source was told the outcome."}
+_DONE = {"claimed": "Je behandelt deze melding nu.", "noted": "De notitie is toegevoegd.",
+         "closed": "De melding is afgesloten.",
+         "published": "De melding is afgesloten. De melder heeft de uitkomst gekregen."}
 #: how long one live-update stream lasts before the browser reconnects
 _STREAM_SECONDS = 300.0
 #: how often a live-update stream checks that its session is still live
@@ -148,7 +152,7 @@ def _row(item: InboxItem) -> dict[str, Any]:
         "claimed_by": item.claimed_by, "outcome": item.outcome.value if item.outcome else None,
         "received_ms": _ms(item.received_at), "version": item.version,
         "url": f"/inbox/alerts/{a.alert_id}",
-        "created": a.created_at.strftime("%Y-%m-%d %H:%M"),
+        "created": nl_datetime(a.created_at),
     }
 
 
@@ -215,6 +219,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     app.state.sessions = deps.users.sessions(idle_timeout=settings.session_idle_timeout,
                                              max_age=settings.session_max_age, clock=deps.clock)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    install_texts(templates.env)
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
     app.add_middleware(RequestLogMiddleware, app_name="web")

@@ -35,11 +35,13 @@ from hub.web.auth import check_csrf, csrf_token, record_access, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
 from hub.web.metrics import router as health_router
+from hub.web.texts import install as install_texts
 
 __all__ = ["TEMPLATES_DIR", "flow_snapshot", "require_operator", "router", "safe_text"]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+install_texts(templates.env)
 
 #: the dependency of every operator page (tests may override it)
 require_operator = require_role(*OPERATOR_ROLES)
@@ -220,7 +222,7 @@ def _layout(deps: WebDeps) -> dict[str, Any]:
     def mid(b: _Box) -> int:
         return b.y + b.h // 2
 
-    sources = _Box("sources", "sources", 10, height // 2 - 25, 110, 50, "source")
+    sources = _Box("sources", "bronnen", 10, height // 2 - 25, 110, 50, "source")
     router_box = _Box("router", "router", 450, height // 2 - 30, 110, 60, "router")
     boxes += [sources, router_box]
     first = height // 2 - (3 * row) // 2
@@ -275,7 +277,7 @@ def _page(request: Request, name: str, user: User, **context: Any) -> HTMLRespon
 async def flow_page(request: Request, user: Operator) -> HTMLResponse:
     deps = _deps(request)
     snapshot = await run_in_threadpool(flow_snapshot, deps, _cache(request))
-    return _page(request, "operator_flow.html", user, title="Operator: flow",
+    return _page(request, "operator_flow.html", user, title="Beheer: verwerking",
                  flow=snapshot, picture=_layout(deps), metrics_url=deps.metrics_url)
 
 
@@ -290,7 +292,7 @@ async def deadletters_page(request: Request, user: Operator, reason: str | None 
     rows = await run_in_threadpool(_dead_letters, _deps(request), _cache(request))
     reasons = sorted({r["reason"] for r in rows})
     shown = [r for r in rows if not reason or r["reason"] == reason]
-    return _page(request, "operator_deadletters.html", user, title="Operator: dead letters",
+    return _page(request, "operator_deadletters.html", user, title="Beheer: onbestelbare berichten",
                  rows=list(reversed(shown)), reasons=reasons, reason=reason or "",
                  outcome=outcome, error=error, total=len(rows))
 
@@ -320,17 +322,26 @@ async def replay_page(request: Request, user: Operator) -> RedirectResponse:
         except ValueError as exc:
             raise HTTPException(422, "offset must be a number") from exc
         try:
-            outcome = await run_in_threadpool(replay_one, deps.conn, offset)
-        except (LookupError, ValueError) as exc:
-            return _back(reason, error=safe_text(str(exc)))
+            done = await run_in_threadpool(replay_one, deps.conn, offset)
+        except LookupError:
+            return _back(reason, error=f"Er is geen onbestelbaar bericht {offset}.")
+        except ValueError:
+            return _back(reason, error=f"Bericht {offset} kan niet opnieuw worden aangeboden:"
+                         " alleen signalen, en meldingen die niet bezorgd konden worden.")
+        rows = await run_in_threadpool(_dead_letters, deps, _cache(request))
+        row = next((r for r in rows if r["offset"] == offset), None)
+        to = f" ({row['reason']}, naar {row['topic']})" if row else ""
+        shown = f"Bericht {offset} is opnieuw aangeboden{to}."
     elif form.get("all"):
         replayed, skipped = await run_in_threadpool(replay_deadletters, deps.conn, reason)
-        outcome = (f"replayed {replayed} dead letter(s){f' ({reason})' if reason else ''};"
-                   f" skipped {skipped} (not replayable, or another reason)")
+        done = f"replayed {replayed} dead letter(s) of {reason or 'any reason'}; skipped {skipped}"
+        shown = (f"{replayed} bericht(en) opnieuw aangeboden"
+                 f"{f' ({reason})' if reason else ''}; {skipped} overgeslagen"
+                 " (niet opnieuw aan te bieden, of een andere reden).")
     else:
         raise HTTPException(422, "name an offset, or all")
-    await run_in_threadpool(_audit, deps, user, outcome)
-    return _back(reason, outcome=outcome)
+    await run_in_threadpool(_audit, deps, user, done)
+    return _back(reason, outcome=shown)
 
 
 def _audit(deps: WebDeps, user: User, outcome: str) -> None:

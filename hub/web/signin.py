@@ -87,9 +87,9 @@ def _cookie_refused(request: Request, settings: WebSettings) -> bool:
 
 
 def _wait_text(seconds: float) -> str:
-    """``12 seconds`` or ``4 minutes`` (rounded up)."""
-    n, unit = (int(seconds), "second") if seconds <= 90 else (int(-(-seconds // 60)), "minute")
-    return f"{n} {unit}{'' if n == 1 else 's'}"
+    """``12 seconden`` or ``4 minuten`` (rounded up)."""
+    n, unit = (int(seconds), "seconde") if seconds <= 90 else (int(-(-seconds // 60)), "minuut")
+    return f"{n} {unit if n == 1 else {'seconde': 'seconden', 'minuut': 'minuten'}[unit]}"
 
 
 def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]) -> None:
@@ -120,8 +120,8 @@ def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]
                                 reason_code="SIGN_IN_RATE_LIMITED", error=True)
         response = await run_in_threadpool(
             render, request, "login.html", 429, next=target, username=username,
-            error="Too many sign-in attempts. Wait"
-                  f" {_wait_text(retry_after)} and try again.",
+            error="Te veel pogingen om in te loggen. Wacht"
+                  f" {_wait_text(retry_after)} en probeer het opnieuw.",
         )
         response.headers["Retry-After"] = str(int(retry_after))
         return response
@@ -147,7 +147,7 @@ def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]
                                     reason_code="SIGN_IN_FAILED", error=True)
             return await run_in_threadpool(
                 render, request, "login.html", 401, next=target,
-                error="Unknown username or wrong password.", username=username,
+                error="De gebruikersnaam of het wachtwoord klopt niet.", username=username,
             )
         await run_in_threadpool(limiter.succeeded, username, client, ticket)
         await run_in_threadpool(record_access, deps, name="sign-in", username=username,

@@ -1,19 +1,35 @@
 // Live rows for the team inbox: server-sent events from /inbox/events insert each new
 // alert at the top of the table (urgent ones above the normal ones) and update the status
 // and claim of a listed one (claimed or closed, here or on another instance), without a
-// reload. `after` is the inbox's change counter of the last event seen.
+// reload. `after` is the inbox's change counter of the last event seen. Each change is
+// also said in the polite live region #live-news (for screen readers).
 // Built with DOM methods and textContent only: nothing from the server becomes HTML.
+// The Dutch labels come from the page (#inbox-labels, from hub/web/texts.py).
 (function () {
   "use strict";
   var table = document.getElementById("alerts");
   var status = document.getElementById("live-status");
+  var news = document.getElementById("live-news");
   if (!table || !window.EventSource) {
-    if (status) { status.textContent = "Live updates: not available; reload to see new alerts."; }
+    if (status) { status.textContent = "Automatisch bijwerken lukt niet in deze browser. Laad de pagina opnieuw om nieuwe meldingen te zien."; }
     return;
   }
+  var labels = JSON.parse(document.getElementById("inbox-labels").textContent);
   var body = table.tBodies[0];
   var after = table.dataset.after || "";
   var query = table.dataset.query || "";
+
+  function label(kind, value) {
+    return (labels[kind] && labels[kind][value]) || value;
+  }
+
+  function formatDate(iso) {
+    return window.dutch ? window.dutch.date(iso) : (iso || "\u2013");
+  }
+
+  function say(text) {
+    if (news) { news.textContent = text; }
+  }
 
   function cell(row, text, cls) {
     var td = document.createElement("td");
@@ -29,13 +45,19 @@
     return td;
   }
 
+  function statusSpan(a) {
+    var span = document.createElement("span");
+    span.className = "status-" + a.status;
+    span.textContent = label("status", a.status);
+    return span;
+  }
+
   function updateRow(row, a) {
     var cells = row.cells;
-    var status = document.createElement("span");
-    status.className = "status-" + a.status;
-    status.textContent = a.status;
-    cells[5].replaceChildren(status);
+    cells[5].replaceChildren(statusSpan(a));
     cells[6].textContent = a.claimed_by || "\u2013";
+    say("Melding bijgewerkt: " + label("event_type", a.event_type) + ", " +
+      label("status", a.status).toLowerCase() + (a.claimed_by ? " bij " + a.claimed_by : "") + ".");
   }
 
   function addRow(a) {
@@ -44,16 +66,16 @@
     var row = document.createElement("tr");
     row.dataset.id = a.alert_id;
     row.className = "new-row" + (a.urgency === "URGENT" ? " urgent" : "");
-    cell(row, a.urgency, "badge " + a.urgency.toLowerCase());
-    cell(row, a.due_date || "\u2013");
-    var created = cell(row, "");
+    cell(row, label("urgency", a.urgency), "badge " + a.urgency.toLowerCase());
+    cell(row, formatDate(a.due_date));
+    cell(row, a.created);
+    var kind = cell(row, "");
     var link = document.createElement("a");
     link.href = a.url;
-    link.textContent = a.created;
-    created.appendChild(link);
-    cell(row, a.event_type);
+    link.textContent = label("event_type", a.event_type);
+    kind.appendChild(link);
     cell(row, a.team_name || a.team_id);
-    cell(row, a.status, "status-" + a.status);
+    row.appendChild(document.createElement("td")).appendChild(statusSpan(a));
     cell(row, a.claimed_by || "\u2013");
     // urgent alerts go first; a new normal alert goes above the first normal one
     var before = null;
@@ -65,17 +87,19 @@
     body.insertBefore(row, before);
     var empty = document.getElementById("empty");
     if (empty) { empty.hidden = true; }
+    say("Nieuwe melding: " + label("event_type", a.event_type) + ", " +
+      label("urgency", a.urgency).toLowerCase() + ".");
   }
 
   function connect() {
     var url = "/inbox/events?after=" + encodeURIComponent(after) + (query ? "&" + query : "");
     var source = new EventSource(url);
-    source.onopen = function () { status.textContent = "Live updates: on"; };
-    source.onerror = function () { status.textContent = "Live updates: reconnecting\u2026"; };
+    source.onopen = function () { status.textContent = "Automatisch bijwerken: aan"; };
+    source.onerror = function () { status.textContent = "Automatisch bijwerken: opnieuw verbinden\u2026"; };
     source.addEventListener("signed-out", function () {
       // the session ended on the server: stop, and let the reload lead to the login form
       source.close();
-      status.textContent = "Live updates: signed out";
+      status.textContent = "Automatisch bijwerken: je bent uitgelogd";
       window.location.reload();
     });
     source.addEventListener("alert", function (event) {

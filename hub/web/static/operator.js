@@ -1,10 +1,12 @@
 // The operator's flow view: polls /operator/api/flow every 2 s and updates the picture
-// (rates from the deltas of cumulative counts between two polls) and the tables.
+// (rates from the deltas of cumulative counts between two polls) and the tables, in Dutch
+// (dates through static/dutch.js).
 (function () {
   "use strict";
   var initial = document.getElementById("flow-initial");
   if (!initial) { return; }
   var previous = JSON.parse(initial.textContent);
+  var dateTime = window.dutch ? window.dutch.dateTime : String;
 
   function setText(id, text) {
     var el = document.getElementById(id);
@@ -31,11 +33,11 @@
     Object.keys(flow.edges).forEach(function (key) {
       var now = flow.edges[key], before = previous.edges[key];
       var rate = before ? Math.max(now.count - before.count, 0) / dt : 0;
-      setText("rate-" + key, (rate >= 10 ? rate.toFixed(0) : rate.toFixed(1)) + " /s");
-      if (now.lag !== null) { setText("lag-" + key, "lag " + now.lag); }
+      setText("rate-" + key, (rate >= 10 ? rate.toFixed(0) : rate.toFixed(1).replace(".", ",")) + " per s");
+      if (now.lag !== null) { setText("lag-" + key, "achterstand " + now.lag); }
     });
     Object.keys(flow.topics).forEach(function (topic) {
-      setText("total-" + topic, flow.topics[topic] + " messages");
+      setText("total-" + topic, flow.topics[topic] + " berichten");
     });
     var lagRows = [];
     flow.groups.forEach(function (g) {
@@ -48,11 +50,11 @@
     fillTable("refusal-table", Object.entries(flow.refusals));
     setText("forwarded", String(flow.forwarded));
     fillTable("error-table", flow.last_errors.map(function (r) {
-      return [r.offset, r.failed_at, r.reason, r.stage,
+      return [r.offset, dateTime(r.failed_at), r.reason, r.stage,
         r.topic + "/" + r.partition + "/" + r.origin_offset,
         r.error_class + ": " + r.error_message];
     }));
-    setText("flow-updated", "Updated " + new Date(flow.at * 1000).toLocaleTimeString() + ".");
+    setText("flow-updated", "Bijgewerkt: " + dateTime(flow.at * 1000) + ".");
     previous = flow;
   }
 
@@ -60,7 +62,7 @@
     fetch("/operator/api/flow", { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
       .then(render)
-      .catch(function (err) { setText("flow-updated", "Update failed (" + err.message + "); retrying."); })
+      .catch(function (err) { setText("flow-updated", "Bijwerken lukte niet (" + err.message + "). We proberen het opnieuw."); })
       .finally(function () { window.setTimeout(poll, 2000); });
   }
   window.setTimeout(poll, 2000);

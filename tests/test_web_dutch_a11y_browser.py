@@ -1,0 +1,211 @@
+"""Every page of the web app in a real headless Chromium (Debian's package, Playwright),
+signed in as each role: axe-core (the PyPI package axe-playwright-python) finds no
+violation of WCAG 2.0/2.1/2.2 A and AA; every page is Dutch (``lang="nl"``, no English
+UI words left, dates in Dutch form), has one h1, landmarks and a skip link; the close
+flow works with the keyboard alone, with a visible focus."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.inbox import CloseOutcome
+from hub.settings import WebSettings
+from tests.test_metrics import route_signals
+from tests.test_web_dutch_pages import ENGLISH_WORDS, english_words_in
+from tests.test_web_inbox import PASSWORD, SUBJECT_B, WebServer, make_alert, start_web
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: the axe-core rule tags of WCAG 2.0, 2.1 and 2.2 at levels A and AA
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[WebServer]:
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium")
+    server, stop = start_web(tmp_path, WebSettings())
+    router = None
+    try:
+        router, _ = route_signals(server.conn, tmp_path / "router", n=2, outside=2)
+        yield server
+    finally:
+        if router is not None:
+            router.close()
+        stop()
+
+
+def _alerts(web: WebServer) -> dict[str, str]:
+    """Alerts in each state the pages show: new (urgent, overdue), claimed with a note,
+    closed; and one of another team."""
+    new, late = make_alert("team-a", urgent=True), make_alert("team-a", urgent=True)
+    late = late.model_copy(update={"due_date": date.today() - timedelta(days=2)})
+    claimed, closed = make_alert("team-a", minutes=20), make_alert("team-a", minutes=40)
+    theirs = make_alert("team-b", subject=SUBJECT_B)
+    web.inbox.add_many([new, late, claimed, closed, theirs])
+    web.inbox.claim(claimed.alert_id, "alice")
+    web.inbox.add_note(claimed.alert_id, "alice", "Gebeld, geen gehoor")
+    web.inbox.close_alert(closed.alert_id, CloseOutcome.NOT_PICKED_UP, by="alice",
+                          note="Verhuisd")
+    return {"new": new.alert_id, "late": late.alert_id, "claimed": claimed.alert_id,
+            "closed": closed.alert_id, "theirs": theirs.alert_id}
+
+
+def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
+    """The paths to check per user (None: not signed in)."""
+    alert = "/inbox/alerts/"
+    return {
+        None: ["/login", "/nergens"],
+        "alice": ["/inbox", "/inbox?status=new&urgency=URGENT", f"{alert}{ids['new']}",
+                  f"{alert}{ids['late']}", f"{alert}{ids['claimed']}?done=noted",
+                  f"{alert}{ids['closed']}?done=published", f"{alert}{ids['theirs']}",
+                  f"{alert}onbekend", "/operator"],
+        "olga": ["/operator", "/operator/deadletters",
+                 "/operator/deadletters?outcome=Bericht+1+is+opnieuw+aangeboden.",
+                 "/operator/deadletters?error=Er+is+geen+onbestelbaar+bericht+9.", "/inbox"],
+        "ada": ["/inbox", "/operator", "/operator/deadletters"],
+    }
+
+
+def _sign_in(page: Any, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord").fill(PASSWORD)
+    page.get_by_role("button", name="Inloggen").click()
+    page.wait_for_url(re.compile(r".*/(inbox|operator)$"))
+
+
+def _axe_violations(axe: Any, page: Any) -> list[str]:
+    results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    return [f"{v['id']} ({v['impact']}): {v['help']} at "
+            + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+            for v in results.response["violations"]]
+
+
+def _visible_words(page: Any) -> str:
+    """What a user reads or hears: the body text, the title and the accessible names
+    and descriptions given by attributes."""
+    return str(page.evaluate("""() => [document.title, document.body.innerText,
+        ...[...document.querySelectorAll("[aria-label], [title], [placeholder], [alt]")]
+          .map(e => [e.getAttribute("aria-label"), e.getAttribute("title"),
+                     e.getAttribute("placeholder"), e.getAttribute("alt")].join(" "))
+      ].join("\\n")"""))
+
+
+def _structure(page: Any) -> list[str]:
+    """Problems with the page's structure that axe leaves to the tester."""
+    problems = []
+    if page.evaluate("document.documentElement.lang") != "nl":
+        problems.append('not <html lang="nl">')
+    if page.locator("h1").count() != 1:
+        problems.append(f"{page.locator('h1').count()} h1 elements")
+    if page.locator("main").count() != 1 or page.locator("header").count() < 1:
+        problems.append("no header and main landmarks")
+    skip = page.locator("a.skip")
+    if skip.count() != 1 or skip.get_attribute("href") != "#inhoud":
+        problems.append("no skip link to the content")
+    if page.locator("th:not([scope])").count():
+        problems.append("a table header without scope")
+    return problems
+
+
+def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebServer
+                                                                        ) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    ids = _alerts(web)
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    checked = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            for username, paths in _pages(ids).items():
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                if username is not None:
+                    _sign_in(page, web.url, username)
+                else:  # the login page with its error message, too
+                    page.goto(f"{web.url}/login")
+                    page.get_by_label("Gebruikersnaam").fill("niemand")
+                    page.get_by_label("Wachtwoord").fill("fout-wachtwoord")
+                    page.get_by_role("button", name="Inloggen").click()
+                    page.get_by_role("alert").wait_for()
+                    for field in ("#username", "#password"):  # the error names its fields
+                        assert page.get_attribute(field, "aria-describedby") == "login-error"
+                        assert page.get_attribute(field, "aria-invalid") == "true"
+                    found["login with an error"] = (_axe_violations(axe, page)
+                                                    + _structure(page))
+                for path in paths:
+                    page.goto(f"{web.url}{path}")
+                    page.wait_for_load_state("networkidle" if "/inbox" not in path
+                                             else "load")
+                    if path.startswith("/inbox") and "alerts" not in path and \
+                            username != "olga":  # the live list has connected
+                        page.get_by_text("Automatisch bijwerken: aan").wait_for()
+                    problems = _axe_violations(axe, page) + _structure(page)
+                    words = english_words_in(_visible_words(page))
+                    if words:
+                        problems.append(f"English words: {words}")
+                    found[f"{username or 'anonymous'} {path}"] = problems
+                    checked += 1
+                context.close()
+        finally:
+            browser.close()
+    assert checked >= 18 and len(ENGLISH_WORDS) > 20
+    bad = {k: v for k, v in found.items() if v}
+    assert bad == {}, "\n".join(f"{k}: {p}" for k, v in bad.items() for p in v)
+
+
+def test_closing_an_alert_with_the_keyboard_alone(web: WebServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ids = _alerts(web)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            _sign_in(page, web.url, "alice")
+            page.goto(f"{web.url}/inbox/alerts/{ids['new']}")
+
+            def tab_to(selector: str, limit: int = 40) -> None:
+                for _ in range(limit):
+                    page.keyboard.press("Tab")
+                    if page.evaluate(f"document.activeElement.matches({selector!r})"):
+                        # the focus is visible: an outline of at least 2 px
+                        width = page.evaluate("parseFloat(getComputedStyle("
+                                              "document.activeElement).outlineWidth)")
+                        assert width >= 2, f"no visible focus on {selector}"
+                        return
+                raise AssertionError(f"{selector} is not reachable with Tab")
+
+            # the first Tab reaches the skip link; Enter moves to the content
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.className") == "skip"
+            page.keyboard.press("Enter")
+            assert page.evaluate("document.activeElement.id") == "inhoud"
+
+            tab_to("#claim")
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("status")).to_have_text("Je behandelt deze melding nu.")
+            tab_to("input[name=outcome]")
+            page.keyboard.press("Space")  # the first outcome: picked up
+            tab_to("textarea[name=note]")
+            page.keyboard.type("Afspraak gemaakt")
+            tab_to("#close")
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("status")).to_contain_text("De melder heeft de uitkomst")
+            expect(page.locator("#status")).to_contain_text("Afgesloten: Opgepakt")
+        finally:
+            browser.close()
+    assert web.inbox.get(ids["new"]).outcome is CloseOutcome.PICKED_UP
