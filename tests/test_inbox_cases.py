@@ -1,0 +1,249 @@
+"""The national workflow for debt signals on both store backends: cases group a person's
+signals, contact attempts, take-up and close, the signal statuses, the coarse outcome
+told to the source and the processing record of every step (on a real embedded bus)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.connect import Connection, connect
+from hub.ddas import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus
+from hub.errors import CaseNotFound, InboxError
+from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
+from hub.inbox import CaseStore, CaseWorkflow, InboxStatus, InboxStore, InboxWorkflow
+from hub.inbox.cases import PICK_UP_BY_RESULT
+from hub.inbox.outcomes import ensure_outcomes_topic
+from hub.inbox.processing import AuditLog
+from hub.inbox.workflow import OutcomePublisher
+from hub.routing.outputs import alert_id_for
+from hub.settings import Settings
+from hub.topics import AUDIT, OUTCOMES, ensure_topics
+
+pytestmark = pytest.mark.timeout(120)
+
+SOURCE = "urn:nld:oin:00000001234567890000"
+NOW = datetime(2025, 4, 7, 9, 30, tzinfo=UTC)
+
+
+def make_alert(subject: str, *, team: str = "team-a", event_type: str = "debt-signal",
+               kind: str = "ARREARS", fields: dict[str, str] | None = None) -> TeamAlert:
+    event_id = str(uuid.uuid4())
+    return TeamAlert(
+        alert_id=alert_id_for(event_id, team), event_id=event_id, event_type=event_type,
+        team_id=team, municipality_code="GM0344", subject_ref=subject,
+        urgency=AlertUrgency.NORMAL, fields=fields or {"creditor_type": "ENERGY",
+                                                       "signal_kind": kind},
+        prior_signals_180d=0, legal_basis="GDPR 6(1)(e); Wgs art. 3", created_at=NOW,
+        trace_id=uuid.uuid4().hex, source=SOURCE,
+    )
+
+
+def subject() -> str:
+    return "ps1-" + uuid.uuid4().hex + "00000000"
+
+
+class Hub:
+    def __init__(self, conn: Connection, inbox: InboxStore) -> None:
+        self.conn = conn
+        self.inbox = inbox
+        self.cases = CaseStore(inbox.database, clock=lambda: NOW)
+        self.workflow = CaseWorkflow(
+            self.cases, OutcomePublisher(conn.bus, conn.serde).tell,
+            AuditLog(conn.bus, conn.serde))
+
+    def read(self, topic: str) -> list[dict[str, Any]]:
+        consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [topic])
+        out: list[dict[str, Any]] = []
+        idle = 0
+        while idle < 2:
+            batch = consumer.poll(1000, 0.3)
+            idle = 0 if batch else idle + 1
+            out += [{k: str(v) if isinstance(v, uuid.UUID) else v
+                     for k, v in self.conn.serde.decode(m.value).record.items()}
+                    for m in batch]
+        consumer.close()
+        return out
+
+
+@pytest.fixture
+def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
+    """An inbox on each store backend, over a real embedded bus (the cases do not
+    depend on the bus kind)."""
+    with connect(Settings(bus=f"embedded:{tmp_path / 'hub.db'}")) as conn:
+        ensure_topics(conn.bus)
+        ensure_outcomes_topic(conn.bus)
+        inbox = InboxStore(database_url, clock=lambda: NOW)
+        try:
+            yield Hub(conn, inbox)
+        finally:
+            inbox.close()
+
+
+def test_signals_of_one_person_share_an_open_case(hub: Hub) -> None:
+    person, other = subject(), subject()
+    first, second, theirs = make_alert(person), make_alert(person), make_alert(other)
+    hub.inbox.add_many([theirs, first])
+    hub.inbox.add(second)
+    case = hub.cases.case_of(first.alert_id)
+    assert [s.alert.alert_id for s in case.signals] == [first.alert_id, second.alert_id]
+    assert {s.status for s in case.signals} == {Signaalstatus.NOG_NIET_OPGEPAKT}
+    assert case.subject_ref == person and case.is_open and case.team_id == "team-a"
+    assert hub.cases.case_of(theirs.alert_id).case_id != case.case_id
+    # the same person at another team: that team's own case
+    elsewhere = make_alert(person, team="team-b")
+    hub.inbox.add(elsewhere)
+    assert hub.cases.case_of(elsewhere.alert_id).case_id != case.case_id
+    with pytest.raises(CaseNotFound):
+        hub.cases.get(case.case_id, team_id="team-b")
+    # re-reading the topic changes nothing
+    hub.inbox.add(first)
+    assert len(hub.cases.get(case.case_id).signals) == 2
+
+
+def test_eviction_youth_and_resolved_alerts_keep_the_simple_flow(hub: Hub) -> None:
+    person = subject()
+    alerts = [make_alert(person, event_type="eviction-risk", fields={"stage": "SUMMONS"}),
+              make_alert(person, event_type="youth-care-exit", fields={}),
+              make_alert(person, kind="ARREARS_RESOLVED")]
+    hub.inbox.add_many(alerts)
+    for alert in alerts:
+        with pytest.raises(CaseNotFound):
+            hub.cases.case_of(alert.alert_id)
+
+
+def test_the_case_flow_tells_picked_up_and_records_each_step(hub: Hub) -> None:
+    person = subject()
+    first, second = make_alert(person), make_alert(person)
+    hub.inbox.add_many([first, second])
+    case_id = hub.cases.case_of(first.alert_id).case_id
+    with pytest.raises(InboxError, match="not taken up"):
+        hub.workflow.add_attempt(case_id, "alice", kind=Contactsoort.TELEFOON, reached=False)
+    with pytest.raises(InboxError, match="take it up before"):
+        hub.workflow.close(case_id, Eindresultaat.VERVOLGHULP_FINANCIEEL, "alice")
+
+    case = hub.workflow.take_up(case_id, "alice", team_id="team-a")
+    assert case.taken_up_on == NOW.date() and case.taken_up_by == "alice"
+    assert {s.status for s in case.signals} == {Signaalstatus.OPGEPAKT}
+    item = hub.inbox.get(first.alert_id)
+    assert item.status is InboxStatus.CLAIMED and item.claimed_by == "alice"
+
+    hub.workflow.add_attempt(case_id, "alice", kind=Contactsoort.TELEFOON, reached=False,
+                             on=date(2025, 4, 7), part_of_day=Dagdeel.OCHTEND)
+    case = hub.workflow.add_attempt(case_id, "alice", kind=Contactsoort.HUISBEZOEK,
+                                    reached=True, on=date(2025, 4, 9),
+                                    part_of_day=Dagdeel.AVOND)
+    assert [(a.kind, a.reached, a.on, a.part_of_day) for a in case.contact_attempts] == [
+        (Contactsoort.TELEFOON, False, date(2025, 4, 7), Dagdeel.OCHTEND),
+        (Contactsoort.HUISBEZOEK, True, date(2025, 4, 9), Dagdeel.AVOND)]
+
+    closed = hub.workflow.close(case_id, Eindresultaat.VERVOLGHULP_FINANCIEEL, "alice",
+                                team_id="team-a")
+    assert closed.case.result is Eindresultaat.VERVOLGHULP_FINANCIEEL
+    assert {s.status for s in closed.case.signals} == {Signaalstatus.OPGEPAKT}
+    assert [t.outcome.outcome for t in closed.told if t.outcome] == [
+        PickUpOutcome.PICKED_UP, PickUpOutcome.PICKED_UP]
+    assert hub.inbox.get(second.alert_id).status is InboxStatus.CLOSED
+
+    outcomes = [o for o in hub.read(OUTCOMES) if o["alert_id"] in {first.alert_id,
+                                                                   second.alert_id}]
+    assert {o["outcome"] for o in outcomes} == {"PICKED_UP"} and len(outcomes) == 2
+    assert all(set(o) >= {"outcome", "source"} and "Vervolghulp" not in str(o)
+               for o in outcomes)
+
+    records = [r for r in hub.read(AUDIT) if r["alert_id"] == first.alert_id]
+    assert [r["reason_code"] for r in records] == [
+        "CASE_TAKEN_UP", "CASE_CONTACT_ATTEMPT", "CASE_CONTACT_ATTEMPT", "CASE_CLOSED"]
+    assert all(r["data_subject_id"] == person and r["team_id"] == "team-a"
+               and f"case={case_id}" in r["reason_detail"] and "user=alice" in
+               r["reason_detail"] for r in records)
+    assert "kind=Huisbezoek reached=yes" in records[2]["reason_detail"]
+
+    # the same result again: nothing changes, the sources are told again (same ids)
+    again = hub.workflow.close(case_id, Eindresultaat.VERVOLGHULP_FINANCIEEL, "alice")
+    assert not again.closing.newly_closed
+    assert {t.outcome.outcome_id for t in again.told if t.outcome} == {
+        t.outcome.outcome_id for t in closed.told if t.outcome}
+    with pytest.raises(InboxError, match="already closed"):
+        hub.workflow.close(case_id, Eindresultaat.DEFINITIEF_GEEN_CONTACT, "alice")
+    with pytest.raises(InboxError, match="closed"):
+        hub.workflow.take_up(case_id, "alice")
+    # a new signal of the person now opens a new case
+    later = make_alert(person)
+    hub.inbox.add(later)
+    assert hub.cases.case_of(later.alert_id).case_id != case_id
+
+
+def test_a_not_taken_up_result_tells_not_picked_up(hub: Hub) -> None:
+    person = subject()
+    first, repeat = make_alert(person), make_alert(person)
+    hub.inbox.add_many([first, repeat])
+    case_id = hub.cases.case_of(first.alert_id).case_id
+    hub.workflow.set_signal_status(case_id, repeat.alert_id,
+                                   Signaalstatus.NIET_OPGEPAKT_HERHAALDE_MELDING, "bob")
+    hub.workflow.take_up(case_id, "bob")
+    case = hub.cases.get(case_id)
+    assert {s.alert.alert_id: s.status for s in case.signals} == {
+        first.alert_id: Signaalstatus.OPGEPAKT,
+        repeat.alert_id: Signaalstatus.NIET_OPGEPAKT_HERHAALDE_MELDING}
+    closed = hub.workflow.close(case_id, Eindresultaat.DEFINITIEF_GEEN_CONTACT, "bob")
+    told = {t.closure.alert.alert_id: t.outcome.outcome for t in closed.told if t.outcome}
+    assert told == {first.alert_id: PickUpOutcome.PICKED_UP,
+                    repeat.alert_id: PickUpOutcome.NOT_PICKED_UP}
+    assert {s.alert.alert_id: s.status for s in closed.case.signals}[repeat.alert_id] is (
+        Signaalstatus.NIET_OPGEPAKT_HERHAALDE_MELDING)
+
+    other = make_alert(subject())
+    hub.inbox.add(other)
+    other_case = hub.cases.case_of(other.alert_id).case_id
+    closed = hub.workflow.close(other_case, Eindresultaat.INWONER_AL_BEKEND_BIJ_SCHULDHULPVERLENING,
+                                "bob")
+    assert [t.outcome.outcome for t in closed.told if t.outcome] == [
+        PickUpOutcome.NOT_PICKED_UP]
+    assert closed.case.signals[0].status is (
+        Signaalstatus.INWONER_AL_BEKEND_BIJ_SCHULDHULPVERLENING)
+    reasons = [r["reason_code"] for r in hub.read(AUDIT) if r["alert_id"] == repeat.alert_id]
+    assert reasons == ["SIGNAL_STATUS_SET", "CASE_TAKEN_UP", "CASE_CLOSED"]
+
+
+def test_a_signal_closed_in_the_simple_flow_keeps_its_outcome(hub: Hub) -> None:
+    person = subject()
+    first, second = make_alert(person), make_alert(person)
+    hub.inbox.add_many([first, second])
+    InboxWorkflow(hub.inbox, OutcomePublisher(hub.conn.bus, hub.conn.serde).tell).close(
+        first.alert_id, "CLOSED", by="alice")
+    case_id = hub.cases.case_of(first.alert_id).case_id
+    hub.workflow.take_up(case_id, "alice")
+    closed = hub.workflow.close(case_id, Eindresultaat.BUDGETADVIES_EN_OF_QUICK_FIX, "alice")
+    told = {t.closure.alert.alert_id: (t.closure.newly_closed, t.told.value)
+            for t in closed.told}
+    assert told == {first.alert_id: (False, "nothing-to-tell"),
+                    second.alert_id: (True, "published")}
+
+
+def test_the_result_table_is_coarse() -> None:
+    picked = {r for r, o in PICK_UP_BY_RESULT.items() if o is PickUpOutcome.PICKED_UP}
+    assert Eindresultaat.VERVOLGHULP_FINANCIEEL in picked
+    assert Eindresultaat.DEFINITIEF_GEEN_CONTACT in picked
+    assert set(PICK_UP_BY_RESULT) - picked == {
+        Eindresultaat.INWONER_AL_BEKEND_BIJ_SCHULDHULPVERLENING,
+        Eindresultaat.INWONER_IS_OVERLEDEN, Eindresultaat.NIET_OPGEPAKT_ANDERE_REDEN,
+        Eindresultaat.NIET_OPGEPAKT_HERHAALDE_MELDING,
+        Eindresultaat.NIET_OPGEPAKT_ONTERECHT_SIGNAAL,
+        Eindresultaat.PERSOON_IS_GEEN_INWONER_MEER}
+
+
+def test_purging_a_case_s_signals_removes_the_case(hub: Hub) -> None:
+    alert = make_alert(subject())
+    hub.inbox.add(alert)
+    case_id = hub.cases.case_of(alert.alert_id).case_id
+    hub.workflow.take_up(case_id, "alice")
+    hub.workflow.add_attempt(case_id, "alice", kind=Contactsoort.BRIEF, reached=False)
+    hub.inbox.purge({"debt-signal": NOW + timedelta(days=1)})
+    with pytest.raises(CaseNotFound):
+        hub.cases.get(case_id)
