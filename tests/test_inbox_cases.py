@@ -4,85 +4,30 @@ told to the source and the processing record of every step (on a real embedded b
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hub.connect import Connection, connect
 from hub.ddas import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus
 from hub.errors import CaseNotFound, InboxError
-from hub.events import AlertUrgency, PickUpOutcome, TeamAlert
-from hub.inbox import CaseStore, CaseWorkflow, InboxStatus, InboxStore, InboxWorkflow
+from hub.events import PickUpOutcome
+from hub.inbox import InboxStatus, InboxWorkflow
 from hub.inbox.cases import PICK_UP_BY_RESULT
-from hub.inbox.outcomes import ensure_outcomes_topic
-from hub.inbox.processing import AuditLog
 from hub.inbox.workflow import OutcomePublisher
-from hub.routing.outputs import alert_id_for
-from hub.settings import Settings
-from hub.topics import AUDIT, OUTCOMES, ensure_topics
+from hub.topics import AUDIT, OUTCOMES
+from tests.inbox_case_data import NOW, Hub, make_alert, open_hub, subject
 
 pytestmark = pytest.mark.timeout(120)
-
-SOURCE = "urn:nld:oin:00000001234567890000"
-NOW = datetime(2025, 4, 7, 9, 30, tzinfo=UTC)
-
-
-def make_alert(subject: str, *, team: str = "team-a", event_type: str = "debt-signal",
-               kind: str = "ARREARS", fields: dict[str, str] | None = None) -> TeamAlert:
-    event_id = str(uuid.uuid4())
-    return TeamAlert(
-        alert_id=alert_id_for(event_id, team), event_id=event_id, event_type=event_type,
-        team_id=team, municipality_code="GM0344", subject_ref=subject,
-        urgency=AlertUrgency.NORMAL, fields=fields or {"creditor_type": "ENERGY",
-                                                       "signal_kind": kind},
-        prior_signals_180d=0, legal_basis="GDPR 6(1)(e); Wgs art. 3", created_at=NOW,
-        trace_id=uuid.uuid4().hex, source=SOURCE,
-    )
-
-
-def subject() -> str:
-    return "ps1-" + uuid.uuid4().hex + "00000000"
-
-
-class Hub:
-    def __init__(self, conn: Connection, inbox: InboxStore) -> None:
-        self.conn = conn
-        self.inbox = inbox
-        self.cases = CaseStore(inbox.database, clock=lambda: NOW)
-        self.workflow = CaseWorkflow(
-            self.cases, OutcomePublisher(conn.bus, conn.serde).tell,
-            AuditLog(conn.bus, conn.serde))
-
-    def read(self, topic: str) -> list[dict[str, Any]]:
-        consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [topic])
-        out: list[dict[str, Any]] = []
-        idle = 0
-        while idle < 2:
-            batch = consumer.poll(1000, 0.3)
-            idle = 0 if batch else idle + 1
-            out += [{k: str(v) if isinstance(v, uuid.UUID) else v
-                     for k, v in self.conn.serde.decode(m.value).record.items()}
-                    for m in batch]
-        consumer.close()
-        return out
 
 
 @pytest.fixture
 def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
     """An inbox on each store backend, over a real embedded bus (the cases do not
     depend on the bus kind)."""
-    with connect(Settings(bus=f"embedded:{tmp_path / 'hub.db'}")) as conn:
-        ensure_topics(conn.bus)
-        ensure_outcomes_topic(conn.bus)
-        inbox = InboxStore(database_url, clock=lambda: NOW)
-        try:
-            yield Hub(conn, inbox)
-        finally:
-            inbox.close()
+    with open_hub(database_url, tmp_path) as hub:
+        yield hub
 
 
 def test_signals_of_one_person_share_an_open_case(hub: Hub) -> None:
