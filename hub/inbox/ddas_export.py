@@ -29,8 +29,8 @@ from hub.ddas import (
     CaseRecord,
     ContactAttemptRecord,
     OrganisationRecord,
-    SignalRecord,
     Signaalstatus,
+    SignalRecord,
     Uitwisselmodel,
     write_delivery,
 )
