@@ -106,27 +106,24 @@ class CaseStore:
 
     def list_cases(self, team_id: str, *, open_only: bool = False) -> list[Case]:
         """A team's cases, newest first."""
-        query = sa.select(CASES.c.case_id).where(CASES.c.team_id == team_id)
+        where: list[sa.ColumnElement[bool]] = [CASES.c.team_id == team_id]
         if open_only:
-            query = query.where(CASES.c.result.is_(None))
+            where.append(CASES.c.result.is_(None))
         with self._db.read() as conn:
-            ids = conn.execute(query.order_by(CASES.c.opened_ms.desc(), CASES.c.case_id)
-                               ).scalars().all()
-            return [self._case(conn, str(i), None) for i in ids]
+            cases = _load(conn, sa.and_(*where))
+        return sorted(cases, key=lambda c: (-c.opened_at.timestamp(), c.case_id))
 
     def cases_in(self, municipality_code: str, start: date, end: date) -> list[Case]:
         """The municipality's cases open at any time from ``start`` to ``end`` (both
         included, UTC days): opened before the day after ``end``, and not closed
-        before ``start``."""
+        before ``start``; oldest first."""
         after_end = to_ms(datetime.combine(end + timedelta(days=1), time(0), UTC))
         begin = to_ms(datetime.combine(start, time(0), UTC))
-        query = (sa.select(CASES.c.case_id)
-                 .where(CASES.c.municipality_code == municipality_code,
-                        CASES.c.opened_ms < after_end,
-                        sa.or_(CASES.c.closed_ms.is_(None), CASES.c.closed_ms >= begin))
-                 .order_by(CASES.c.opened_ms, CASES.c.case_id))
         with self._db.read() as conn:
-            return [self._case(conn, str(i), None) for i in conn.execute(query).scalars()]
+            cases = _load(conn, sa.and_(
+                CASES.c.municipality_code == municipality_code, CASES.c.opened_ms < after_end,
+                sa.or_(CASES.c.closed_ms.is_(None), CASES.c.closed_ms >= begin)))
+        return sorted(cases, key=lambda c: (c.opened_at, c.case_id))
 
     # -- the team's steps ------------------------------------------------------------------
 
@@ -246,35 +243,49 @@ class CaseStore:
 
     @staticmethod
     def _case(conn: sa.Connection, case_id: str, team_id: str | None) -> Case:
-        row = conn.execute(sa.select(CASES).where(CASES.c.case_id == case_id)).mappings().first()
-        if row is None or (team_id is not None and row["team_id"] != team_id):
+        found = _load(conn, CASES.c.case_id == case_id)
+        if not found or (team_id is not None and found[0].team_id != team_id):
             raise CaseNotFound(f"no case {case_id}" + (f" for {team_id}" if team_id else ""))
-        signals = conn.execute(
-            sa.select(ALERTS.c.alert, CASE_SIGNALS.c.status, CASE_SIGNALS.c.joined_ms,
-                      ALERTS.c.outcome)
+        return found[0]
+
+
+def _load(conn: sa.Connection, where: sa.ColumnElement[bool]) -> list[Case]:
+    """The cases ``where`` selects, each with its signals and contact attempts (three
+    queries, whatever their number)."""
+    ids = sa.select(CASES.c.case_id).where(where)
+    signals: dict[str, list[CaseSignal]] = {}
+    for case_id, *row in conn.execute(
+            sa.select(CASE_SIGNALS.c.case_id, ALERTS.c.alert, CASE_SIGNALS.c.status,
+                      CASE_SIGNALS.c.joined_ms, ALERTS.c.outcome)
             .join(ALERTS, ALERTS.c.alert_id == CASE_SIGNALS.c.alert_id)
-            .where(CASE_SIGNALS.c.case_id == case_id)
+            .where(CASE_SIGNALS.c.case_id.in_(ids))
             .order_by(CASE_SIGNALS.c.joined_seq, ALERTS.c.created_ms,
-                      CASE_SIGNALS.c.alert_id)).all()
-        attempts = conn.execute(
-            sa.select(CONTACT_ATTEMPTS.c.kind, CONTACT_ATTEMPTS.c.reached,
-                      CONTACT_ATTEMPTS.c.on_date, CONTACT_ATTEMPTS.c.part_of_day,
-                      CONTACT_ATTEMPTS.c.recorded_by, CONTACT_ATTEMPTS.c.recorded_ms)
-            .where(CONTACT_ATTEMPTS.c.case_id == case_id).order_by(CONTACT_ATTEMPTS.c.id)).all()
-        return Case(
-            case_id=case_id, team_id=row["team_id"], subject_ref=row["subject_ref"],
+                      CASE_SIGNALS.c.alert_id)):
+        signals.setdefault(case_id, []).append(_signal(row))
+    attempts: dict[str, list[ContactAttempt]] = {}
+    for case_id, kind, reached, on_date, part, by, ms in conn.execute(
+            sa.select(CONTACT_ATTEMPTS.c.case_id, CONTACT_ATTEMPTS.c.kind,
+                      CONTACT_ATTEMPTS.c.reached, CONTACT_ATTEMPTS.c.on_date,
+                      CONTACT_ATTEMPTS.c.part_of_day, CONTACT_ATTEMPTS.c.recorded_by,
+                      CONTACT_ATTEMPTS.c.recorded_ms)
+            .where(CONTACT_ATTEMPTS.c.case_id.in_(ids)).order_by(CONTACT_ATTEMPTS.c.id)):
+        attempts.setdefault(case_id, []).append(ContactAttempt(
+            Contactsoort(kind), bool(reached), on_date, Dagdeel(part) if part else None, by,
+            from_ms(ms) or _now()))
+    return [
+        Case(
+            case_id=row["case_id"], team_id=row["team_id"], subject_ref=row["subject_ref"],
             municipality_code=row["municipality_code"],
             opened_at=from_ms(row["opened_ms"]) or _now(),
-            signals=tuple(_signal(tuple(s)) for s in signals),
-            contact_attempts=tuple(
-                ContactAttempt(Contactsoort(kind), bool(reached), on_date,
-                               Dagdeel(part) if part else None, by, from_ms(ms) or _now())
-                for kind, reached, on_date, part, by, ms in attempts),
+            signals=tuple(signals.get(row["case_id"], ())),
+            contact_attempts=tuple(attempts.get(row["case_id"], ())),
             taken_up_on=row["taken_up_on"], taken_up_by=row["taken_up_by"],
             result=Eindresultaat(row["result"]) if row["result"] else None,
             closed_by=row["closed_by"], closed_at=from_ms(row["closed_ms"]),
             version=int(row["changed"]),
         )
+        for row in conn.execute(sa.select(CASES).where(where)).mappings()
+    ]
 
 
 def _signal(row: Sequence[Any]) -> CaseSignal:

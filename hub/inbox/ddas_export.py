@@ -32,9 +32,9 @@ from hub.ddas import (
     Signaalstatus,
     SignalRecord,
     Uitwisselmodel,
+    gemeentecode,
     write_delivery,
 )
-from hub.ddas.writer import gemeentecode
 from hub.errors import ExportError, FieldError
 from hub.events import CreditorType
 from hub.inbox.case_store import CaseStore

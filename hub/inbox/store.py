@@ -7,6 +7,9 @@ what the web inbox needs: a list per team with filters (event type, urgency, sta
 created since), most urgent first and then newest first; one alert with its notes; and
 the work on it (the states and outcomes: :mod:`hub.inbox.model`):
 
+- a new debt alert joins its person's case in the same transaction
+  (:func:`hub.inbox.case_store.assign_cases`, the national workflow of
+  :mod:`hub.inbox.cases`);
 - claim, append notes, close with a :class:`~hub.inbox.model.CloseOutcome`;
   :meth:`InboxStore.close_alert` returns a :class:`~hub.inbox.model.Closure` whose
   ``pick_up`` is the coarse outcome to tell the source (:mod:`hub.inbox.workflow` does
