@@ -5,6 +5,7 @@ told to the source and the processing record of every step (on a real embedded b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from hub.ddas import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus
 from hub.errors import CaseNotFound, InboxError
 from hub.events import PickUpOutcome
-from hub.inbox import InboxStatus, InboxWorkflow
+from hub.inbox import InboxStatus, InboxStore, InboxWorkflow
 from hub.inbox.cases import PICK_UP_BY_RESULT
 from hub.inbox.workflow import OutcomePublisher
 from hub.topics import AUDIT, OUTCOMES
@@ -192,3 +193,20 @@ def test_purging_a_case_s_signals_removes_the_case(hub: Hub) -> None:
     hub.inbox.purge({"debt-signal": NOW + timedelta(days=1)})
     with pytest.raises(CaseNotFound):
         hub.cases.get(case_id)
+
+
+def test_two_instances_adding_a_person_s_signals_at_once_make_one_case(
+        hub: Hub, database_url: str) -> None:
+    person = subject()
+    others = [InboxStore(database_url) for _ in range(3)]
+    alerts = [make_alert(person) for _ in range(len(others) * 4)]
+    try:
+        with ThreadPoolExecutor(len(others)) as pool:
+            list(pool.map(lambda i: [others[i].add(a) for a in alerts[i::len(others)]],
+                          range(len(others))))
+    finally:
+        for store in others:
+            store.close()
+    case_ids = {hub.cases.case_of(a.alert_id).case_id for a in alerts}
+    assert len(case_ids) == 1
+    assert len(hub.cases.get(case_ids.pop()).signals) == len(alerts)
