@@ -11,6 +11,7 @@ from hub.commands.bus import consume, topics
 from hub.commands.consent import consent
 from hub.commands.db import db
 from hub.commands.deadletters import deadletters
+from hub.commands.export import export
 from hub.commands.importer import import_command
 from hub.commands.inbox import inbox
 from hub.commands.keys import keys
@@ -71,6 +72,7 @@ main.add_command(deadletters)
 main.add_command(consent)
 main.add_command(sources)
 main.add_command(inbox)
+main.add_command(export)
 main.add_command(import_command(BATCH_FILES))
 main.add_command(run)
 main.add_command(demo)

@@ -25,9 +25,11 @@ on says what its caller should do, and the HTTP API answers by branch
     │   ├── InFlight                a request with the same key is being processed now
     │   ├── EventIdReused           an event id came back with different content
     │   └── InboxError              an inbox action that is not allowed now
-    │       └── AlertNotFound       no such alert for this team (also a NotFound)
+    │       ├── AlertNotFound       no such alert for this team (also a NotFound)
+    │       └── CaseNotFound        no such case for this team (also a NotFound)
     ├── NotFound                    what was asked for does not exist (404)
     │   ├── AlertNotFound           (also an InboxError)
+    │   ├── CaseNotFound            (also an InboxError)
     │   └── UnknownSource           (also a SourceRegistryError)
     ├── Unavailable                 a part the hub needs cannot be reached now; retry (503)
     │   ├── BusUnavailable          (also a BusError)
@@ -87,6 +89,7 @@ __all__ = [
     "AccountError",
     "AlertNotFound",
     "BatchFileError",
+    "CaseNotFound",
     "ContainerToolError",
     "DeliveryError",
     "DeliveryFailed",
@@ -218,6 +221,10 @@ class InboxError(Conflict):
 
 class AlertNotFound(InboxError, NotFound):
     """No such alert (for this team)."""
+
+
+class CaseNotFound(InboxError, NotFound):
+    """No such case (for this team), or an alert that belongs to no case."""
 
 
 class InFlight(Conflict):

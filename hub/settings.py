@@ -259,6 +259,12 @@ class Settings(BaseSettings):
         " import ledger, ...): sqlite:///path/store.db or postgresql://user:password@host/db;"
         " unset = SQLite <state_dir>/store.db; secret: shown only without its password",
     )
+    ddas_supplier_code: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="the codeGegevensleverancier of the DDAS Vroegsignalering delivery"
+        " (`signalhub export ddas`): the code CBS knows whoever runs this hub by;"
+        " --supplier-code wins",
+    )
     idempotency_retention_days: float = Field(
         30.0, gt=0, description="days an ingest idempotency entry is kept (replays of a"
         " request or event id within this time answer as the first time)",

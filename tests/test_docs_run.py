@@ -57,6 +57,21 @@ CANNOT_RUN = {
     "signalhub inbox close 0b6f3a52-5d1e-4c8a-9f7e-2a4b6c8d0e13 --outcome picked-up"
     ' --note "called, appointment made"':
         "needs an alert a router delivered to the inbox",
+    # a case exists only once a debt alert reached the inbox (the case commands are run
+    # by tests/test_inbox_case_cli.py)
+    **{line: "needs a case made from a debt alert a router delivered to the inbox"
+       for line in (
+           "signalhub inbox case show --alert 0b6f3a52-5d1e-4c8a-9f7e-2a4b6c8d0e13 --by anna",
+           "signalhub inbox case take-up CASE_ID --by anna",
+           "signalhub inbox case attempt CASE_ID --by anna --kind Telefoon --reached no"
+           " --on 2025-04-07 --part-of-day Ochtend",
+           "signalhub inbox case attempt CASE_ID --by anna --kind Huisbezoek --reached yes"
+           " --on 2025-04-09 --part-of-day Avond",
+           "signalhub inbox case signal-status CASE_ID ALERT_ID --by anna"
+           ' --status "Niet opgepakt: herhaalde melding"',
+           "signalhub inbox case close CASE_ID --by anna"
+           ' --result "Vervolghulp en/of verwijzing financieel"',
+       )},
 }
 
 #: paths of a server's layout that stand for the repository's files here

@@ -7,6 +7,9 @@ what the web inbox needs: a list per team with filters (event type, urgency, sta
 created since), most urgent first and then newest first; one alert with its notes; and
 the work on it (the states and outcomes: :mod:`hub.inbox.model`):
 
+- a new debt alert joins its person's case in the same transaction
+  (:func:`hub.inbox.case_store.assign_cases`, the national workflow of
+  :mod:`hub.inbox.cases`);
 - claim, append notes, close with a :class:`~hub.inbox.model.CloseOutcome`;
   :meth:`InboxStore.close_alert` returns a :class:`~hub.inbox.model.Closure` whose
   ``pick_up`` is the coarse outcome to tell the source (:mod:`hub.inbox.workflow` does
@@ -36,6 +39,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.errors import AlertNotFound, InboxError
 from hub.events import AlertUrgency, TeamAlert
+from hub.inbox.case_store import assign_cases, forget_alerts
+from hub.inbox.changes import bump, from_ms, to_ms
 from hub.inbox.model import CloseOutcome, Closure, InboxItem, InboxStatus, Note
 from hub.inbox.tables import ALERTS, CHANGES, NOTES
 from hub.store import Database, open_database
@@ -48,23 +53,13 @@ _COLUMNS = (ALERTS.c.alert, ALERTS.c.status, ALERTS.c.received_ms, ALERTS.c.clai
             ALERTS.c.changed)
 
 
-def _ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def _dt(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+_ms = to_ms
+_dt = from_ms
+_bump = bump
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _bump(conn: sa.Connection) -> int:
-    """Raise the change counter (locking its row until the transaction ends)."""
-    seq = conn.execute(sa.update(CHANGES).where(CHANGES.c.id == 1)
-                       .values(seq=CHANGES.c.seq + 1).returning(CHANGES.c.seq)).scalar_one()
-    return int(seq)
 
 
 class InboxStore:
@@ -90,6 +85,7 @@ class InboxStore:
     def add_many(self, alerts: Iterable[TeamAlert]) -> int:
         """Store alerts not seen before (one transaction); return how many were new."""
         now = _ms(self._clock())
+        alerts_by_id = {a.alert_id: a for a in alerts}
         rows = {
             a.alert_id: {
                 "alert_id": a.alert_id, "team_id": a.team_id, "event_id": a.event_id,
@@ -98,7 +94,7 @@ class InboxStore:
                 "created_ms": _ms(a.created_at), "received_ms": now, "source": a.source,
                 "alert": a.model_dump_json(),
             }
-            for a in alerts
+            for a in alerts_by_id.values()
         }
         if not rows:
             return 0
@@ -108,6 +104,9 @@ class InboxStore:
             stmt = (insert(ALERTS).on_conflict_do_nothing(index_elements=["alert_id"])
                     .returning(ALERTS.c.alert_id))
             added = conn.execute(stmt, [{**r, "changed": seq} for r in rows.values()]).all()
+            new = {alert_id for (alert_id,) in added}
+            assign_cases(conn, [a for a in alerts_by_id.values() if a.alert_id in new],
+                         now, seq)
             return len(added)
 
     def add(self, alert: TeamAlert) -> bool:
@@ -251,7 +250,8 @@ class InboxStore:
               ) -> dict[str, int]:
         """Delete the alerts received before ``before[event_type]`` with their notes
         (alerts of an event type not in ``before``: before ``others``; None keeps them).
-        Returns ``{"inbox_alerts": n, "inbox_notes": m}`` (a dry run: inside
+        An expired alert leaves its case; a case left without signals goes, with its
+        contact attempts. Returns ``{"inbox_alerts": n, "inbox_notes": m}`` (a dry run: inside
         :func:`hub.store.rollback_only`)."""
         conditions = [sa.and_(ALERTS.c.event_type == event_type,
                               ALERTS.c.received_ms < _ms(cutoff))
@@ -263,6 +263,7 @@ class InboxStore:
             return {"inbox_alerts": 0, "inbox_notes": 0}
         expired = sa.or_(*conditions)
         with self._db.transaction() as conn:
+            forget_alerts(conn, sa.select(ALERTS.c.alert_id).where(expired))
             notes = conn.execute(sa.delete(NOTES).where(NOTES.c.alert_id.in_(
                 sa.select(ALERTS.c.alert_id).where(expired)))).rowcount
             alerts = conn.execute(sa.delete(ALERTS).where(expired)).rowcount

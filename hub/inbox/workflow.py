@@ -23,7 +23,7 @@ from hub.inbox.outcomes import ensure_outcomes_topic, publish_outcome
 from hub.inbox.store import InboxStore
 from hub.serde import AvroSerde
 
-__all__ = ["Closing", "InboxWorkflow", "OutcomePublisher", "Told", "told_for"]
+__all__ = ["Closing", "InboxWorkflow", "OutcomePublisher", "Tell", "Told", "told_for"]
 
 #: tells the source about a closure (publishes its outcome) and returns the record
 Tell = Callable[[Closure], AlertOutcome]
