@@ -16,7 +16,7 @@ from tests.test_web_browser_inbox import ARGS, ARTIFACTS, CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-HOME_HEADINGS = {"/inbox": "Team inbox", "/operator": "Event flow"}
+HOME_HEADINGS = {"/inbox": "Meldingen van je team", "/operator": "Verwerking van berichten"}
 
 
 def test_each_role_signs_in_with_the_printed_credentials_and_lands_home(
@@ -47,16 +47,16 @@ def test_each_role_signs_in_with_the_printed_credentials_and_lands_home(
                     page = context.new_page()
                     page.goto(start)
                     expect(page).to_have_url(re.compile(r"/login\?next="))
-                    page.get_by_label("Username").fill(username)
-                    page.get_by_label("Password").fill(password)
+                    page.get_by_label("Gebruikersnaam").fill(username)
+                    page.get_by_label("Wachtwoord").fill(password)
                     with page.expect_navigation() as landed:
-                        page.get_by_role("button", name="Sign in").click()
+                        page.get_by_role("button", name="Inloggen").click()
                     response = landed.value
                     assert response is not None and response.status == 200, name
                     expect(page).to_have_url(home)
                     heading = HOME_HEADINGS[urlsplit(home).path]
                     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
-                    expect(page.get_by_role("heading", name="No access")).to_have_count(0)
+                    expect(page.get_by_role("heading", name="Geen toegang")).to_have_count(0)
                     page.screenshot(path=str(ARTIFACTS / f"demo-signin-{name}.png"))
                     context.close()
             finally:
