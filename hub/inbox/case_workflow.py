@@ -12,17 +12,21 @@ they drop the duplicates), so a failed publish is mended by closing once more.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from hub.ddas.codes import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus
 from hub.events import AlertOutcome
 from hub.inbox.case_store import CaseStore
 from hub.inbox.cases import Case, CaseClosing
-from hub.inbox.model import Closure
+from hub.inbox.model import Closure, InboxItem
 from hub.inbox.processing import Record, step_record
+from hub.inbox.store import InboxStore
 from hub.inbox.workflow import Tell, Told, told_for
 
-__all__ = ["CaseClosed", "CaseWorkflow", "SignalTold"]
+__all__ = ["PRIOR_WINDOW", "CaseClosed", "CaseWorkflow", "SignalTold"]
+
+#: how far back a person's earlier signals count (``prior_signals_180d``)
+PRIOR_WINDOW = timedelta(days=180)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,23 @@ class CaseWorkflow:
         case = self.cases.case_of(alert_id, team_id=team_id)
         self._log(case, user, "view-case", "CASE_VIEWED")
         return case
+
+    def earlier_signals(self, case: Case, inbox: InboxStore, user: str) -> list[InboxItem]:
+        """The team's own earlier alerts of the case's person (any kind, not in the
+        case): created in the :data:`PRIOR_WINDOW` before the case's newest signal, what
+        ``prior_signals_180d`` counts, within the case's team only. Each one shown is
+        recorded (``PERSON_HISTORY_VIEWED``)."""
+        if not case.signals:
+            return []
+        newest = max(s.alert.created_at for s in case.signals)
+        found = inbox.person_alerts(case.team_id, case.subject_ref,
+                                    since=newest - PRIOR_WINDOW, until=newest,
+                                    exclude=[a.alert_id for a in case.alerts])
+        for item in found:
+            self._record(step_record(name="view-earlier-signal",
+                                     reason_code="PERSON_HISTORY_VIEWED", user=user,
+                                     alert=item.alert, detail=f"case={case.case_id}"))
+        return found
 
     def take_up(self, case_id: str, user: str, *, on: date | None = None,
                 team_id: str | None = None) -> Case:

@@ -80,6 +80,11 @@ class InboxStore:
     def database(self) -> Database:
         return self._db
 
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """What gives this store "now" (shared with its :class:`CaseStore`)."""
+        return self._clock
+
     # -- filling ---------------------------------------------------------------------------
 
     def add_many(self, alerts: Iterable[TeamAlert]) -> int:
@@ -154,6 +159,32 @@ class InboxStore:
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         return [self._item(tuple(row)) for row in rows]
+
+    def person_alerts(self, team_id: str, subject_ref: str, *, since: datetime,
+                      until: datetime | None = None, exclude: Iterable[str] = (),
+                      limit: int = 100) -> list[InboxItem]:
+        """The team's own alerts of one person (``subject_ref``) created from ``since``
+        (to ``until``, both included), newest first, without the alerts ``exclude``
+        names: what a team sees of the signals behind ``prior_signals_180d``. Only
+        ``team_id``'s alerts, never another team's."""
+        if since.tzinfo is None or (until is not None and until.tzinfo is None):
+            raise ValueError("since and until must be timezone-aware")
+        where: list[sa.ColumnElement[bool]] = [
+            ALERTS.c.team_id == team_id, ALERTS.c.created_ms >= _ms(since),
+            # a cheap first cut on the stored JSON; each row is checked below
+            ALERTS.c.alert.contains(f'"subject_ref":"{subject_ref}"', autoescape=True)]
+        if until is not None:
+            where.append(ALERTS.c.created_ms <= _ms(until))
+        skip = set(exclude)
+        if skip:
+            where.append(ALERTS.c.alert_id.not_in(sorted(skip)))
+        query = (sa.select(*_COLUMNS).where(*where)
+                 .order_by(ALERTS.c.created_ms.desc(), ALERTS.c.alert_id).limit(limit))
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        items = [self._item(tuple(row)) for row in rows]
+        return [i for i in items if i.alert.subject_ref == subject_ref
+                and i.alert.team_id == team_id]
 
     def count(self, team_id: str, status: InboxStatus | str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(ALERTS).where(ALERTS.c.team_id == team_id)

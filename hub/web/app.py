@@ -48,6 +48,9 @@ from hub.accounts import TEAM_ROLES, User
 from hub.events import AlertUrgency
 from hub.inbox import (
     AlertNotFound,
+    CaseNotFound,
+    CaseStore,
+    CaseWorkflow,
     CloseOutcome,
     InboxError,
     InboxItem,
@@ -56,6 +59,7 @@ from hub.inbox import (
     OutcomePublisher,
     Told,
 )
+from hub.inbox.processing import AuditLog
 from hub.metrics import HttpMetricsMiddleware
 from hub.request_log import RequestLogMiddleware
 from hub.serving import serve, stop
@@ -70,6 +74,7 @@ from hub.web.auth import (
     record_access,
     require_role,
 )
+from hub.web.cases import add_case_routes
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
 from hub.web.signin import add_sign_in_routes
@@ -227,7 +232,10 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     ensure_topics(deps.conn.bus, config=deps.config)
     team_names = {t.id: t.name for t in deps.config.teams}
     event_types = sorted({e for t in deps.config.teams for e in t.event_types})
-    workflow = InboxWorkflow(deps.inbox, OutcomePublisher(deps.conn.bus, deps.conn.serde).tell)
+    publisher = OutcomePublisher(deps.conn.bus, deps.conn.serde)
+    workflow = InboxWorkflow(deps.inbox, publisher.tell)
+    case_workflow = CaseWorkflow(CaseStore(deps.inbox.database, clock=deps.inbox.clock),
+                                 publisher.tell, AuditLog(deps.conn.bus, deps.conn.serde))
     has_operator = _include_operator(app)
 
     def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -283,6 +291,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         return RedirectResponse(page, status_code=303)
 
     add_sign_in_routes(app, render, home_of)
+    add_case_routes(app, deps, render, case_workflow)
 
     # -- the team inbox -----------------------------------------------------------------
 
@@ -300,7 +309,13 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         record_access(deps, name="view-alert", reason_code="ALERT_VIEWED",
                       username=user.username, alert=item.alert)
         done = _DONE.get(request.query_params.get("done", ""))
-        return render(request, "alert.html", item=item, outcomes=_OUTCOME_LABELS, done=done)
+        try:  # a debt alert follows the national workflow: its case page has the steps
+            case_id: str | None = case_workflow.cases.case_of(
+                alert_id, team_id=item.alert.team_id).case_id
+        except CaseNotFound:
+            case_id = None
+        return render(request, "alert.html", item=item, outcomes=_OUTCOME_LABELS, done=done,
+                      case_id=case_id)
 
     def _action(name: str, run: Callable[[User, InboxItem, dict[str, str]], str]) -> Callable[
             [Request, str, User], Awaitable[Response]]:
@@ -322,7 +337,16 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         handler.__name__ = name
         return handler
 
+    def not_in_a_case(item: InboxItem) -> None:
+        """A debt alert of a case is taken up and closed with its case, not alone."""
+        try:
+            case_workflow.cases.case_of(item.alert.alert_id, team_id=item.alert.team_id)
+        except CaseNotFound:
+            return
+        raise HTTPException(409, "This alert belongs to a case: work on it on the case page.")
+
     def claim(user: User, item: InboxItem, form: dict[str, str]) -> str:
+        not_in_a_case(item)
         workflow.claim(item.alert.alert_id, user.username, team_id=item.alert.team_id)
         record_access(deps, name="claim-alert", reason_code="ALERT_CLAIMED",
                       username=user.username, alert=item.alert)
@@ -337,6 +361,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         return "noted"
 
     def close(user: User, item: InboxItem, form: dict[str, str]) -> str:
+        not_in_a_case(item)
         try:
             outcome = CloseOutcome(form.get("outcome", ""))
         except ValueError:

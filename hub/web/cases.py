@@ -1,0 +1,213 @@
+"""The case pages of the web inbox: the national workflow for debt signals.
+
+A debt alert belongs to a case (vroegsignaalzaak, :mod:`hub.inbox.cases`); its alert
+page links to the case page ``/inbox/cases/{case_id}``, which shows the case's signals
+with their ``Signaalstatus``, the contact attempts so far, the team's own earlier
+signals of the same person (``prior_signals_180d``), and the forms to take the case up
+("Oppakken"), record a contact attempt, give a signal its own status and close the case
+with an ``Eindresultaat``. The model's Dutch terms are shown as they are.
+
+These pages only parse the form and call :class:`~hub.inbox.CaseWorkflow`, which stores
+each step, writes its processing records and tells the sources ``PICKED_UP`` /
+``NOT_PICKED_UP``. ``/inbox/cases/{case_id}/events`` streams the case's changes (the
+statuses of its signals and of the earlier signals on the page) to ``static/case.js``.
+Access is checked as for alerts: another team's case is a 403, an unknown one a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+
+from hub.accounts import TEAM_ROLES, User
+from hub.ddas.codes import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus
+from hub.inbox import Case, CaseNotFound, CaseStore, CaseWorkflow, InboxError, InboxItem
+from hub.inbox.case_workflow import PRIOR_WINDOW
+from hub.web.auth import check_csrf, live_user, require_role
+from hub.web.deps import WebDeps
+from hub.web.forms import read_form
+from hub.web.texts import label, nl_date
+
+__all__ = ["add_case_routes", "case_state"]
+
+Render = Callable[..., HTMLResponse]
+TeamUser = Annotated[User, Depends(require_role(*TEAM_ROLES))]
+_E = TypeVar("_E", bound=Enum)
+
+_DONE = {"taken-up": "Je hebt de zaak opgepakt.",
+         "attempt": "De contactpoging is vastgelegd.",
+         "signal-status": "De status van het signaal is aangepast.",
+         "closed": "De zaak is afgesloten. De melder heeft de uitkomst gekregen."}
+#: how long one live-update stream lasts before the browser reconnects
+_STREAM_SECONDS = 300.0
+_SESSION_CHECK_SECONDS = 2.0
+
+
+def case_state(case: Case, earlier: list[InboxItem]) -> dict[str, Any]:
+    """What the case page shows that can change while it is open (for its live updates):
+    the case's state, each signal's status, each earlier signal's inbox status."""
+    return {
+        "case_id": case.case_id, "version": case.version,
+        "state": case_status_text(case),
+        "signals": {s.alert.alert_id: s.status.value for s in case.signals},
+        "attempts": len(case.contact_attempts),
+        "earlier": {i.alert.alert_id: label(i.status, "status") for i in earlier},
+        "open": case.is_open, "taken_up": case.taken_up_on is not None,
+    }
+
+
+def case_status_text(case: Case) -> str:
+    """The case's state in words: ``Nog niet opgepakt``, ``Opgepakt op …`` or the
+    result."""
+    if case.result is not None:
+        return f"Afgesloten: {case.result.value}"
+    if case.taken_up_on is not None:
+        return f"Opgepakt op {nl_date(case.taken_up_on)} door {case.taken_up_by or '–'}"
+    return Signaalstatus.NOG_NIET_OPGEPAKT.value
+
+
+def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseWorkflow
+                    ) -> None:
+    """The case pages (see the module docstring) on ``app``."""
+    cases: CaseStore = workflow.cases
+
+    def own_case(user: User, case_id: str) -> Case:
+        """The case if it is one of the user's teams': 404 when unknown, 403 otherwise."""
+        try:
+            case = cases.get(case_id)
+        except CaseNotFound:
+            raise HTTPException(404, "No such case.") from None
+        if case.team_id not in user.teams:
+            raise HTTPException(403, "This case belongs to a team you are not a member of.")
+        return case
+
+    @app.get("/inbox/cases/{case_id}")
+    def case_page(request: Request, case_id: str,
+                  user: TeamUser) -> Response:
+        team = own_case(user, case_id).team_id
+        case = workflow.show(case_id, user.username, team_id=team)
+        earlier = workflow.earlier_signals(case, deps.inbox, user.username)
+        done = _DONE.get(request.query_params.get("done", ""))
+        return render(request, "case.html", case=case, earlier=earlier, done=done,
+                      state=case_status_text(case), today_iso=cases.today().isoformat(),
+                      kinds=list(Contactsoort), parts=list(Dagdeel),
+                      results=list(Eindresultaat), statuses=list(Signaalstatus),
+                      live=case_state(case, earlier))
+
+    def step(verb: str, run: Callable[[User, Case, dict[str, str]], None]) -> None:
+        async def handler(request: Request, case_id: str,
+                          user: TeamUser) -> Response:
+            form = await read_form(request)
+            check_csrf(request, form)
+
+            def work() -> None:
+                case = own_case(user, case_id)
+                try:
+                    run(user, case, form)
+                except InboxError as exc:
+                    raise HTTPException(409, str(exc)) from None
+
+            await run_in_threadpool(work)
+            return RedirectResponse(f"/inbox/cases/{case_id}?done={verb}", status_code=303)
+
+        handler.__name__ = f"case_{verb.replace('-', '_')}"
+        app.post(f"/inbox/cases/{{case_id}}/{verb}")(handler)
+
+    def take_up(user: User, case: Case, form: dict[str, str]) -> None:
+        workflow.take_up(case.case_id, user.username, team_id=case.team_id)
+
+    def attempt(user: User, case: Case, form: dict[str, str]) -> None:
+        kind = _choice(Contactsoort, form.get("kind"), "Choose a kind of contact.")
+        reached = form.get("reached", "")
+        if reached not in ("ja", "nee"):
+            raise HTTPException(400, "Say whether the person was reached.")
+        part = form.get("part_of_day") or ""
+        part_of_day = _choice(Dagdeel, part, "Choose a part of the day.") if part else None
+        try:
+            on = date.fromisoformat(form.get("on", "")) if form.get("on") else None
+        except ValueError:
+            raise HTTPException(400, "Choose a valid date.") from None
+        if on is not None and on > cases.today():
+            raise HTTPException(400, "Choose a valid date.")
+        workflow.add_attempt(case.case_id, user.username, kind=kind, reached=reached == "ja",
+                             on=on, part_of_day=part_of_day, team_id=case.team_id)
+
+    def signal_status(user: User, case: Case, form: dict[str, str]) -> None:
+        status = _choice(Signaalstatus, form.get("status"), "Choose a signal status.")
+        workflow.set_signal_status(case.case_id, form.get("alert_id", ""), status,
+                                   user.username, team_id=case.team_id)
+
+    def close(user: User, case: Case, form: dict[str, str]) -> None:
+        result = _choice(Eindresultaat, form.get("result"), "Choose a result.")
+        workflow.close(case.case_id, result, user.username, team_id=case.team_id)
+
+    for verb, fn in (("take-up", take_up), ("attempt", attempt),
+                     ("signal-status", signal_status), ("close", close)):
+        step(verb, fn)
+
+    @app.get("/inbox/cases/{case_id}/events")
+    async def case_events(request: Request, case_id: str,
+                          user: TeamUser) -> StreamingResponse:
+        """Server-sent events: the case's state (:func:`case_state`) whenever the inbox
+        changed, in any process on the same database."""
+        case = await run_in_threadpool(own_case, user, case_id)
+        stopping: threading.Event = app.state.stopping
+
+        def changed(last: int, seen: str) -> tuple[int, str | None]:
+            now = deps.inbox.version()
+            if now <= last:
+                return last, None
+            fresh = cases.get(case_id, team_id=case.team_id)
+            earlier: list[InboxItem] = []
+            if fresh.signals:
+                newest = max(s.alert.created_at for s in fresh.signals)
+                earlier = deps.inbox.person_alerts(
+                    fresh.team_id, fresh.subject_ref, since=newest - PRIOR_WINDOW,
+                    until=newest, exclude=[a.alert_id for a in fresh.alerts])
+            data = json.dumps(case_state(fresh, earlier))
+            return now, (data if data != seen else None)
+
+        def still_signed_in() -> bool:
+            now = live_user(request)
+            return now is not None and now.role == user.role and now.teams == user.teams
+
+        async def stream() -> AsyncIterator[str]:
+            last = await run_in_threadpool(deps.inbox.version)
+            seen = ""
+            started = checked = time.monotonic()
+            yield "retry: 3000\n\n"
+            while not stopping.is_set() and time.monotonic() - started < _STREAM_SECONDS:
+                if time.monotonic() - checked >= _SESSION_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if not await run_in_threadpool(still_signed_in):
+                        yield "event: signed-out\ndata: {}\n\n"
+                        return
+                last, data = await run_in_threadpool(changed, last, seen)
+                if data is not None:
+                    seen = data
+                    yield f"event: case\ndata: {data}\n\n"
+                for _ in range(10):
+                    if stopping.is_set() or await request.is_disconnected():
+                        return
+                    await asyncio.sleep(0.1)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"X-Accel-Buffering": "no"})
+
+
+def _choice(kind: type[_E], value: str | None, problem: str) -> _E:
+    try:
+        return kind(value or "")
+    except ValueError:
+        raise HTTPException(400, problem) from None

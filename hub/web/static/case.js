@@ -1,0 +1,73 @@
+// Live state for a case page: server-sent events from /inbox/cases/{id}/events carry the
+// case's state whenever it changed (here or on another instance): the stand of the case,
+// each signal's Signaalstatus and the inbox status of each earlier signal on the page.
+// The cells of rows already on screen are updated in place; a new contact attempt or a
+// change of the steps that can be taken is said, with a hint to reload. Each change is
+// said in the polite live region #live-news (for screen readers).
+// Built with textContent only: nothing from the server becomes HTML.
+(function () {
+  "use strict";
+  var table = document.getElementById("case-signals");
+  var status = document.getElementById("live-status");
+  var news = document.getElementById("live-news");
+  var stateCell = document.getElementById("case-state");
+  if (!table || !window.EventSource) {
+    if (status) { status.textContent = "Automatisch bijwerken lukt niet in deze browser. Laad de pagina opnieuw om wijzigingen te zien."; }
+    return;
+  }
+  var shown = JSON.parse(document.getElementById("case-live").textContent);
+  var caseId = table.dataset.case;
+
+  function say(text) {
+    if (news) { news.textContent = text; }
+  }
+
+  function row(section, id) {
+    return document.querySelector(section + ' tr[data-id="' + CSS.escape(id) + '"]');
+  }
+
+  function apply(next) {
+    var changes = [];
+    if (next.state !== shown.state) {
+      stateCell.textContent = next.state;
+      changes.push("stand van de zaak: " + next.state);
+    }
+    Object.keys(next.signals).forEach(function (id) {
+      var tr = row("#case-signals", id);
+      if (!tr) { return; }
+      var td = tr.querySelector(".signal-status");
+      if (td.textContent !== next.signals[id]) {
+        td.textContent = next.signals[id];
+        changes.push("signaalstatus: " + next.signals[id]);
+      }
+    });
+    Object.keys(next.earlier).forEach(function (id) {
+      var tr = row("#earlier", id);
+      if (!tr) { return; }
+      var td = tr.querySelector(".earlier-status");
+      if (td.textContent !== next.earlier[id]) {
+        td.textContent = next.earlier[id];
+        changes.push("eerder signaal: " + next.earlier[id].toLowerCase());
+      }
+    });
+    var steps = next.attempts !== shown.attempts || next.open !== shown.open ||
+      next.taken_up !== shown.taken_up ||
+      Object.keys(next.signals).length !== Object.keys(shown.signals).length;
+    shown = next;
+    if (steps) { changes.push("laad de pagina opnieuw voor de nieuwste stappen"); }
+    if (changes.length) { say("Zaak bijgewerkt: " + changes.join("; ") + "."); }
+  }
+
+  function connect() {
+    var source = new EventSource("/inbox/cases/" + encodeURIComponent(caseId) + "/events");
+    source.onopen = function () { status.textContent = "Automatisch bijwerken: aan"; };
+    source.onerror = function () { status.textContent = "Automatisch bijwerken: opnieuw verbinden\u2026"; };
+    source.addEventListener("signed-out", function () {
+      source.close();
+      status.textContent = "Automatisch bijwerken: je bent uitgelogd";
+      window.location.reload();
+    });
+    source.addEventListener("case", function (event) { apply(JSON.parse(event.data)); });
+  }
+  connect();
+}());
