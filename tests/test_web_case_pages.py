@@ -55,9 +55,6 @@ def test_the_whole_case_flow_over_http(web: WebServer) -> None:
     alert_page = alice.get(f"/inbox/alerts/{first.alert_id}")
     url = case_url(web, first.alert_id)
     assert alert_page.status_code == 200 and f'href="{url}"' in alert_page.text
-    assert 'id="claim"' not in alert_page.text  # the simple flow is not offered
-    refused = post(alice, f"/inbox/alerts/{first.alert_id}/close", outcome="PICKED_UP")
-    assert refused.status_code == 409 and "zaakpagina" in refused.text
 
     page = alice.get(url)
     assert page.status_code == 200 and "Nog niet opgepakt" in page.text

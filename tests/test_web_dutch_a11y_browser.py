@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from hub.inbox import CloseOutcome
+from hub.ddas.codes import Contactsoort, Dagdeel
+from hub.inbox import CaseStore, CloseOutcome
 from hub.settings import WebSettings
 from tests.test_metrics import route_signals
 from tests.test_web_dutch_pages import ENGLISH_WORDS, english_words_in
@@ -56,8 +57,19 @@ def _alerts(web: WebServer) -> dict[str, str]:
     web.inbox.add_note(claimed.alert_id, "alice", "Gebeld, geen gehoor")
     web.inbox.close_alert(closed.alert_id, CloseOutcome.NOT_PICKED_UP, by="alice",
                           note="Verhuisd")
+    cases = CaseStore(web.inbox.database)
+    case, their_case = (cases.case_of(new.alert_id).case_id,
+                        cases.case_of(theirs.alert_id).case_id)
+    early = make_alert("team-a", minutes=60 * 24 * 20, event_type="eviction-risk")
+    web.inbox.add(early)  # an earlier signal of the person, shown on the case page
+    fresh = make_alert("team-a", subject="ps1-" + "c3" * 20)  # a case not taken up
+    web.inbox.add(fresh)
+    cases.take_up(case, "alice")
+    cases.add_attempt(case, "alice", kind=Contactsoort.TELEFOON, reached=False,
+                      part_of_day=Dagdeel.OCHTEND)
     return {"new": new.alert_id, "late": late.alert_id, "claimed": claimed.alert_id,
-            "closed": closed.alert_id, "theirs": theirs.alert_id}
+            "closed": closed.alert_id, "theirs": theirs.alert_id, "case": case,
+            "their_case": their_case, "fresh_case": cases.case_of(fresh.alert_id).case_id}
 
 
 def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
@@ -68,7 +80,8 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
         "alice": ["/inbox", "/inbox?status=new&urgency=URGENT", f"{alert}{ids['new']}",
                   f"{alert}{ids['late']}", f"{alert}{ids['claimed']}?done=noted",
                   f"{alert}{ids['closed']}?done=published", f"{alert}{ids['theirs']}",
-                  f"{alert}onbekend", "/operator"],
+                  f"{alert}onbekend", "/operator", f"/inbox/cases/{ids['case']}?done=attempt",
+                  f"/inbox/cases/{ids['fresh_case']}", f"/inbox/cases/{ids['their_case']}"],
         "olga": ["/operator", "/operator/deadletters",
                  "/operator/deadletters?outcome=Bericht+1+is+opnieuw+aangeboden.",
                  "/operator/deadletters?error=Er+is+geen+onbestelbaar+bericht+9.", "/inbox"],
@@ -151,7 +164,8 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
                     page.wait_for_load_state("networkidle" if "/inbox" not in path
                                              else "load")
                     if path.startswith("/inbox") and "alerts" not in path and \
-                            username != "olga":  # the live list has connected
+                            ids["their_case"] not in path and \
+                            username != "olga":  # the live list or case has connected
                         page.get_by_text("Automatisch bijwerken: aan").wait_for()
                     problems = _axe_violations(axe, page) + _structure(page)
                     words = english_words_in(_visible_words(page))
@@ -162,7 +176,7 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
                 context.close()
         finally:
             browser.close()
-    assert checked >= 18 and len(ENGLISH_WORDS) > 20
+    assert checked >= 21 and len(ENGLISH_WORDS) > 20
     bad = {k: v for k, v in found.items() if v}
     assert bad == {}, "\n".join(f"{k}: {p}" for k, v in bad.items() for p in v)
 

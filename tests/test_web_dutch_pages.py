@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.inbox import CloseOutcome
+from hub.ddas.codes import Contactsoort
+from hub.inbox import CaseStore, CloseOutcome
 from hub.web.texts import error_text, field_value, nl_amount, nl_date, nl_datetime
 from tests.test_web_inbox import WebServer, client, make_alert, sign_in, start_web
 
@@ -83,7 +84,15 @@ def test_every_page_is_dutch_for_every_role(web: WebServer) -> None:
     failed = anonymous.post("/login", data={"username": "x", "password": "y",
                                             "csrf_token": "not-it"})
     pages["anonymous bad form"] = failed
+    cases = CaseStore(web.inbox.database)
+    case = cases.case_of(mine.alert_id).case_id
+    their_case = cases.case_of(other.alert_id).case_id
+    cases.take_up(case, "alice")
+    cases.add_attempt(case, "alice", kind=Contactsoort.TELEFOON, reached=False)
     alice = sign_in(web, "alice")
+    for path in (f"/inbox/cases/{case}?done=attempt", f"/inbox/cases/{their_case}",
+                 "/inbox/cases/onbekend"):
+        pages[f"alice {path}"] = alice.get(path)
     for path in ("/inbox", f"/inbox/alerts/{mine.alert_id}",
                  f"/inbox/alerts/{done.alert_id}?done=published",
                  f"/inbox/alerts/{other.alert_id}", "/inbox/alerts/onbekend", "/operator"):

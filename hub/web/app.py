@@ -337,16 +337,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         handler.__name__ = name
         return handler
 
-    def not_in_a_case(item: InboxItem) -> None:
-        """A debt alert of a case is taken up and closed with its case, not alone."""
-        try:
-            case_workflow.cases.case_of(item.alert.alert_id, team_id=item.alert.team_id)
-        except CaseNotFound:
-            return
-        raise HTTPException(409, "This alert belongs to a case: work on it on the case page.")
-
     def claim(user: User, item: InboxItem, form: dict[str, str]) -> str:
-        not_in_a_case(item)
         workflow.claim(item.alert.alert_id, user.username, team_id=item.alert.team_id)
         record_access(deps, name="claim-alert", reason_code="ALERT_CLAIMED",
                       username=user.username, alert=item.alert)
@@ -361,7 +352,6 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         return "noted"
 
     def close(user: User, item: InboxItem, form: dict[str, str]) -> str:
-        not_in_a_case(item)
         try:
             outcome = CloseOutcome(form.get("outcome", ""))
         except ValueError:

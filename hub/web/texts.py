@@ -107,8 +107,6 @@ _ERRORS = [(re.compile(pattern), text) for pattern, text in (
     (r"no case \S+.*", "Deze zaak bestaat niet (meer)."),
     (r"This case belongs to a team you are not a member of\.",
      "Deze zaak is van een team waar je geen lid van bent."),
-    (r"This alert belongs to a case: work on it on the case page\.",
-     "Deze melding hoort bij een zaak: pak de zaak op en sluit haar af op de zaakpagina."),
     (r"case \S+ is not taken up yet.*", "Pak de zaak eerst op."),
     (r"case \S+ is closed", "Deze zaak is al afgesloten."),
     (r"case \S+ is already closed as .*", "Deze zaak is al afgesloten met een ander"
