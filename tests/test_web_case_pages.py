@@ -63,8 +63,9 @@ def test_the_whole_case_flow_over_http(web: WebServer) -> None:
     assert early.status_code == 409 and "Pak de zaak eerst op" in early.text
 
     assert post(alice, f"{url}/take-up").status_code == 303
-    page = alice.get(url)
+    page = alice.get(url + "?done=take-up")
     assert "Opgepakt op" in page.text and 'id="add-attempt"' in page.text
+    assert "Je hebt de zaak opgepakt." in page.text
     assert web.inbox.get(first.alert_id).status is InboxStatus.CLAIMED
     bad = post(alice, f"{url}/attempt", kind="Duif", reached="nee")
     assert bad.status_code == 400 and "Kies de contactsoort" in bad.text

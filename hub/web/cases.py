@@ -45,7 +45,7 @@ Render = Callable[..., HTMLResponse]
 TeamUser = Annotated[User, Depends(require_role(*TEAM_ROLES))]
 _E = TypeVar("_E", bound=Enum)
 
-_DONE = {"taken-up": "Je hebt de zaak opgepakt.",
+_DONE = {"take-up": "Je hebt de zaak opgepakt.",
          "attempt": "De contactpoging is vastgelegd.",
          "signal-status": "De status van het signaal is aangepast.",
          "closed": "De zaak is afgesloten. De melder heeft de uitkomst gekregen."}
