@@ -1,4 +1,4 @@
-"""The team's work on a case, as ``signalhub inbox case ...`` (and later the web pages)
+"""The team's work on a case, as ``signalhub inbox case ...`` and the web's case pages
 do it: :class:`CaseWorkflow`.
 
 Each step is stored first (:class:`~hub.inbox.case_store.CaseStore`), then written as a
