@@ -57,19 +57,22 @@ def _alerts(web: WebServer) -> dict[str, str]:
     web.inbox.add_note(claimed.alert_id, "alice", "Gebeld, geen gehoor")
     web.inbox.close_alert(closed.alert_id, CloseOutcome.NOT_PICKED_UP, by="alice",
                           note="Verhuisd")
+    # a case taken up with a contact attempt and an earlier signal of its person (the
+    # case of the alerts above stays as it came: not taken up)
+    person = "ps1-" + "c3" * 20
+    worked = make_alert("team-a", subject=person)
+    early = make_alert("team-a", subject=person, minutes=60 * 24 * 20,
+                       event_type="eviction-risk")
+    web.inbox.add_many([worked, early])
     cases = CaseStore(web.inbox.database)
-    case, their_case = (cases.case_of(new.alert_id).case_id,
+    case, their_case = (cases.case_of(worked.alert_id).case_id,
                         cases.case_of(theirs.alert_id).case_id)
-    early = make_alert("team-a", minutes=60 * 24 * 20, event_type="eviction-risk")
-    web.inbox.add(early)  # an earlier signal of the person, shown on the case page
-    fresh = make_alert("team-a", subject="ps1-" + "c3" * 20)  # a case not taken up
-    web.inbox.add(fresh)
     cases.take_up(case, "alice")
     cases.add_attempt(case, "alice", kind=Contactsoort.TELEFOON, reached=False,
                       part_of_day=Dagdeel.OCHTEND)
     return {"new": new.alert_id, "late": late.alert_id, "claimed": claimed.alert_id,
             "closed": closed.alert_id, "theirs": theirs.alert_id, "case": case,
-            "their_case": their_case, "fresh_case": cases.case_of(fresh.alert_id).case_id}
+            "their_case": their_case, "fresh_case": cases.case_of(new.alert_id).case_id}
 
 
 def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
