@@ -53,7 +53,7 @@ _MAX_DAYS = 10_000
 @lru_cache(maxsize=256)
 def holidays_in(year: int) -> dict[date, str]:
     """The Dutch public holidays of ``year``, by date, with their Dutch names."""
-    found = holidays.Netherlands(years=year, categories=_CATEGORIES, language="nl")
+    found = holidays.country_holidays("NL", years=year, categories=_CATEGORIES, language="nl")
     return {day: str(name) for day, name in found.items()}
 
 
