@@ -48,7 +48,8 @@ def _alerts(web: WebServer) -> dict[str, str]:
     """Alerts in each state the pages show: new (urgent, overdue), claimed with a note,
     closed; and one of another team."""
     new, late = make_alert("team-a", urgent=True), make_alert("team-a", urgent=True)
-    late = late.model_copy(update={"due_date": date.today() - timedelta(days=2)})
+    # ten days back: late by working days (weekends and holidays are not), on any day
+    late = late.model_copy(update={"due_date": date.today() - timedelta(days=10)})
     claimed, closed = make_alert("team-a", minutes=20), make_alert("team-a", minutes=40)
     theirs = make_alert("team-b", subject=SUBJECT_B)
     web.inbox.add_many([new, late, claimed, closed, theirs])

@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -75,6 +75,7 @@ from hub.web.forms import read_form
 from hub.web.signin import add_sign_in_routes
 from hub.web.texts import install as install_texts
 from hub.web.texts import nl_datetime
+from hub.workdays import dutch_date
 
 __all__ = ["SECURITY_HEADERS", "create_web_app", "serve_web", "stop_web"]
 
@@ -142,12 +143,14 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def _row(item: InboxItem) -> dict[str, Any]:
-    """An alert as listed (no fields, no pseudonym)."""
+def _row(item: InboxItem, today: date) -> dict[str, Any]:
+    """An alert as listed (no fields, no pseudonym); ``overdue_working_days`` counts the
+    Dutch working days it is past its due date on ``today``."""
     a = item.alert
     return {
         "alert_id": a.alert_id, "team_id": a.team_id, "event_type": a.event_type,
         "urgency": a.urgency.value, "due_date": a.due_date.isoformat() if a.due_date else None,
+        "overdue_working_days": item.overdue_days(today),
         "created_at": a.created_at.isoformat(), "status": item.status.value,
         "claimed_by": item.claimed_by, "outcome": item.outcome.value if item.outcome else None,
         "received_ms": _ms(item.received_at), "version": item.version,
@@ -156,10 +159,10 @@ def _row(item: InboxItem) -> dict[str, Any]:
     }
 
 
-def _detail(item: InboxItem) -> dict[str, Any]:
+def _detail(item: InboxItem, today: date) -> dict[str, Any]:
     a = item.alert
     return {
-        **_row(item),
+        **_row(item, today),
         "subject_ref": a.subject_ref, "municipality_code": a.municipality_code,
         "fields": dict(a.fields), "prior_signals_180d": a.prior_signals_180d,
         "legal_basis": a.legal_basis, "closed_by": item.closed_by,
@@ -230,11 +233,15 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     workflow = InboxWorkflow(deps.inbox, OutcomePublisher(deps.conn.bus, deps.conn.serde).tell)
     has_operator = _include_operator(app)
 
+    def today() -> date:
+        """Today in the Netherlands (by the app's clock): for the "te laat" marker."""
+        return dutch_date(deps.clock())
+
     def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         user = current_user(request)
         return templates.TemplateResponse(request, name, {
             "user": user, "csrf_token": csrf_token(request), "team_names": team_names,
-            "has_operator": has_operator, "today": datetime.now(UTC).date(), **context,
+            "has_operator": has_operator, "today": today(), **context,
         }, status_code=status)
 
     def own_item(user: User, alert_id: str) -> InboxItem:
@@ -390,7 +397,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                         return
                 last, items = await run_in_threadpool(changed, last)
                 for item in items:
-                    row = {**_row(item), "team_name": team_names.get(item.alert.team_id)}
+                    row = {**_row(item, today()), "team_name": team_names.get(item.alert.team_id)}
                     yield f"event: alert\ndata: {json.dumps(row)}\n\n"
                 for _ in range(10):
                     if stopping.is_set() or await request.is_disconnected():
@@ -405,14 +412,15 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     @app.get("/api/alerts")
     def api_alerts(request: Request, user: TeamUser) -> dict[str, Any]:
         filters = _Filters(request, user)
-        return {"alerts": [_row(i) for i in filters.items(deps)]}
+        on = today()
+        return {"alerts": [_row(i, on) for i in filters.items(deps)]}
 
     @app.get("/api/alerts/{alert_id}")
     def api_alert(alert_id: str, user: TeamUser) -> dict[str, Any]:
         item = own_item(user, alert_id)
         record_access(deps, name="view-alert", reason_code="ALERT_VIEWED",
                       username=user.username, alert=item.alert)
-        return _detail(item)
+        return _detail(item, today())
 
     @app.get("/api/me")
     def api_me(user: Annotated[User, Depends(require_role("member", "operator", "admin"))]
