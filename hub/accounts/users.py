@@ -32,7 +32,8 @@ from hub.accounts.tables import MEMBERSHIPS, USERS
 from hub.errors import AccountError
 from hub.store import Database, open_database
 
-__all__ = ["ADMIN_ROLES", "OPERATOR_ROLES", "ROLES", "TEAM_ROLES", "AccountError", "User", "UserStore"]
+__all__ = ["ADMIN_ROLES", "OPERATOR_ROLES", "ROLES", "TEAM_ROLES", "AccountError", "User",
+           "UserStore"]
 
 ROLES = ("member", "operator", "admin")
 #: the roles that work in a team's inbox (their own teams' alerts only)

@@ -11,7 +11,8 @@ Access is checked on the server for every page and API call: a member or admin s
 only alerts of their own teams (403 for another team's alert, by page or API);
 operators see no alert at all; only admins see the account pages
 (:mod:`hub.web.account_pages`, ``/beheer/accounts``). Every view of an alert's detail,
-claim, note and close, and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
+claim, note and close, and every sign-in is logged to ``audit.v1``
+(:func:`hub.web.auth.record_access`).
 
 Sign-in (:mod:`hub.web.signin`) is limited before a password is hashed (429 with
 ``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.accounts.sessions`),
