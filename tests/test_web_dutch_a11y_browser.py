@@ -69,11 +69,14 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
         "alice": ["/inbox", "/inbox?status=new&urgency=URGENT", f"{alert}{ids['new']}",
                   f"{alert}{ids['late']}", f"{alert}{ids['claimed']}?done=noted",
                   f"{alert}{ids['closed']}?done=published", f"{alert}{ids['theirs']}",
-                  f"{alert}onbekend", "/operator"],
+                  f"{alert}onbekend", "/operator", "/beheer/accounts"],
         "olga": ["/operator", "/operator/deadletters",
                  "/operator/deadletters?outcome=Bericht+1+is+opnieuw+aangeboden.",
-                 "/operator/deadletters?error=Er+is+geen+onbestelbaar+bericht+9.", "/inbox"],
-        "ada": ["/inbox", "/operator", "/operator/deadletters"],
+                 "/operator/deadletters?error=Er+is+geen+onbestelbaar+bericht+9.", "/inbox",
+                 "/beheer/accounts"],
+        "ada": ["/inbox", "/operator", "/operator/deadletters", "/beheer/accounts",
+                "/beheer/accounts/nieuw", "/beheer/accounts/alice?done=disabled",
+                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand"],
     }
 
 

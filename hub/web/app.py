@@ -9,8 +9,10 @@ Content-Security-Policy allows no inline script.
 
 Access is checked on the server for every page and API call: a member or admin sees
 only alerts of their own teams (403 for another team's alert, by page or API);
-operators see no alert at all. Every view of an alert's detail, claim, note and close,
-and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
+operators see no alert at all; only admins see the account pages
+(:mod:`hub.web.account_pages`, ``/beheer/accounts``). Every view of an alert's detail,
+claim, note and close, and every sign-in is logged to ``audit.v1``
+(:func:`hub.web.auth.record_access`).
 
 Sign-in (:mod:`hub.web.signin`) is limited before a password is hashed (429 with
 ``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.accounts.sessions`),
@@ -45,6 +47,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.accounts import TEAM_ROLES, User
+from hub.accounts.admin import AccountAdmin
 from hub.events import AlertUrgency
 from hub.inbox import (
     AlertNotFound,
@@ -56,10 +59,12 @@ from hub.inbox import (
     OutcomePublisher,
     Told,
 )
+from hub.inbox.processing import AuditLog
 from hub.metrics import HttpMetricsMiddleware
 from hub.request_log import RequestLogMiddleware
 from hub.serving import serve, stop
 from hub.topics import ensure_topics
+from hub.web import account_pages
 from hub.web.areas import home_page
 from hub.web.auth import (
     LoginRequired,
@@ -232,6 +237,10 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     event_types = sorted({e for t in deps.config.teams for e in t.event_types})
     workflow = InboxWorkflow(deps.inbox, OutcomePublisher(deps.conn.bus, deps.conn.serde).tell)
     has_operator = _include_operator(app)
+    app.state.has_operator = has_operator
+    app.state.account_admin = AccountAdmin(deps.users, AuditLog(deps.conn.bus, deps.conn.serde),
+                                           teams=team_names)
+    app.include_router(account_pages.router)
 
     def today() -> date:
         """Today in the Netherlands (by the app's clock): for the "te laat" marker."""

@@ -103,6 +103,16 @@ _ERRORS = [(re.compile(pattern), text) for pattern, text in (
      "Als beheerder heb je geen teaminbox, en het beheerscherm is hier niet geïnstalleerd."),
     (r"offset must be a number", "Kies een bericht uit de lijst."),
     (r"name an offset, or all", "Kies een bericht uit de lijst, of alle berichten."),
+    (r"invalid username .*", "Een gebruikersnaam heeft alleen kleine letters, cijfers en"
+     " . _ - (hoogstens 64 tekens) en begint met een letter of cijfer."),
+    (r"unknown role .*", "Kies een rol uit de lijst."),
+    (r"a password needs at least 8 characters", "Een wachtwoord heeft minstens 8 tekens."),
+    (r"operators are no team members",
+     "Met de rol beheerder is een account geen lid van een team."),
+    (r"user .* exists", "Deze gebruikersnaam bestaat al."),
+    (r"no user .*", "Dit account bestaat niet (meer)."),
+    (r"unknown team .*", "Kies teams uit de lijst."),
+    (r"you cannot disable your own account", "Je eigen account kun je niet uitschakelen."),
     (r"Not Found", "Deze pagina bestaat niet (meer)."),
     (r"Method Not Allowed", "Dit kan zo niet."),
 )]
