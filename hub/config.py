@@ -162,7 +162,8 @@ class PolicyRule(_Strict):
     fields: dict[str, list[str]] = Field(description="per role, the fields it may see")
     block_when: list[Condition] = Field(default_factory=list)
     urgent_when: list[Condition] = Field(default_factory=list)
-    due_working_days: int = Field(3, ge=1, description="response time of an urgent alert")
+    due_working_days: int = Field(
+        3, ge=1, description="response time of an urgent alert, in Dutch working days")
     consent_purpose: str | None = None
     covenant_sources: list[str] = Field(
         default_factory=list, description="sources with a covenant: no consent needed"

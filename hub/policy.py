@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from hub import workdays
 from hub.config import Condition, EventPolicy, PolicyRule, Team
 from hub.consent import ConsentCheck
 
@@ -65,15 +66,9 @@ class Decision:
 
 
 def add_working_days(start: date, days: int) -> date:
-    """``start`` plus ``days`` working days (Monday to Friday; public holidays are not
-    known to the hub, so a due date may fall on one: documented in docs/policy.md)."""
-    current = start
-    left = days
-    while left > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            left -= 1
-    return current
+    """``start`` plus ``days`` working days: Monday to Friday except the Dutch public
+    holidays (the hub's one working-day calendar, :mod:`hub.workdays`)."""
+    return workdays.add_working_days(start, days)
 
 
 def _as_text(value: Any) -> str:

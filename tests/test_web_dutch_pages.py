@@ -15,7 +15,7 @@ import pytest
 from hub.ddas.codes import Contactsoort
 from hub.inbox import CaseStore, CloseOutcome
 from hub.web.texts import error_text, field_value, nl_amount, nl_date, nl_datetime
-from tests.test_web_inbox import WebServer, client, make_alert, sign_in, start_web
+from tests.test_web_inbox import WebServer, client, csrf, make_alert, sign_in, start_web
 
 #: English words and phrases of the old pages that must not show up (case-sensitive)
 ENGLISH_WORDS = (
@@ -26,7 +26,8 @@ ENGLISH_WORDS = (
     "dead letter", "Replay", "replayed", "messages", "Updated", "Operator", "Consumer lag",
     "Refusals", "Forwarded", "Last errors", "Earlier signals", "Legal basis", "Person",
     "Something is wrong", "Too many", "Reload", "wrong password", "All", "Reset", "since",
-    "failed at", "not replayable", "Event flow", "ENERGY",
+    "failed at", "not replayable", "Event flow", "ENERGY", "Users", "Add user", "Disable",
+    "Enable", "disabled", "active", "member", "operator", "admin", "Teams saved",
 )
 _WORDS = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in ENGLISH_WORDS)
                     + r")(?![\w-])")
@@ -97,11 +98,27 @@ def test_every_page_is_dutch_for_every_role(web: WebServer) -> None:
                  f"/inbox/alerts/{done.alert_id}?done=published",
                  f"/inbox/alerts/{other.alert_id}", "/inbox/alerts/onbekend", "/operator"):
         pages[f"alice {path}"] = alice.get(path)
+    ada = sign_in(web, "ada")
+    for path in ("/beheer/accounts", "/beheer/accounts/nieuw", "/beheer/accounts/alice",
+                 "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand"):
+        pages[f"ada {path}"] = ada.get(path)
+    for path in ("/beheer/accounts", "/beheer/accounts/alice"):
+        pages[f"alice {path}"] = alice.get(path)
+    token = csrf(pages["ada /beheer/accounts/nieuw"].text)
+    pages["ada added"] = ada.post("/beheer/accounts/nieuw", data={
+        "csrf_token": token, "username": "carla", "role": "member", "teams": "team-a"})
+    pages["ada refused"] = ada.post("/beheer/accounts/nieuw", data={
+        "csrf_token": token, "username": "carla", "role": "member"})
+    pages["ada done"] = ada.get("/beheer/accounts/carla?done=disabled")
     olga = sign_in(web, "olga")
-    for path in ("/operator", "/operator/deadletters", "/inbox", "/"):
+    for path in ("/operator", "/operator/deadletters", "/inbox", "/", "/beheer/accounts"):
         pages[f"olga {path}"] = olga.get(path, follow_redirects=True)
     statuses = {name: r.status_code for name, r in pages.items()}
     assert statuses["alice /operator"] == statuses["olga /inbox"] == 403
+    assert statuses["olga /beheer/accounts"] == 403
+    assert statuses["alice /beheer/accounts"] == statuses["alice /beheer/accounts/alice"] == 403
+    assert statuses["ada added"] == 200 and statuses["ada refused"] == 422
+    assert statuses["ada /beheer/accounts/niemand"] == 404
     assert statuses["anonymous 404"] == 404 and statuses["anonymous bad form"] == 403
     problems = {}
     for name, r in pages.items():

@@ -32,13 +32,16 @@ from hub.accounts.tables import MEMBERSHIPS, USERS
 from hub.errors import AccountError
 from hub.store import Database, open_database
 
-__all__ = ["OPERATOR_ROLES", "ROLES", "TEAM_ROLES", "AccountError", "User", "UserStore"]
+__all__ = ["ADMIN_ROLES", "OPERATOR_ROLES", "ROLES", "TEAM_ROLES", "AccountError", "User",
+           "UserStore"]
 
 ROLES = ("member", "operator", "admin")
 #: the roles that work in a team's inbox (their own teams' alerts only)
 TEAM_ROLES = ("member", "admin")
 #: the roles that see the operator dashboard (no alert contents)
 OPERATOR_ROLES = ("operator", "admin")
+#: the roles that manage accounts (the account pages)
+ADMIN_ROLES = ("admin",)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -146,6 +149,16 @@ class UserStore:
         with self._db.transaction() as conn:
             found = conn.execute(sa.update(USERS).where(USERS.c.username == username)
                                  .values(disabled=1)).rowcount
+            revoke_user_sessions(conn, username, time.time())
+        if found == 0:
+            raise AccountError(f"no user {username!r}")
+
+    def enable(self, username: str) -> None:
+        """Enable ``username`` again; any session of theirs stays ended (revoked again,
+        for one made meanwhile), so they sign in anew."""
+        with self._db.transaction() as conn:
+            found = conn.execute(sa.update(USERS).where(USERS.c.username == username)
+                                 .values(disabled=0)).rowcount
             revoke_user_sessions(conn, username, time.time())
         if found == 0:
             raise AccountError(f"no user {username!r}")

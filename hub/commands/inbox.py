@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ from hub.inbox import (
 from hub.inbox.processing import AuditLog
 from hub.inbox.workflow import OutcomePublisher
 from hub.topics import OUTCOMES
+from hub.workdays import dutch_date
 
 __all__ = ["inbox"]
 
@@ -82,15 +83,22 @@ def inbox() -> None:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Only alerts created on or after this date (YYYY-MM-DD, UTC).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--on", "on_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Count working days overdue as on this date (YYYY-MM-DD; default: "
+                   "today in the Netherlands).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
 def list_alerts(
     state_dir: Path | None, team_id: str, status: str | None, urgency: str | None,
-    event_type: str | None, since: datetime | None, limit: int, as_json: bool,
+    event_type: str | None, since: datetime | None, limit: int, on_day: datetime | None,
+    as_json: bool,
 ) -> None:
     """List a team's alerts, most urgent first, then newest first.
 
-    Columns: alert id, created (UTC), urgency, due date, event type, status, claimed by.
+    Columns: alert id, created (UTC), urgency, due date, event type, status, claimed by,
+    overdue (Dutch working days past the due date, weekends and public holidays not
+    counted; "-" when not late or closed).
     """
+    today = on_day.date() if on_day else dutch_date(datetime.now(UTC))
     store = _store(state_dir)
     try:
         since_day: date | None = since.date() if since else None
@@ -107,12 +115,14 @@ def list_alerts(
                 "alert": a.model_dump(mode="json"), "status": item.status.value,
                 "claimed_by": item.claimed_by,
                 "outcome": item.outcome.value if item.outcome else None,
+                "overdue_working_days": item.overdue_days(today),
             }))
             continue
+        late = item.overdue_days(today)
         click.echo("\t".join([
             a.alert_id, a.created_at.strftime("%Y-%m-%d %H:%M"), a.urgency.value,
             a.due_date.isoformat() if a.due_date else "-", a.event_type, item.status.value,
-            item.claimed_by or "-",
+            item.claimed_by or "-", f"{late} working day(s) overdue" if late else "-",
         ]))
     if not as_json:
         click.echo(f"{len(items)} alert(s)")

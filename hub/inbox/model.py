@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from hub.events import PickUpOutcome, TeamAlert
+from hub.workdays import working_days_overdue
 
 __all__ = ["CloseOutcome", "Closure", "InboxItem", "InboxStatus", "Note"]
 
@@ -64,6 +65,14 @@ class InboxItem:
     notes: tuple[Note, ...] = ()
     #: the inbox's change counter at this alert's last change (see ``version()``)
     version: int = 0
+
+    def overdue_days(self, today: date) -> int:
+        """How many working days this alert is past its due date on ``today`` (Dutch
+        working days, :func:`hub.workdays.working_days_overdue`); 0 when it has no due
+        date, is not late yet, or is closed."""
+        if self.status is InboxStatus.CLOSED:
+            return 0
+        return working_days_overdue(self.alert.due_date, today)
 
 
 @dataclass(frozen=True, slots=True)

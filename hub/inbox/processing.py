@@ -23,8 +23,8 @@ from hub.topics import AUDIT
 
 __all__ = ["INBOX_ACTIVITY", "AuditLog", "Record", "step_record"]
 
-#: the processing activity of the team's work in the inbox (the web app's
-#: ``hub.web.auth.ACCESS_ACTIVITY`` has the same value)
+#: the processing activity of the team's work in the inbox (the web app logs sign-ins
+#: and alert views under it too: ``hub.web.auth.ACCESS_ACTIVITY``)
 INBOX_ACTIVITY = "urn:signalhub:processing-activity:team-inbox-access"
 
 #: writes one processing record (e.g. :class:`AuditLog`)

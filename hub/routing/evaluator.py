@@ -23,6 +23,7 @@ from hub.errors import SignalRejected
 from hub.policy import CompiledPolicy, Decision, compile_policy, decide_rule
 from hub.routing.views import ConsentView, HistoryView
 from hub.validation import validated_signal
+from hub.workdays import dutch_date
 
 __all__ = ["Evaluation", "Evaluator"]
 
@@ -115,7 +116,7 @@ class Evaluator:
             return consent.check(subject, purpose, team.id, team.municipality, now)
 
         rule = policy.rule_for(data)
-        today = now.date()
+        today = dutch_date(now)  # a due date counts Dutch working days from here
         for team in resolution.teams:
             decision = decide_rule(rule, data, team, ask, today, explain=explain)
             ev.decisions.append(decision)

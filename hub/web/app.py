@@ -10,8 +10,10 @@ Content-Security-Policy allows no inline script.
 
 Access is checked on the server for every page and API call: a member or admin sees
 only alerts of their own teams (403 for another team's alert, by page or API);
-operators see no alert at all. Every view of an alert's detail, claim, note and close,
-and every sign-in is logged to ``audit.v1`` (:func:`hub.web.auth.record_access`).
+operators see no alert at all; only admins see the account pages
+(:mod:`hub.web.account_pages`, ``/beheer/accounts``). Every view of an alert's detail,
+claim, note and close, and every sign-in is logged to ``audit.v1``
+(:func:`hub.web.auth.record_access`).
 
 Sign-in (:mod:`hub.web.signin`) is limited before a password is hashed (429 with
 ``Retry-After`` beyond a limit); sessions live on the server (:mod:`hub.accounts.sessions`),
@@ -29,7 +31,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -46,6 +48,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.accounts import TEAM_ROLES, User
+from hub.accounts.admin import AccountAdmin
 from hub.events import AlertUrgency
 from hub.inbox import (
     AlertNotFound,
@@ -65,6 +68,7 @@ from hub.metrics import HttpMetricsMiddleware
 from hub.request_log import RequestLogMiddleware
 from hub.serving import serve, stop
 from hub.topics import ensure_topics
+from hub.web import account_pages
 from hub.web.areas import home_page
 from hub.web.auth import (
     LoginRequired,
@@ -81,6 +85,7 @@ from hub.web.forms import read_form
 from hub.web.signin import add_sign_in_routes
 from hub.web.texts import install as install_texts
 from hub.web.texts import nl_datetime
+from hub.workdays import dutch_date
 
 __all__ = ["SECURITY_HEADERS", "create_web_app", "serve_web", "stop_web"]
 
@@ -148,12 +153,14 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def _row(item: InboxItem) -> dict[str, Any]:
-    """An alert as listed (no fields, no pseudonym)."""
+def _row(item: InboxItem, today: date) -> dict[str, Any]:
+    """An alert as listed (no fields, no pseudonym); ``overdue_working_days`` counts the
+    Dutch working days it is past its due date on ``today``."""
     a = item.alert
     return {
         "alert_id": a.alert_id, "team_id": a.team_id, "event_type": a.event_type,
         "urgency": a.urgency.value, "due_date": a.due_date.isoformat() if a.due_date else None,
+        "overdue_working_days": item.overdue_days(today),
         "created_at": a.created_at.isoformat(), "status": item.status.value,
         "claimed_by": item.claimed_by, "outcome": item.outcome.value if item.outcome else None,
         "received_ms": _ms(item.received_at), "version": item.version,
@@ -162,10 +169,10 @@ def _row(item: InboxItem) -> dict[str, Any]:
     }
 
 
-def _detail(item: InboxItem) -> dict[str, Any]:
+def _detail(item: InboxItem, today: date) -> dict[str, Any]:
     a = item.alert
     return {
-        **_row(item),
+        **_row(item, today),
         "subject_ref": a.subject_ref, "municipality_code": a.municipality_code,
         "fields": dict(a.fields), "prior_signals_180d": a.prior_signals_180d,
         "legal_basis": a.legal_basis, "closed_by": item.closed_by,
@@ -238,12 +245,20 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     case_workflow = CaseWorkflow(CaseStore(deps.inbox.database, clock=deps.inbox.clock),
                                  publisher.tell, AuditLog(deps.conn.bus, deps.conn.serde))
     has_operator = _include_operator(app)
+    app.state.has_operator = has_operator
+    app.state.account_admin = AccountAdmin(deps.users, AuditLog(deps.conn.bus, deps.conn.serde),
+                                           teams=team_names)
+    app.include_router(account_pages.router)
+
+    def today() -> date:
+        """Today in the Netherlands (by the app's clock): for the "te laat" marker."""
+        return dutch_date(deps.clock())
 
     def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         user = current_user(request)
         return templates.TemplateResponse(request, name, {
             "user": user, "csrf_token": csrf_token(request), "team_names": team_names,
-            "has_operator": has_operator, "today": datetime.now(UTC).date(), **context,
+            "has_operator": has_operator, "today": today(), **context,
         }, status_code=status)
 
     def own_item(user: User, alert_id: str) -> InboxItem:
@@ -406,7 +421,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                         return
                 last, items = await run_in_threadpool(changed, last)
                 for item in items:
-                    row = {**_row(item), "team_name": team_names.get(item.alert.team_id)}
+                    row = {**_row(item, today()), "team_name": team_names.get(item.alert.team_id)}
                     yield f"event: alert\ndata: {json.dumps(row)}\n\n"
                 for _ in range(10):
                     if stopping.is_set() or await request.is_disconnected():
@@ -421,14 +436,15 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     @app.get("/api/alerts")
     def api_alerts(request: Request, user: TeamUser) -> dict[str, Any]:
         filters = _Filters(request, user)
-        return {"alerts": [_row(i) for i in filters.items(deps)]}
+        on = today()
+        return {"alerts": [_row(i, on) for i in filters.items(deps)]}
 
     @app.get("/api/alerts/{alert_id}")
     def api_alert(alert_id: str, user: TeamUser) -> dict[str, Any]:
         item = own_item(user, alert_id)
         record_access(deps, name="view-alert", reason_code="ALERT_VIEWED",
                       username=user.username, alert=item.alert)
-        return _detail(item)
+        return _detail(item, today())
 
     @app.get("/api/me")
     def api_me(user: Annotated[User, Depends(require_role("member", "operator", "admin"))]

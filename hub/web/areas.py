@@ -3,12 +3,13 @@
 Each role has a home page (:func:`home_page`: where signing in leads when no page was
 asked for) and :data:`AREAS` names which roles may see which part of the site
 (:func:`may_see`; the pages' own checks use the same role lists,
-:data:`hub.accounts.TEAM_ROLES` and :data:`hub.accounts.OPERATOR_ROLES`).
+:data:`hub.accounts.TEAM_ROLES`, :data:`hub.accounts.OPERATOR_ROLES` and
+:data:`hub.accounts.ADMIN_ROLES`: the account pages under ``/beheer``).
 """
 
 from __future__ import annotations
 
-from hub.accounts import OPERATOR_ROLES, TEAM_ROLES, User
+from hub.accounts import ADMIN_ROLES, OPERATOR_ROLES, TEAM_ROLES, User
 
 __all__ = ["AREAS", "home_page", "may_see"]
 
@@ -17,6 +18,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "/inbox": TEAM_ROLES,
     "/api/alerts": TEAM_ROLES,
     "/operator": OPERATOR_ROLES,
+    "/beheer": ADMIN_ROLES,
 }
 
 

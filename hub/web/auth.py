@@ -38,6 +38,7 @@ from hub.accounts import User
 from hub.accounts.sessions import SessionStore
 from hub.audit import new_trace_id, processing_record
 from hub.events import DecisionOutcome, TeamAlert
+from hub.inbox.processing import INBOX_ACTIVITY
 from hub.settings import WebSettings
 from hub.state_layout import StateLayout
 from hub.topics import AUDIT
@@ -65,8 +66,9 @@ __all__ = [
 SESSION_COOKIE = "__Host-signalhub_session"
 #: its name with ``HUB_WEB__SECURE_COOKIES=false`` (plain-http development)
 DEV_SESSION_COOKIE = "signalhub_session"
-#: the processing activity under which sign-ins and alert views are logged
-ACCESS_ACTIVITY = "urn:signalhub:processing-activity:team-inbox-access"
+#: the processing activity under which sign-ins and alert views are logged (the same as
+#: the team's recorded inbox steps)
+ACCESS_ACTIVITY = INBOX_ACTIVITY
 _SALT = "signalhub-web-session"
 _audit_lock = threading.Lock()
 

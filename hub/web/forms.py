@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
 
-__all__ = ["FORM_LIMIT", "read_form"]
+__all__ = ["FORM_LIMIT", "read_form", "read_form_lists"]
 
 #: the largest form body (bytes): notes are cut at 4,000 characters
 FORM_LIMIT = 32_000
@@ -19,6 +19,11 @@ FORM_LIMIT = 32_000
 
 async def read_form(request: Request, limit: int = FORM_LIMIT) -> dict[str, str]:
     """The url-encoded form of ``request``, first value per field."""
+    return {k: v[0] for k, v in (await read_form_lists(request, limit)).items()}
+
+
+async def read_form_lists(request: Request, limit: int = FORM_LIMIT) -> dict[str, list[str]]:
+    """The url-encoded form of ``request``, every value per field (checkboxes)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, "The form is too large.")
@@ -34,5 +39,4 @@ async def read_form(request: Request, limit: int = FORM_LIMIT) -> dict[str, str]
         "application/x-www-form-urlencoded"
     ):
         raise HTTPException(415, "Expected a form.")
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in parsed.items()}
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)

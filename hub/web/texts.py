@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import Environment
 
 __all__ = ["error_text", "error_title", "field_label", "field_value", "install", "nl_amount",
-           "nl_date", "nl_datetime", "label"]
+           "nl_date", "nl_datetime", "label", "overdue_text"]
 
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
           "september", "oktober", "november", "december")
@@ -118,6 +118,16 @@ _ERRORS = [(re.compile(pattern), text) for pattern, text in (
     (r"Choose a valid date\.", "Kies een datum van vandaag of eerder."),
     (r"Choose a signal status\.", "Kies een signaalstatus uit de lijst."),
     (r"Choose a result\.", "Kies een eindresultaat uit de lijst."),
+    (r"invalid username .*", "Een gebruikersnaam heeft alleen kleine letters, cijfers en"
+     " . _ - (hoogstens 64 tekens) en begint met een letter of cijfer."),
+    (r"unknown role .*", "Kies een rol uit de lijst."),
+    (r"a password needs at least 8 characters", "Een wachtwoord heeft minstens 8 tekens."),
+    (r"operators are no team members",
+     "Met de rol beheerder is een account geen lid van een team."),
+    (r"user .* exists", "Deze gebruikersnaam bestaat al."),
+    (r"no user .*", "Dit account bestaat niet (meer)."),
+    (r"unknown team .*", "Kies teams uit de lijst."),
+    (r"you cannot disable your own account", "Je eigen account kun je niet uitschakelen."),
     (r"Not Found", "Deze pagina bestaat niet (meer)."),
     (r"Method Not Allowed", "Dit kan zo niet."),
 )]
@@ -135,6 +145,14 @@ def nl_date(value: date | str | None) -> str:
     else:
         day = value
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def overdue_text(working_days: int) -> str:
+    """The "te laat" marker with the Dutch working days an alert is past its due date
+    (``te laat: 1 werkdag``, ``te laat: 3 werkdagen``); empty when it is not late."""
+    if working_days <= 0:
+        return ""
+    return f"te laat: {working_days} werkdag{'' if working_days == 1 else 'en'}"
 
 
 def nl_datetime(value: datetime | str | None) -> str:
@@ -203,9 +221,10 @@ def error_text(detail: Any, status: int) -> str:
 
 def install(env: Environment) -> None:
     """Add the filters (``nl_date``, ``nl_datetime``, ``nl_amount``, ``label``,
-    ``field_label``, ``field_value``) and the globals (``LABELS``, ``MONTHS``,
+    ``field_label``, ``field_value``, ``overdue_text``) and the globals (``LABELS``, ``MONTHS``,
     ``error_title``, ``error_text``) to ``env``."""
     env.filters.update(nl_date=nl_date, nl_datetime=nl_datetime, nl_amount=nl_amount,
-                       label=label, field_label=field_label, field_value=field_value)
+                       label=label, field_label=field_label, field_value=field_value,
+                       overdue_text=overdue_text)
     env.globals.update(LABELS=LABELS, MONTHS=MONTHS, error_title=error_title,
                        error_text=error_text)

@@ -52,8 +52,24 @@
     return span;
   }
 
+  // the due date, with "te laat: N werkdagen" when the server counts it late (the
+  // server counts Dutch working days; a closed alert is never late)
+  function dueCell(td, a) {
+    td.textContent = formatDate(a.due_date);
+    var late = a.overdue_working_days || 0;
+    if (a.due_date && late > 0) {
+      var mark = document.createElement("strong");
+      mark.className = "overdue";
+      mark.textContent = "te laat: " + late + (late === 1 ? " werkdag" : " werkdagen");
+      td.appendChild(document.createTextNode(" "));
+      td.appendChild(mark);
+    }
+    return td;
+  }
+
   function updateRow(row, a) {
     var cells = row.cells;
+    dueCell(cells[1], a);
     cells[5].replaceChildren(statusSpan(a));
     cells[6].textContent = a.claimed_by || "\u2013";
     say("Melding bijgewerkt: " + label("event_type", a.event_type) + ", " +
@@ -67,7 +83,7 @@
     row.dataset.id = a.alert_id;
     row.className = "new-row" + (a.urgency === "URGENT" ? " urgent" : "");
     cell(row, label("urgency", a.urgency), "badge " + a.urgency.toLowerCase());
-    cell(row, formatDate(a.due_date));
+    dueCell(cell(row, ""), a);
     cell(row, a.created);
     var kind = cell(row, "");
     var link = document.createElement("a");
