@@ -25,12 +25,10 @@ connection's own, or a trusted proxy's ``X-Forwarded-Proto``) every response car
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,13 +73,13 @@ from hub.web.auth import (
     check_csrf,
     csrf_token,
     current_user,
-    live_user,
     record_access,
     require_role,
 )
 from hub.web.cases import add_case_routes
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
+from hub.web.live import event_stream
 from hub.web.signin import add_sign_in_routes
 from hub.web.texts import install as install_texts
 from hub.web.texts import nl_datetime
@@ -113,10 +111,6 @@ _OUTCOME_LABELS = {
 _DONE = {"claimed": "Je behandelt deze melding nu.", "noted": "De notitie is toegevoegd.",
          "closed": "De melding is afgesloten.",
          "published": "De melding is afgesloten. De melder heeft de uitkomst gekregen."}
-#: how long one live-update stream lasts before the browser reconnects
-_STREAM_SECONDS = 300.0
-#: how often a live-update stream checks that its session is still live
-_SESSION_CHECK_SECONDS = 2.0
 
 TeamUser = Annotated[User, Depends(require_role(*TEAM_ROLES))]
 
@@ -396,40 +390,21 @@ def create_web_app(deps: WebDeps) -> FastAPI:
             after = current
         stopping: threading.Event = app.state.stopping
 
-        def changed(last: int) -> tuple[int, list[InboxItem]]:
+        last = after
+
+        def poll() -> list[tuple[str, str]]:
             """The counter now (one cheap query) and, when it moved, what changed."""
+            nonlocal last
             now = deps.inbox.version()
             if now <= last:
-                return last, []
-            found = filters.items(deps, changed_after=last)
-            return max([now, *(i.version for i in found)]), sorted(
-                found, key=lambda i: i.version)
+                return []
+            found = sorted(filters.items(deps, changed_after=last), key=lambda i: i.version)
+            last = max([now, *(i.version for i in found)])
+            return [("alert", json.dumps({**_row(item, today()),
+                                          "team_name": team_names.get(item.alert.team_id)}))
+                    for item in found]
 
-        def still_signed_in() -> bool:
-            now = live_user(request)
-            return now is not None and now.role == user.role and now.teams == user.teams
-
-        async def stream() -> AsyncIterator[str]:
-            last, started = after, time.monotonic()
-            checked = started
-            yield "retry: 3000\n\n"
-            while not stopping.is_set() and time.monotonic() - started < _STREAM_SECONDS:
-                if time.monotonic() - checked >= _SESSION_CHECK_SECONDS:
-                    checked = time.monotonic()
-                    if not await run_in_threadpool(still_signed_in):
-                        yield "event: signed-out\ndata: {}\n\n"
-                        return
-                last, items = await run_in_threadpool(changed, last)
-                for item in items:
-                    row = {**_row(item, today()), "team_name": team_names.get(item.alert.team_id)}
-                    yield f"event: alert\ndata: {json.dumps(row)}\n\n"
-                for _ in range(10):
-                    if stopping.is_set() or await request.is_disconnected():
-                        return
-                    await asyncio.sleep(0.1)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"X-Accel-Buffering": "no"})
+        return event_stream(request, user, stopping, poll)
 
     # -- the JSON API (the same checks) ----------------------------------------------------
 

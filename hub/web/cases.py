@@ -16,11 +16,9 @@ Access is checked as for alerts: another team's case is a 403, an unknown one a 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -34,9 +32,10 @@ from hub.accounts import TEAM_ROLES, User
 from hub.ddas.codes import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus
 from hub.inbox import Case, CaseNotFound, CaseStore, CaseWorkflow, InboxError, InboxItem
 from hub.inbox.case_workflow import PRIOR_WINDOW
-from hub.web.auth import check_csrf, live_user, require_role
+from hub.web.auth import check_csrf, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
+from hub.web.live import event_stream
 from hub.web.texts import label, nl_date
 
 __all__ = ["add_case_routes", "case_state"]
@@ -50,8 +49,6 @@ _DONE = {"take-up": "Je hebt de zaak opgepakt.",
          "signal-status": "De status van het signaal is aangepast.",
          "closed": "De zaak is afgesloten. De melder heeft de uitkomst gekregen."}
 #: how long one live-update stream lasts before the browser reconnects
-_STREAM_SECONDS = 300.0
-_SESSION_CHECK_SECONDS = 2.0
 
 
 def case_state(case: Case, earlier: list[InboxItem]) -> dict[str, Any]:
@@ -164,10 +161,14 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
         case = await run_in_threadpool(own_case, user, case_id)
         stopping: threading.Event = app.state.stopping
 
-        def changed(last: int, seen: str) -> tuple[int, str | None]:
+        last, seen = await run_in_threadpool(deps.inbox.version), ""
+
+        def poll() -> list[tuple[str, str]]:
+            nonlocal last, seen
             now = deps.inbox.version()
             if now <= last:
-                return last, None
+                return []
+            last = now
             fresh = cases.get(case_id, team_id=case.team_id)
             earlier: list[InboxItem] = []
             if fresh.signals:
@@ -176,34 +177,12 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
                     fresh.team_id, fresh.subject_ref, since=newest - PRIOR_WINDOW,
                     until=newest, exclude=[a.alert_id for a in fresh.alerts])
             data = json.dumps(case_state(fresh, earlier))
-            return now, (data if data != seen else None)
+            if data == seen:
+                return []
+            seen = data
+            return [("case", data)]
 
-        def still_signed_in() -> bool:
-            now = live_user(request)
-            return now is not None and now.role == user.role and now.teams == user.teams
-
-        async def stream() -> AsyncIterator[str]:
-            last = await run_in_threadpool(deps.inbox.version)
-            seen = ""
-            started = checked = time.monotonic()
-            yield "retry: 3000\n\n"
-            while not stopping.is_set() and time.monotonic() - started < _STREAM_SECONDS:
-                if time.monotonic() - checked >= _SESSION_CHECK_SECONDS:
-                    checked = time.monotonic()
-                    if not await run_in_threadpool(still_signed_in):
-                        yield "event: signed-out\ndata: {}\n\n"
-                        return
-                last, data = await run_in_threadpool(changed, last, seen)
-                if data is not None:
-                    seen = data
-                    yield f"event: case\ndata: {data}\n\n"
-                for _ in range(10):
-                    if stopping.is_set() or await request.is_disconnected():
-                        return
-                    await asyncio.sleep(0.1)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"X-Accel-Buffering": "no"})
+        return event_stream(request, user, stopping, poll)
 
 
 def _choice(kind: type[_E], value: str | None, problem: str) -> _E:
