@@ -247,7 +247,6 @@ def test_revoked_partitions_are_reported_even_when_given_back(
         assert before - after and before - after <= revoked
         if bus.kind == "kafka":  # eager rebalancing: the kept ones were revoked as well
             assert after <= revoked
-        assert first.take_revoked() == set()  # reported once
     finally:
         second.close()
         first.close()
