@@ -236,6 +236,7 @@ def test_revoked_partitions_are_reported_even_when_given_back(
     first.take_revoked()
     before = first.assignment()
     second = bus_factory().consumer(group, [topic])
+    deadline = time.monotonic() + 90  # a rebalance of two members polled in turn
     try:
         while not (first.assignment() and second.assignment()
                    and not first.assignment() & second.assignment()):
