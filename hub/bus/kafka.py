@@ -44,8 +44,11 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
+from hub.bus.kafka_join_fix import keep_finished_joins
 from hub.bus.kafka_security import KafkaSecurity
 from hub.errors import BusError, BusUnavailable, CommitFailed, ConfigError, TopicNotFound
+
+keep_finished_joins()  # a join finished between two polls is completed, not redone
 
 log = structlog.get_logger(__name__)
 
