@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test browser-deps postgres-deps container-deps container-image test-fast lint bench kafka registry postgres schemas-check clean
+.PHONY: help install translations run test browser-deps postgres-deps container-deps container-image test-fast lint bench kafka registry postgres schemas-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,6 +19,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed  ## create .venv and install signalhub with its test tools
 	@echo "signalhub is installed in $(VENV): run $(BIN)/signalhub, or 'source $(BIN)/activate' first"
+
+# Dutch is the source language: the message ids are the templates' and hub/web's Dutch
+# text; the English catalog is a .po text file, compiled in memory at start (no .mo).
+translations: install  ## extract the web app's texts (babel.cfg) and update hub/web/locale/*/LC_MESSAGES/messages.po
+	@mkdir -p var
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
+	  --add-comments=Translators: -o var/messages.pot hub/web
+	$(BIN)/pybabel update -i var/messages.pot -d hub/web/locale -D messages \
+	  --no-fuzzy-matching --ignore-obsolete --omit-header --no-location
+	@echo "now give every new msgid of hub/web/locale/en/LC_MESSAGES/messages.po its English msgstr"
 
 run: install  ## install and run the whole hub with synthetic traffic (the README's run command)
 	$(BIN)/signalhub demo

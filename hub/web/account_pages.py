@@ -26,6 +26,7 @@ from hub.accounts.admin import AccountAdmin
 from hub.web.auth import check_csrf, csrf_token, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form_lists
+from hub.web.i18n import N_, gettext
 from hub.web.texts import error_text
 from hub.web.texts import install as install_texts
 
@@ -39,10 +40,11 @@ router = APIRouter()
 
 #: what the account page says after a change (``?done=``)
 _DONE = {
-    "disabled": "Het account is uitgeschakeld. De gebruiker is overal meteen uitgelogd.",
-    "enabled": "Het account is weer ingeschakeld. De gebruiker logt opnieuw in.",
-    "teams": "De teams zijn gewijzigd. De gebruiker is overal uitgelogd en logt opnieuw in.",
-    "same": "Er is niets gewijzigd: dit waren al de teams van dit account.",
+    "disabled": N_("Het account is uitgeschakeld. De gebruiker is overal meteen uitgelogd."),
+    "enabled": N_("Het account is weer ingeschakeld. De gebruiker logt opnieuw in."),
+    "teams": N_("De teams zijn gewijzigd. De gebruiker is overal uitgelogd en logt opnieuw"
+                " in."),
+    "same": N_("Er is niets gewijzigd: dit waren al de teams van dit account."),
 }
 
 
@@ -114,8 +116,9 @@ async def add_account(request: Request, user: Admin) -> HTMLResponse:
 @router.get(f"{PREFIX}/{{username}}", response_class=HTMLResponse)
 def account_page(request: Request, username: str, user: Admin) -> HTMLResponse:
     account = _account(request, username)
+    done = _DONE.get(request.query_params.get("done", ""))
     return _page(request, "account.html", user, account=account,
-                 done=_DONE.get(request.query_params.get("done", "")))
+                 done=gettext(done) if done else None)
 
 
 async def _change(request: Request, username: str, user: Admin, done: str,

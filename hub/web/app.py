@@ -79,8 +79,10 @@ from hub.web.auth import (
 from hub.web.cases import add_case_routes
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
+from hub.web.i18n import COOKIE, LOCALES, N_, LocaleMiddleware
+from hub.web.i18n import gettext as _
 from hub.web.live import event_stream
-from hub.web.signin import add_sign_in_routes
+from hub.web.signin import add_sign_in_routes, safe_next
 from hub.web.texts import install as install_texts
 from hub.web.texts import nl_datetime
 from hub.workdays import dutch_date
@@ -104,13 +106,14 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000"
 #: closing outcomes as offered in the form
 _OUTCOME_LABELS = {
-    CloseOutcome.PICKED_UP: "Opgepakt (de melder krijgt dit te horen)",
-    CloseOutcome.NOT_PICKED_UP: "Niet opgepakt (de melder krijgt dit te horen)",
-    CloseOutcome.CLOSED: "Afgesloten om een andere reden (de melder hoort niets)",
+    CloseOutcome.PICKED_UP: N_("Opgepakt (de melder krijgt dit te horen)"),
+    CloseOutcome.NOT_PICKED_UP: N_("Niet opgepakt (de melder krijgt dit te horen)"),
+    CloseOutcome.CLOSED: N_("Afgesloten om een andere reden (de melder hoort niets)"),
 }
-_DONE = {"claimed": "Je behandelt deze melding nu.", "noted": "De notitie is toegevoegd.",
-         "closed": "De melding is afgesloten.",
-         "published": "De melding is afgesloten. De melder heeft de uitkomst gekregen."}
+_DONE = {"claimed": N_("Je behandelt deze melding nu."),
+         "noted": N_("De notitie is toegevoegd."),
+         "closed": N_("De melding is afgesloten."),
+         "published": N_("De melding is afgesloten. De melder heeft de uitkomst gekregen.")}
 
 TeamUser = Annotated[User, Depends(require_role(*TEAM_ROLES))]
 
@@ -227,6 +230,7 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                                              max_age=settings.session_max_age, clock=deps.clock)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     install_texts(templates.env)
+    app.add_middleware(LocaleMiddleware)
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(HttpMetricsMiddleware, app_name="web")
     app.add_middleware(RequestLogMiddleware, app_name="web")
@@ -301,6 +305,17 @@ def create_web_app(deps: WebDeps) -> FastAPI:
         return RedirectResponse(page, status_code=303)
 
     add_sign_in_routes(app, render, home_of)
+
+    @app.get("/taal", include_in_schema=False)
+    def choose_language(request: Request, lang: str = "", next: str = "/") -> Response:
+        """The language switch: remember ``lang`` (nl or en) in a cookie, back to
+        ``next`` (a page on this site). Works signed in or not: a preference only."""
+        response = RedirectResponse(safe_next(next), status_code=303)
+        if lang in LOCALES:
+            response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, path="/",
+                                secure=request.url.scheme == "https", httponly=True,
+                                samesite="lax")
+        return response
     add_case_routes(app, deps, render, case_workflow)
 
     # -- the team inbox -----------------------------------------------------------------
@@ -324,7 +339,8 @@ def create_web_app(deps: WebDeps) -> FastAPI:
                 alert_id, team_id=item.alert.team_id).case_id
         except CaseNotFound:
             case_id = None
-        return render(request, "alert.html", item=item, outcomes=_OUTCOME_LABELS, done=done,
+        return render(request, "alert.html", done=_(done) if done else None, item=item,
+                      outcomes={o: _(text) for o, text in _OUTCOME_LABELS.items()},
                       case_id=case_id)
 
     def _action(name: str, run: Callable[[User, InboxItem, dict[str, str]], str]) -> Callable[

@@ -35,6 +35,8 @@ from hub.inbox.case_workflow import PRIOR_WINDOW
 from hub.web.auth import check_csrf, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
+from hub.web.i18n import N_
+from hub.web.i18n import gettext as _
 from hub.web.live import event_stream
 from hub.web.texts import label, nl_date
 
@@ -44,10 +46,10 @@ Render = Callable[..., HTMLResponse]
 TeamUser = Annotated[User, Depends(require_role(*TEAM_ROLES))]
 _E = TypeVar("_E", bound=Enum)
 
-_DONE = {"take-up": "Je hebt de zaak opgepakt.",
-         "attempt": "De contactpoging is vastgelegd.",
-         "signal-status": "De status van het signaal is aangepast.",
-         "closed": "De zaak is afgesloten. De melder heeft de uitkomst gekregen."}
+_DONE = {"take-up": N_("Je hebt de zaak opgepakt."),
+         "attempt": N_("De contactpoging is vastgelegd."),
+         "signal-status": N_("De status van het signaal is aangepast."),
+         "closed": N_("De zaak is afgesloten. De melder heeft de uitkomst gekregen.")}
 #: how long one live-update stream lasts before the browser reconnects
 
 
@@ -65,12 +67,13 @@ def case_state(case: Case, earlier: list[InboxItem]) -> dict[str, Any]:
 
 
 def case_status_text(case: Case) -> str:
-    """The case's state in words: ``Nog niet opgepakt``, ``Opgepakt op …`` or the
-    result."""
+    """The case's state in words, in the page's language: ``Nog niet opgepakt`` (the
+    model's term), ``Opgepakt op …`` or ``Afgesloten: `` and the result (as it is)."""
     if case.result is not None:
-        return f"Afgesloten: {case.result.value}"
+        return _("Afgesloten: %(result)s") % {"result": case.result.value}
     if case.taken_up_on is not None:
-        return f"Opgepakt op {nl_date(case.taken_up_on)} door {case.taken_up_by or '–'}"
+        return _("Opgepakt op %(date)s door %(name)s") % {
+            "date": nl_date(case.taken_up_on), "name": case.taken_up_by or "–"}
     return Signaalstatus.NOG_NIET_OPGEPAKT.value
 
 
@@ -96,7 +99,8 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
         case = workflow.show(case_id, user.username, team_id=team)
         earlier = workflow.earlier_signals(case, deps.inbox, user.username)
         done = _DONE.get(request.query_params.get("done", ""))
-        return render(request, "case.html", case=case, earlier=earlier, done=done,
+        return render(request, "case.html", case=case, earlier=earlier,
+                      done=_(done) if done else None,
                       state=case_status_text(case), today_iso=cases.today().isoformat(),
                       kinds=list(Contactsoort), parts=list(Dagdeel),
                       results=list(Eindresultaat), statuses=list(Signaalstatus),

@@ -34,6 +34,8 @@ from hub.topics import DEADLETTER, SIGNAL_TOPICS, alerts_topic
 from hub.web.auth import check_csrf, csrf_token, record_access, require_role
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
+from hub.web.i18n import N_
+from hub.web.i18n import gettext as _
 from hub.web.metrics import router as health_router
 from hub.web.texts import install as install_texts
 
@@ -222,8 +224,9 @@ def _layout(deps: WebDeps) -> dict[str, Any]:
     def mid(b: _Box) -> int:
         return b.y + b.h // 2
 
-    sources = _Box("sources", "bronnen", 10, height // 2 - 25, 110, 50, "source")
-    router_box = _Box("router", "router", 450, height // 2 - 30, 110, 60, "router")
+    # the two labels are message ids: the page translates them (the others are names)
+    sources = _Box("sources", N_("bronnen"), 10, height // 2 - 25, 110, 50, "source")
+    router_box = _Box("router", N_("router"), 450, height // 2 - 30, 110, 60, "router")
     boxes += [sources, router_box]
     first = height // 2 - (3 * row) // 2
     for i, topic in enumerate(SIGNAL_TOPICS.values()):
@@ -277,7 +280,7 @@ def _page(request: Request, name: str, user: User, **context: Any) -> HTMLRespon
 async def flow_page(request: Request, user: Operator) -> HTMLResponse:
     deps = _deps(request)
     snapshot = await run_in_threadpool(flow_snapshot, deps, _cache(request))
-    return _page(request, "operator_flow.html", user, title="Beheer: verwerking",
+    return _page(request, "operator_flow.html", user, title=_("Beheer: verwerking"),
                  flow=snapshot, picture=_layout(deps), metrics_url=deps.metrics_url)
 
 
@@ -292,7 +295,8 @@ async def deadletters_page(request: Request, user: Operator, reason: str | None 
     rows = await run_in_threadpool(_dead_letters, _deps(request), _cache(request))
     reasons = sorted({r["reason"] for r in rows})
     shown = [r for r in rows if not reason or r["reason"] == reason]
-    return _page(request, "operator_deadletters.html", user, title="Beheer: onbestelbare berichten",
+    return _page(request, "operator_deadletters.html", user,
+                 title=_("Beheer: onbestelbare berichten"),
                  rows=list(reversed(shown)), reasons=reasons, reason=reason or "",
                  outcome=outcome, error=error, total=len(rows))
 
@@ -324,20 +328,24 @@ async def replay_page(request: Request, user: Operator) -> RedirectResponse:
         try:
             done = await run_in_threadpool(replay_one, deps.conn, offset)
         except LookupError:
-            return _back(reason, error=f"Er is geen onbestelbaar bericht {offset}.")
+            return _back(reason, error=_("Er is geen onbestelbaar bericht %(offset)s.")
+                         % {"offset": offset})
         except ValueError:
-            return _back(reason, error=f"Bericht {offset} kan niet opnieuw worden aangeboden:"
-                         " alleen signalen, en meldingen die niet bezorgd konden worden.")
+            return _back(reason, error=_(
+                "Bericht %(offset)s kan niet opnieuw worden aangeboden: alleen signalen, en"
+                " meldingen die niet bezorgd konden worden.") % {"offset": offset})
         rows = await run_in_threadpool(_dead_letters, deps, _cache(request))
         row = next((r for r in rows if r["offset"] == offset), None)
-        to = f" ({row['reason']}, naar {row['topic']})" if row else ""
-        shown = f"Bericht {offset} is opnieuw aangeboden{to}."
+        shown = (_("Bericht %(offset)s is opnieuw aangeboden (%(reason)s, naar %(topic)s).")
+                 % {"offset": offset, "reason": row["reason"], "topic": row["topic"]} if row
+                 else _("Bericht %(offset)s is opnieuw aangeboden.") % {"offset": offset})
     elif form.get("all"):
         replayed, skipped = await run_in_threadpool(replay_deadletters, deps.conn, reason)
         done = f"replayed {replayed} dead letter(s) of {reason or 'any reason'}; skipped {skipped}"
-        shown = (f"{replayed} bericht(en) opnieuw aangeboden"
-                 f"{f' ({reason})' if reason else ''}; {skipped} overgeslagen"
-                 " (niet opnieuw aan te bieden, of een andere reden).")
+        shown = _("%(replayed)s bericht(en) opnieuw aangeboden%(reason)s; %(skipped)s"
+                  " overgeslagen (niet opnieuw aan te bieden, of een andere reden).") % {
+            "replayed": replayed, "reason": f" ({reason})" if reason else "",
+            "skipped": skipped}
     else:
         raise HTTPException(422, "name an offset, or all")
     await run_in_threadpool(_audit, deps, user, done)

@@ -37,6 +37,8 @@ from hub.web.auth import (
 )
 from hub.web.deps import WebDeps
 from hub.web.forms import read_form
+from hub.web.i18n import gettext as _
+from hub.web.i18n import ngettext
 from hub.web.limits import CheckGate, LoginLimiter
 
 __all__ = ["add_sign_in_routes", "landing_page", "login_limiter", "safe_next"]
@@ -87,9 +89,12 @@ def _cookie_refused(request: Request, settings: WebSettings) -> bool:
 
 
 def _wait_text(seconds: float) -> str:
-    """``12 seconden`` or ``4 minuten`` (rounded up)."""
-    n, unit = (int(seconds), "seconde") if seconds <= 90 else (int(-(-seconds // 60)), "minuut")
-    return f"{n} {unit if n == 1 else {'seconde': 'seconden', 'minuut': 'minuten'}[unit]}"
+    """``12 seconden`` or ``4 minuten`` (rounded up), in the page's language."""
+    if seconds <= 90:
+        n = int(seconds)
+        return ngettext("%(num)d seconde", "%(num)d seconden", n) % {"num": n}
+    n = int(-(-seconds // 60))
+    return ngettext("%(num)d minuut", "%(num)d minuten", n) % {"num": n}
 
 
 def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]) -> None:
@@ -120,8 +125,8 @@ def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]
                                 reason_code="SIGN_IN_RATE_LIMITED", error=True)
         response = await run_in_threadpool(
             render, request, "login.html", 429, next=target, username=username,
-            error="Te veel pogingen om in te loggen. Wacht"
-                  f" {_wait_text(retry_after)} en probeer het opnieuw.",
+            error=_("Te veel pogingen om in te loggen. Wacht %(wait)s en probeer het"
+                    " opnieuw.") % {"wait": _wait_text(retry_after)},
         )
         response.headers["Retry-After"] = str(int(retry_after))
         return response
@@ -147,7 +152,7 @@ def add_sign_in_routes(app: FastAPI, render: Render, home: Callable[[User], str]
                                     reason_code="SIGN_IN_FAILED", error=True)
             return await run_in_threadpool(
                 render, request, "login.html", 401, next=target,
-                error="De gebruikersnaam of het wachtwoord klopt niet.", username=username,
+                error=_("De gebruikersnaam of het wachtwoord klopt niet."), username=username,
             )
         await run_in_threadpool(limiter.succeeded, username, client, ticket)
         await run_in_threadpool(record_access, deps, name="sign-in", username=username,

@@ -4,15 +4,17 @@
 // The cells of rows already on screen are updated in place; a new contact attempt or a
 // change of the steps that can be taken is said, with a hint to reload. Each change is
 // said in the polite live region #live-news (for screen readers).
-// Built with textContent only: nothing from the server becomes HTML.
+// Built with textContent only: nothing from the server becomes HTML. The texts come
+// from the page (#ui-texts, through static/dutch.js), in the page's language.
 (function () {
   "use strict";
+  var t = window.dutch.text;
   var table = document.getElementById("case-signals");
   var status = document.getElementById("live-status");
   var news = document.getElementById("live-news");
   var stateCell = document.getElementById("case-state");
   if (!table || !window.EventSource) {
-    if (status) { status.textContent = "Automatisch bijwerken lukt niet in deze browser. Laad de pagina opnieuw om wijzigingen te zien."; }
+    if (status) { status.textContent = t("live_unsupported_case"); }
     return;
   }
   var shown = JSON.parse(document.getElementById("case-live").textContent);
@@ -30,7 +32,7 @@
     var changes = [];
     if (next.state !== shown.state) {
       stateCell.textContent = next.state;
-      changes.push("stand van de zaak: " + next.state);
+      changes.push(t("case_state", { text: next.state }));
     }
     Object.keys(next.signals).forEach(function (id) {
       var tr = row("#case-signals", id);
@@ -38,7 +40,7 @@
       var td = tr.querySelector(".signal-status");
       if (td.textContent !== next.signals[id]) {
         td.textContent = next.signals[id];
-        changes.push("signaalstatus: " + next.signals[id]);
+        changes.push(t("signal_status", { text: next.signals[id] }));
       }
     });
     Object.keys(next.earlier).forEach(function (id) {
@@ -47,24 +49,24 @@
       var td = tr.querySelector(".earlier-status");
       if (td.textContent !== next.earlier[id]) {
         td.textContent = next.earlier[id];
-        changes.push("eerder signaal: " + next.earlier[id].toLowerCase());
+        changes.push(t("earlier_signal", { text: next.earlier[id].toLowerCase() }));
       }
     });
     var steps = next.attempts !== shown.attempts || next.open !== shown.open ||
       next.taken_up !== shown.taken_up ||
       Object.keys(next.signals).length !== Object.keys(shown.signals).length;
     shown = next;
-    if (steps) { changes.push("laad de pagina opnieuw voor de nieuwste stappen"); }
-    if (changes.length) { say("Zaak bijgewerkt: " + changes.join("; ") + "."); }
+    if (steps) { changes.push(t("reload_for_steps")); }
+    if (changes.length) { say(t("case_changed", { text: changes.join("; ") })); }
   }
 
   function connect() {
     var source = new EventSource("/inbox/cases/" + encodeURIComponent(caseId) + "/events");
-    source.onopen = function () { status.textContent = "Automatisch bijwerken: aan"; };
-    source.onerror = function () { status.textContent = "Automatisch bijwerken: opnieuw verbinden\u2026"; };
+    source.onopen = function () { status.textContent = t("live_on"); };
+    source.onerror = function () { status.textContent = t("live_retry"); };
     source.addEventListener("signed-out", function () {
       source.close();
-      status.textContent = "Automatisch bijwerken: je bent uitgelogd";
+      status.textContent = t("live_signed_out");
       window.location.reload();
     });
     source.addEventListener("case", function (event) { apply(JSON.parse(event.data)); });

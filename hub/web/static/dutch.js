@@ -1,13 +1,25 @@
-// Dates and times in Dutch form, as the server writes them (hub/web/texts.py):
-// "1 december 2026" and "1 december 2026, 14:05" (Dutch time, Europe/Amsterdam).
+// Dates and times in the page's language, as the server writes them (hub/web/texts.py):
+// "1 december 2026" and "1 december 2026, 14:05" (Dutch time, Europe/Amsterdam); on an
+// English page "1 December 2026". The month names and every other text the scripts write
+// come from the page (#ui-texts, rendered from hub/web/texts.py's ui_texts in the page's
+// language): window.dutch.text(key, values) fills in "%(name)s" / "%(num)d".
 (function () {
   "use strict";
-  var MONTHS = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-    "september", "oktober", "november", "december"];
+  var source = document.getElementById("ui-texts");
+  var texts = source ? JSON.parse(source.textContent) : {};
+  var MONTHS = texts.months || ["januari", "februari", "maart", "april", "mei", "juni",
+    "juli", "augustus", "september", "oktober", "november", "december"];
   var parts = new Intl.DateTimeFormat("nl-NL", {
     timeZone: "Europe/Amsterdam", year: "numeric", month: "numeric", day: "numeric",
     hour: "2-digit", minute: "2-digit", hourCycle: "h23"
   });
+
+  function text(key, values) {
+    var template = texts[key] === undefined ? key : String(texts[key]);
+    return template.replace(/%\((\w+)\)[sd]/g, function (all, name) {
+      return values && values[name] !== undefined ? String(values[name]) : all;
+    });
+  }
 
   function date(iso) {
     if (!iso) { return "\u2013"; }
@@ -26,5 +38,5 @@
       p.hour + ":" + p.minute;
   }
 
-  window.dutch = { date: date, dateTime: dateTime };
+  window.dutch = { date: date, dateTime: dateTime, text: text };
 }());

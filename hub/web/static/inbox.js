@@ -4,14 +4,16 @@
 // reload. `after` is the inbox's change counter of the last event seen. Each change is
 // also said in the polite live region #live-news (for screen readers).
 // Built with DOM methods and textContent only: nothing from the server becomes HTML.
-// The Dutch labels come from the page (#inbox-labels, from hub/web/texts.py).
+// The labels come from the page (#inbox-labels, from hub/web/texts.py) and so do the
+// other texts (#ui-texts, through static/dutch.js), in the page's language.
 (function () {
   "use strict";
+  var t = window.dutch.text;
   var table = document.getElementById("alerts");
   var status = document.getElementById("live-status");
   var news = document.getElementById("live-news");
   if (!table || !window.EventSource) {
-    if (status) { status.textContent = "Automatisch bijwerken lukt niet in deze browser. Laad de pagina opnieuw om nieuwe meldingen te zien."; }
+    if (status) { status.textContent = t("live_unsupported_inbox"); }
     return;
   }
   var labels = JSON.parse(document.getElementById("inbox-labels").textContent);
@@ -60,7 +62,7 @@
     if (a.due_date && late > 0) {
       var mark = document.createElement("strong");
       mark.className = "overdue";
-      mark.textContent = "te laat: " + late + (late === 1 ? " werkdag" : " werkdagen");
+      mark.textContent = t(late === 1 ? "overdue_one" : "overdue_many", { num: late });
       td.appendChild(document.createTextNode(" "));
       td.appendChild(mark);
     }
@@ -72,8 +74,9 @@
     dueCell(cells[1], a);
     cells[5].replaceChildren(statusSpan(a));
     cells[6].textContent = a.claimed_by || "\u2013";
-    say("Melding bijgewerkt: " + label("event_type", a.event_type) + ", " +
-      label("status", a.status).toLowerCase() + (a.claimed_by ? " bij " + a.claimed_by : "") + ".");
+    say(t("alert_changed", { text: label("event_type", a.event_type) + ", " +
+      label("status", a.status).toLowerCase() +
+      (a.claimed_by ? " " + t("claimed_by", { name: a.claimed_by }) : "") }));
   }
 
   function addRow(a) {
@@ -103,19 +106,19 @@
     body.insertBefore(row, before);
     var empty = document.getElementById("empty");
     if (empty) { empty.hidden = true; }
-    say("Nieuwe melding: " + label("event_type", a.event_type) + ", " +
-      label("urgency", a.urgency).toLowerCase() + ".");
+    say(t("alert_new", { text: label("event_type", a.event_type) + ", " +
+      label("urgency", a.urgency).toLowerCase() }));
   }
 
   function connect() {
     var url = "/inbox/events?after=" + encodeURIComponent(after) + (query ? "&" + query : "");
     var source = new EventSource(url);
-    source.onopen = function () { status.textContent = "Automatisch bijwerken: aan"; };
-    source.onerror = function () { status.textContent = "Automatisch bijwerken: opnieuw verbinden\u2026"; };
+    source.onopen = function () { status.textContent = t("live_on"); };
+    source.onerror = function () { status.textContent = t("live_retry"); };
     source.addEventListener("signed-out", function () {
       // the session ended on the server: stop, and let the reload lead to the login form
       source.close();
-      status.textContent = "Automatisch bijwerken: je bent uitgelogd";
+      status.textContent = t("live_signed_out");
       window.location.reload();
     });
     source.addEventListener("alert", function (event) {

@@ -1,12 +1,13 @@
 // The operator's flow view: polls /operator/api/flow every 2 s and updates the picture
-// (rates from the deltas of cumulative counts between two polls) and the tables, in Dutch
-// (dates through static/dutch.js).
+// (rates from the deltas of cumulative counts between two polls) and the tables, in the
+// page's language (dates and texts through static/dutch.js, from the page's #ui-texts).
 (function () {
   "use strict";
   var initial = document.getElementById("flow-initial");
   if (!initial) { return; }
   var previous = JSON.parse(initial.textContent);
-  var dateTime = window.dutch ? window.dutch.dateTime : String;
+  var dateTime = window.dutch.dateTime;
+  var t = window.dutch.text;
 
   function setText(id, text) {
     var el = document.getElementById(id);
@@ -33,11 +34,13 @@
     Object.keys(flow.edges).forEach(function (key) {
       var now = flow.edges[key], before = previous.edges[key];
       var rate = before ? Math.max(now.count - before.count, 0) / dt : 0;
-      setText("rate-" + key, (rate >= 10 ? rate.toFixed(0) : rate.toFixed(1).replace(".", ",")) + " per s");
-      if (now.lag !== null) { setText("lag-" + key, "achterstand " + now.lag); }
+      var shown = rate >= 10 ? rate.toFixed(0) : rate.toFixed(1);
+      if (document.documentElement.lang !== "en") { shown = shown.replace(".", ","); }
+      setText("rate-" + key, t("per_second", { n: shown }));
+      if (now.lag !== null) { setText("lag-" + key, t("lag", { n: now.lag })); }
     });
     Object.keys(flow.topics).forEach(function (topic) {
-      setText("total-" + topic, flow.topics[topic] + " berichten");
+      setText("total-" + topic, t("messages", { n: flow.topics[topic] }));
     });
     var lagRows = [];
     flow.groups.forEach(function (g) {
@@ -54,7 +57,7 @@
         r.topic + "/" + r.partition + "/" + r.origin_offset,
         r.error_class + ": " + r.error_message];
     }));
-    setText("flow-updated", "Bijgewerkt: " + dateTime(flow.at * 1000) + ".");
+    setText("flow-updated", t("flow_updated", { text: dateTime(flow.at * 1000) }));
     previous = flow;
   }
 
@@ -62,7 +65,7 @@
     fetch("/operator/api/flow", { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
       .then(render)
-      .catch(function (err) { setText("flow-updated", "Bijwerken lukte niet (" + err.message + "). We proberen het opnieuw."); })
+      .catch(function (err) { setText("flow-updated", t("flow_failed", { text: err.message })); })
       .finally(function () { window.setTimeout(poll, 2000); });
   }
   window.setTimeout(poll, 2000);
