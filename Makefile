@@ -27,7 +27,7 @@ translations: install  ## extract the web app's texts (babel.cfg) and update hub
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
 	  --add-comments=Translators: -o var/messages.pot hub/web
 	$(BIN)/pybabel update -i var/messages.pot -d hub/web/locale -D messages \
-	  --no-fuzzy-matching --ignore-obsolete --omit-header --no-location
+	  --no-fuzzy-matching --ignore-obsolete --width=100
 	@echo "now give every new msgid of hub/web/locale/en/LC_MESSAGES/messages.po its English msgstr"
 
 run: install  ## install and run the whole hub with synthetic traffic (the README's run command)

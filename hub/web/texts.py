@@ -95,6 +95,7 @@ _GENERIC = {400: N_("Er ontbreekt iets in het formulier."), 401: N_("Log eerst i
             404: N_("Deze pagina bestaat niet (meer)."),
             409: N_("De melding is intussen veranderd. Laad de pagina opnieuw."),
             413: N_("Het formulier is te groot."), 429: N_("Wacht even en probeer het opnieuw.")}
+_FALLBACK = N_("Er ging iets mis. Probeer het later nog een keer.")
 
 #: the English details the code raises, with their Dutch text (regular expressions)
 _ERRORS = [(re.compile(pattern), text) for pattern, text in (
@@ -247,7 +248,7 @@ def error_text(detail: Any, status: int) -> str:
     for pattern, message in _ERRORS:
         if pattern.fullmatch(text):
             return gettext(message)
-    return gettext(_GENERIC.get(status, N_("Er ging iets mis. Probeer het later nog een keer.")))
+    return gettext(_GENERIC.get(status, _FALLBACK))
 
 
 def ui_texts() -> dict[str, Any]:
