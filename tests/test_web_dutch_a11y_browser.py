@@ -1,8 +1,10 @@
 """Every page of the web app in a real headless Chromium (Debian's package, Playwright),
-signed in as each role: axe-core (the PyPI package axe-playwright-python) finds no
-violation of WCAG 2.0/2.1/2.2 A and AA; every page is Dutch (``lang="nl"``, no English
-UI words left, dates in Dutch form), has one h1, landmarks and a skip link; the close
-flow works with the keyboard alone, with a visible focus."""
+signed in as each role, in Dutch and in English (the browser's language, so its
+``Accept-Language``): axe-core (the PyPI package axe-playwright-python) finds no
+violation of WCAG 2.0/2.1/2.2 A and AA; every page is in the browser's language
+(``lang="nl"`` with no English UI words left, or ``lang="en"`` with no Dutch ones but
+the DDAS model's terms), has one h1, landmarks and a skip link; the close flow works
+with the keyboard alone, with a visible focus."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from hub.inbox import CaseStore, CloseOutcome
 from hub.settings import WebSettings
 from tests.test_metrics import route_signals
 from tests.test_web_dutch_pages import ENGLISH_WORDS, english_words_in
+from tests.test_web_i18n import dutch_words_in
 from tests.test_web_inbox import PASSWORD, SUBJECT_B, WebServer, make_alert, start_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,6 +31,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: the axe-core rule tags of WCAG 2.0, 2.1 and 2.2 at levels A and AA
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+#: per language: the browser's locale, the login form's labels, the live list's state
+#: when connected, the operator's notices, and the words that must not show up
+LANGUAGES: dict[str, dict[str, Any]] = {
+    "nl": {"locale": "nl-NL", "username": "Gebruikersnaam", "password": "Wachtwoord",
+           "sign_in": "Inloggen", "live_on": "Automatisch bijwerken: aan",
+           "outcome": "Bericht+1+is+opnieuw+aangeboden.",
+           "error": "Er+is+geen+onbestelbaar+bericht+9.", "wrong_words": english_words_in},
+    "en": {"locale": "en-GB", "username": "Username", "password": "Password",
+           "sign_in": "Sign in", "live_on": "Live updates: on",
+           "outcome": "Message+1+was+offered+again.",
+           "error": "There+is+no+dead+letter+9.", "wrong_words": dutch_words_in},
+}
 
 
 @pytest.fixture
@@ -76,7 +91,7 @@ def _alerts(web: WebServer) -> dict[str, str]:
             "their_case": their_case, "fresh_case": cases.case_of(new.alert_id).case_id}
 
 
-def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
+def _pages(ids: dict[str, str], language: dict[str, Any]) -> dict[str | None, list[str]]:
     """The paths to check per user (None: not signed in)."""
     alert = "/inbox/alerts/"
     return {
@@ -88,8 +103,8 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
                   f"/inbox/cases/{ids['case']}?done=attempt",
                   f"/inbox/cases/{ids['fresh_case']}", f"/inbox/cases/{ids['their_case']}"],
         "olga": ["/operator", "/operator/deadletters",
-                 "/operator/deadletters?outcome=Bericht+1+is+opnieuw+aangeboden.",
-                 "/operator/deadletters?error=Er+is+geen+onbestelbaar+bericht+9.", "/inbox",
+                 f"/operator/deadletters?outcome={language['outcome']}",
+                 f"/operator/deadletters?error={language['error']}", "/inbox",
                  "/beheer/accounts"],
         "ada": ["/inbox", "/operator", "/operator/deadletters", "/beheer/accounts",
                 "/beheer/accounts/nieuw", "/beheer/accounts/alice?done=disabled",
@@ -97,11 +112,12 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
     }
 
 
-def _sign_in(page: Any, url: str, username: str) -> None:
+def _sign_in(page: Any, url: str, username: str,
+             language: dict[str, Any] = LANGUAGES["nl"]) -> None:  # noqa: B006 - read only
     page.goto(f"{url}/login")
-    page.get_by_label("Gebruikersnaam").fill(username)
-    page.get_by_label("Wachtwoord").fill(PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_label(language["username"]).fill(username)
+    page.get_by_label(language["password"]).fill(PASSWORD)
+    page.get_by_role("button", name=language["sign_in"]).click()
     page.wait_for_url(re.compile(r".*/(inbox|operator)$"))
 
 
@@ -122,11 +138,14 @@ def _visible_words(page: Any) -> str:
       ].join("\\n")"""))
 
 
-def _structure(page: Any) -> list[str]:
+def _structure(page: Any, lang: str = "nl") -> list[str]:
     """Problems with the page's structure that axe leaves to the tester."""
     problems = []
-    if page.evaluate("document.documentElement.lang") != "nl":
-        problems.append('not <html lang="nl">')
+    if page.evaluate("document.documentElement.lang") != lang:
+        problems.append(f'not <html lang="{lang}">')
+    other = page.locator(f".lang-switch a[lang='{'en' if lang == 'nl' else 'nl'}']")
+    if other.count() != 1:
+        problems.append("no link to the other language")
     if page.locator("h1").count() != 1:
         problems.append(f"{page.locator('h1').count()} h1 elements")
     if page.locator("main").count() != 1 or page.locator("header").count() < 1:
@@ -139,11 +158,13 @@ def _structure(page: Any) -> list[str]:
     return problems
 
 
-def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebServer
-                                                                        ) -> None:
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_every_page_for_every_role_in_each_language_has_no_axe_violations(
+        web: WebServer, lang: str) -> None:
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
+    language = LANGUAGES[lang]
     ids = _alerts(web)
     axe = Axe()
     found: dict[str, list[str]] = {}
@@ -151,22 +172,23 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            for username, paths in _pages(ids).items():
-                context = browser.new_context(viewport={"width": 1280, "height": 900})
+            for username, paths in _pages(ids, language).items():
+                context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                              locale=language["locale"])
                 page = context.new_page()
                 if username is not None:
-                    _sign_in(page, web.url, username)
+                    _sign_in(page, web.url, username, language)
                 else:  # the login page with its error message, too
                     page.goto(f"{web.url}/login")
-                    page.get_by_label("Gebruikersnaam").fill("niemand")
-                    page.get_by_label("Wachtwoord").fill("fout-wachtwoord")
-                    page.get_by_role("button", name="Inloggen").click()
+                    page.get_by_label(language["username"]).fill("niemand")
+                    page.get_by_label(language["password"]).fill("fout-wachtwoord")
+                    page.get_by_role("button", name=language["sign_in"]).click()
                     page.get_by_role("alert").wait_for()
                     for field in ("#username", "#password"):  # the error names its fields
                         assert page.get_attribute(field, "aria-describedby") == "login-error"
                         assert page.get_attribute(field, "aria-invalid") == "true"
                     found["login with an error"] = (_axe_violations(axe, page)
-                                                    + _structure(page))
+                                                    + _structure(page, lang))
                 for path in paths:
                     page.goto(f"{web.url}{path}")
                     page.wait_for_load_state("networkidle" if "/inbox" not in path
@@ -174,11 +196,11 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
                     if path.startswith("/inbox") and "alerts" not in path and \
                             ids["their_case"] not in path and \
                             username != "olga":  # the live list or case has connected
-                        page.get_by_text("Automatisch bijwerken: aan").wait_for()
-                    problems = _axe_violations(axe, page) + _structure(page)
-                    words = english_words_in(_visible_words(page))
+                        page.get_by_text(language["live_on"]).wait_for()
+                    problems = _axe_violations(axe, page) + _structure(page, lang)
+                    words = language["wrong_words"](_visible_words(page))
                     if words:
-                        problems.append(f"English words: {words}")
+                        problems.append(f"words of the other language: {words}")
                     found[f"{username or 'anonymous'} {path}"] = problems
                     checked += 1
                 context.close()

@@ -2,10 +2,12 @@
 
 :func:`create_web_app` builds it from :class:`~hub.web.deps.WebDeps`; :func:`serve_web`
 runs it with uvicorn in a thread and :func:`stop_web` ends it (live-update streams
-first). Pages are rendered on the server (Jinja2), in Dutch (:mod:`hub.web.texts`); the
-only scripts are ``static/inbox.js`` (live rows: new alerts and changes of listed ones,
-from every instance on the same database), ``static/case.js`` (the live state of a case
-page, :mod:`hub.web.cases`) and ``static/dutch.js`` (Dutch dates), so the
+first). Pages are rendered on the server (Jinja2), in Dutch or English (the language
+switch's cookie, else ``Accept-Language``: :mod:`hub.web.i18n`, ``GET /taal``; the
+labels and formats in :mod:`hub.web.texts`); the only scripts are ``static/inbox.js``
+(live rows: new alerts and changes of listed ones, from every instance on the same
+database), ``static/case.js`` (the live state of a case page, :mod:`hub.web.cases`) and
+``static/dutch.js`` (dates, and the scripts' texts from the page), so the
 Content-Security-Policy allows no inline script.
 
 Access is checked on the server for every page and API call: a member or admin sees
