@@ -26,7 +26,7 @@ from hub.events import AlertUrgency, TeamAlert
 from hub.inbox import InboxStatus, InboxStore
 from hub.router import alert_id_for
 from hub.settings import Settings, WebSettings
-from hub.topics import AUDIT, OUTCOMES
+from hub.topics import AUDIT, OUTCOMES, ensure_topics
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import DEV_SESSION_COOKIE, load_or_create_secret
 from hub.web.deps import WebDeps
@@ -433,8 +433,15 @@ def test_live_updates_stream_new_alerts(web: WebServer) -> None:
 # --- accounts ----------------------------------------------------------------------------
 
 
-def test_users_cli(tmp_path: Path) -> None:
+def test_users_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bus = f"embedded:{tmp_path / 'hub.db'}"  # account changes are recorded on audit.v1
+    monkeypatch.setenv("HUB_BUS", bus)
     runner = CliRunner()
+    refused = runner.invoke(main, ["users", "add", "carol", "--password-stdin", "--state-dir",
+                                   str(tmp_path / "state")], input=PASSWORD + "\n")
+    assert refused.exit_code == 1 and "no audit.v1 topic yet" in refused.output
+    with connect(Settings(bus=bus)) as conn:
+        ensure_topics(conn.bus)
     state = str(tmp_path / "state")
     r = runner.invoke(main, ["users", "add", "carol", "--team", "team-a", "--team", "team-b",
                              "--password-stdin", "--state-dir", state], input=PASSWORD + "\n")
