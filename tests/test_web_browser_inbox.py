@@ -61,7 +61,8 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
 
             # a new urgent alert arrives while the page is open: a row, no reload
             marker = page.evaluate("() => (window.__loaded = performance.timeOrigin)")
-            fresh = make_alert("team-a", urgent=True)
+            # an eviction alert: the simple flow (a debt alert is closed with its case)
+            fresh = make_alert("team-a", urgent=True, event_type="eviction-risk")
             web.inbox.add(fresh)
             row = page.locator(f'tr[data-id="{fresh.alert_id}"]')
             expect(row).to_be_visible(timeout=10_000)
@@ -70,7 +71,7 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
             assert page.evaluate("() => window.__loaded") == marker  # the same page
             # ... and said in the polite live region for screen readers
             expect(page.locator("#live-news")).to_have_text(
-                "Nieuwe melding: Betalingsachterstand, spoed.")
+                "Nieuwe melding: Dreigende huisuitzetting, spoed.")
             first = page.locator("#alerts tbody tr").first
             expect(first).to_have_attribute("data-id", fresh.alert_id)  # urgent on top
             page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)

@@ -21,13 +21,16 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 
 from connectors.sinks.runner import SinkRunner
 from connectors.sources.http_ingest import create_app
 from hub.accounts import UserStore
+from hub.cli import main
 from hub.config import load_config
 from hub.connect import Connection, connect
+from hub.ddas import Contactsoort, Eindresultaat, Uitwisselmodel
 from hub.demo import random_bsn
 from hub.errors import AlertNotFound
 from hub.inbox import InboxStore
@@ -58,6 +61,7 @@ class RunningHub:
     key: str
     conn: Connection
     inbox: InboxStore
+    state: Path
 
     def audit(self) -> list[dict[str, Any]]:
         consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [AUDIT])
@@ -107,7 +111,7 @@ def hub(tmp_path: Path) -> Iterator[RunningHub]:
     web_host, web_port = web_server.servers[0].sockets[0].getsockname()[:2]
     try:
         yield RunningHub(f"http://{host}:{port}", f"http://{web_host}:{web_port}", key,
-                         conn, inbox)
+                         conn, inbox, state)
     finally:
         stop_web(app, web_server, web_thread)
         stopping.set()
@@ -127,8 +131,9 @@ def test_a_debt_signal_from_ingest_to_a_closed_case(hub: RunningHub) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     api = httpx.Client(base_url=hub.ingest_url, timeout=30,
                        headers={"Authorization": f"Bearer {hub.key}"})
+    bsn = random_bsn(random.Random(12))
     sent = api.post("/v1/signals/debt", json={
-        "bsn": random_bsn(random.Random(12)), "municipality_code": "GM9999", "postcode": "7512 AB",
+        "bsn": bsn, "municipality_code": "GM9999", "postcode": "7512 AB",
         "house_number": 12, "creditor_type": "ENERGY", "signal_kind": "ARREARS",
         "arrears_amount_cents": 123_456, "arrears_since": "2026-09-01",
         "signal_date": date.today().isoformat(), "crisis": False,
@@ -222,3 +227,22 @@ def test_a_debt_signal_from_ingest_to_a_closed_case(hub: RunningHub) -> None:
     assert any(re.search(r"result=Vervolghulp en/of verwijzing financieel", d)
                for code, d in steps if code == "CASE_CLOSED"), steps
     assert codes.index("CASE_TAKEN_UP") < codes.index("CASE_CLOSED")
+
+    # the CBS delivery of the period holds that signal and its closed case, no BSN
+    delivered = hub.state / "levering.json"
+    today = date.today().isoformat()
+    exported = CliRunner().invoke(main, [
+        "export", "ddas", "--municipality", "GM9999", "--from", today, "--to", today,
+        "--state-dir", str(hub.state), "--supplier-code", "SH001", "--output",
+        str(delivered)])
+    assert exported.exit_code == 0, exported.output
+    text = delivered.read_text(encoding="utf-8")
+    assert bsn not in text
+    (levering,) = Uitwisselmodel.model_validate_json(text).leveringen
+    (signaal,) = levering.vroegsignalen
+    (zaak,) = levering.vroegsignaalzaken
+    assert signaal.bedrag in (None, 1234, 1235)  # whole euros of 1,234.56, if the team sees it
+    assert '"bedrag": 1234.56' not in text and "123456" not in text
+    assert zaak.resultaat == Eindresultaat(RESULT)
+    assert [(c.soort, c.bereikt) for c in zaak.contactpogingen or []] == [
+        (Contactsoort.TELEFOON, False), (Contactsoort.HUISBEZOEK, True)]

@@ -63,7 +63,9 @@ def web(tmp_path: Path) -> Iterator[WebServer]:
 def _alerts(web: WebServer) -> dict[str, str]:
     """Alerts in each state the pages show: new (urgent, overdue), claimed with a note,
     closed; and one of another team."""
-    new, late = make_alert("team-a", urgent=True), make_alert("team-a", urgent=True)
+    # the simple flow (claim and close on the alert's page): an eviction alert
+    new = make_alert("team-a", urgent=True, event_type="eviction-risk")
+    late = make_alert("team-a", urgent=True)
     # ten days back: late by working days (weekends and holidays are not), on any day
     late = late.model_copy(update={"due_date": date.today() - timedelta(days=10)})
     claimed, closed = make_alert("team-a", minutes=20), make_alert("team-a", minutes=40)
@@ -88,7 +90,7 @@ def _alerts(web: WebServer) -> dict[str, str]:
                       part_of_day=Dagdeel.OCHTEND)
     return {"new": new.alert_id, "late": late.alert_id, "claimed": claimed.alert_id,
             "closed": closed.alert_id, "theirs": theirs.alert_id, "case": case,
-            "their_case": their_case, "fresh_case": cases.case_of(new.alert_id).case_id}
+            "their_case": their_case, "fresh_case": cases.case_of(late.alert_id).case_id}
 
 
 def _pages(ids: dict[str, str], language: dict[str, Any]) -> dict[str | None, list[str]]:
