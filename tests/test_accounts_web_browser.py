@@ -51,7 +51,7 @@ def test_an_admin_adds_and_disables_an_account_with_the_keyboard(web: WebServer)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="nl-NL")
             _sign_in(page, web.url, "ada")
             page.goto(f"{web.url}/beheer/accounts/nieuw")
             page.get_by_label("Gebruikersnaam").focus()

@@ -43,7 +43,7 @@ def test_each_role_signs_in_with_the_printed_credentials_and_lands_home(
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 for name, start, home, username, password in visits:
-                    context = browser.new_context()  # no cookie of the previous role
+                    context = browser.new_context(locale="nl-NL")  # no cookie of the previous role
                     page = context.new_page()
                     page.goto(start)
                     expect(page).to_have_url(re.compile(r"/login\?next="))

@@ -38,7 +38,7 @@ def test_a_live_row_shows_the_working_days_overdue(web: WebServer) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(locale="nl-NL")
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{web.url}/inbox")

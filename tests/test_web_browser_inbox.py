@@ -44,7 +44,7 @@ def test_sign_in_see_a_new_alert_live_claim_and_close_it(web: WebServer) -> None
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page = browser.new_page(viewport={"width": 1200, "height": 800}, locale="nl-NL")
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))

@@ -154,7 +154,7 @@ def test_a_debt_signal_from_ingest_to_a_closed_case(hub: RunningHub) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="nl-NL")
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{hub.web_url}/inbox")

@@ -220,7 +220,7 @@ def test_closing_an_alert_with_the_keyboard_alone(web: WebServer) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="nl-NL")
             _sign_in(page, web.url, "alice")
             page.goto(f"{web.url}/inbox/alerts/{ids['new']}")
 

@@ -54,7 +54,7 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
         try:
             with sync_api.sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1100})
+                page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="nl-NL")
                 page.goto(f"{base}/operator")  # -> the login form
                 page.fill("input[name=username]", "ops")
                 page.fill("input[name=password]", "operator-password")
