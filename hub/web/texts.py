@@ -289,8 +289,8 @@ def install(env: Environment) -> None:
     :func:`~hub.web.i18n.ngettext` (new style: ``_("… %(name)s", name=…)``, trimmed
     ``{% trans %}`` blocks), the filters (``nl_date``, ``nl_datetime``, ``nl_amount``,
     ``label``, ``field_label``, ``field_value``, ``overdue_text``) and the globals
-    (``labels``, ``ui_texts``, ``current_locale``, ``error_title``, ``error_text``) to
-    ``env``."""
+    (``labels``, ``ui_texts``, ``current_locale``, ``error_title``, ``error_text``, and
+    ``LABELS`` and ``MONTHS``: the message ids, untranslated) to ``env``."""
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
@@ -298,4 +298,5 @@ def install(env: Environment) -> None:
                        label=label, field_label=field_label, field_value=field_value,
                        overdue_text=overdue_text)
     env.globals.update(labels=labels, ui_texts=ui_texts, current_locale=current_locale,
-                       error_title=error_title, error_text=error_text)
+                       error_title=error_title, error_text=error_text,
+                       LABELS=LABELS, MONTHS=MONTHS)  # the Dutch ids: use labels() to show
