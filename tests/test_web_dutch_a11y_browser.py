@@ -93,7 +93,8 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
                  "/beheer/accounts"],
         "ada": ["/inbox", "/operator", "/operator/deadletters", "/beheer/accounts",
                 "/beheer/accounts/nieuw", "/beheer/accounts/alice?done=disabled",
-                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand"],
+                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand",
+                "/beheer/export"],
     }
 
 
