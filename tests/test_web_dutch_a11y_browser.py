@@ -95,7 +95,8 @@ def _pages(ids: dict[str, str]) -> dict[str | None, list[str]]:
                  "/beheer/accounts"],
         "ada": ["/inbox", "/operator", "/operator/deadletters", "/beheer/accounts",
                 "/beheer/accounts/nieuw", "/beheer/accounts/alice?done=disabled",
-                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand"],
+                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand",
+                "/beheer/export"],
     }
 
 
@@ -183,6 +184,19 @@ def test_every_page_for_every_role_is_dutch_and_has_no_axe_violations(web: WebSe
                         problems.append(f"English words: {words}")
                     found[f"{username or 'anonymous'} {path}"] = problems
                     checked += 1
+                if username == "ada":  # the CBS export with errors at its fields
+                    page.goto(f"{web.url}/beheer/export")
+                    page.get_by_label("Gemeente").select_option("GM9999")
+                    page.get_by_label("Eerste dag van de periode").fill("2026-06-30")
+                    page.get_by_label("Laatste dag van de periode").fill("2026-04-01")
+                    page.get_by_label("Code gegevensleverancier").fill("SH-TEST")
+                    page.get_by_role("button", name="Levering downloaden").click()
+                    page.get_by_role("alert").wait_for()
+                    assert page.get_attribute("#period_end", "aria-invalid") == "true"
+                    assert page.get_attribute("#period_end", "aria-describedby") == \
+                        "period_end-error"
+                    found["ada /beheer/export with an error"] = (_axe_violations(axe, page)
+                                                                 + _structure(page))
                 context.close()
         finally:
             browser.close()

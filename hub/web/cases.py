@@ -47,7 +47,7 @@ _E = TypeVar("_E", bound=Enum)
 _DONE = {"take-up": "Je hebt de zaak opgepakt.",
          "attempt": "De contactpoging is vastgelegd.",
          "signal-status": "De status van het signaal is aangepast.",
-         "closed": "De zaak is afgesloten. De melder heeft de uitkomst gekregen."}
+         "close": "De zaak is afgesloten. De melder heeft de uitkomst gekregen."}
 #: how long one live-update stream lasts before the browser reconnects
 
 
