@@ -179,6 +179,7 @@ class HubProcess:
                 conn=self._connect(), config=self.config, inbox=self.inbox, users=self.users,
                 secret_key=self._web_secret(), state_dir=self.state_dir,
                 counts=self.counts, web=self.settings.web, metrics_url=self.metrics_url,
+                ddas_supplier_code=self.settings.ddas_supplier_code,
             ))
             self._web = (web, *serve_web(web, self.host, self.web_port))
         self._start_retention()

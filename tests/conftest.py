@@ -1,5 +1,6 @@
 """Shared fixtures: a clean environment, both bus backends, a real Kafka broker, a real
-PostgreSQL server and a fresh database of each store backend."""
+PostgreSQL server, a fresh database of each store backend, and a running hub for the
+case-flow browser tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
@@ -16,6 +18,9 @@ from hub.connect import Connection, connect
 from hub.devtools.postgres_for_tests import PostgresForTests
 from hub.registry.base import SchemaRegistry
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.case_flow_hub import RunningHub
 
 #: test-tooling variables that choose the broker and caches, kept for the tests
 _KEEP_ENV = {"HUB_TEST_KAFKA_BOOTSTRAP", "HUB_TEST_KAFKA_KIND", "HUB_TEST_KAFKA_IMAGE",
@@ -51,6 +56,15 @@ def kafka_bootstrap() -> Iterator[str]:
             f"kafka broker: {broker.kind}, {broker.version} at {broker.bootstrap}"
         )
         yield broker.bootstrap
+
+
+@pytest.fixture
+def case_hub(tmp_path: Path) -> Iterator[RunningHub]:
+    """A running hub for the browser tests of the case flow (tests/case_flow_hub.py)."""
+    from tests.case_flow_hub import running_hub
+
+    with running_hub(tmp_path) as hub:
+        yield hub
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from hub.cli import main
 from hub.ddas import Contactsoort, Dagdeel, Eindresultaat, Signaalstatus, Uitwisselmodel
 from hub.ddas.codes import Signaalpartner
+from hub.inbox.ddas_export import DDAS_EXPORT_ACTIVITY
+from hub.topics import AUDIT
 from tests.inbox_case_data import Hub, make_alert, open_hub, subject
 
 pytestmark = pytest.mark.timeout(120)
@@ -36,6 +38,7 @@ def debt_fields(**extra: str) -> dict[str, str]:
 def hub(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     monkeypatch.setenv("HUB_DATABASE_URL", database_url)
     monkeypatch.setenv("HUB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HUB_BUS", f"embedded:{tmp_path / 'hub.db'}")
     with open_hub(database_url, tmp_path) as hub:
         yield hub
 
@@ -140,6 +143,28 @@ def test_what_is_missing_is_named(hub: Hub) -> None:
                                       "2025-04-01", "--to", "2025-06-30",
                                       "--supplier-code", "X"])
     assert wrong.exit_code == 1 and "GM and four digits" in wrong.output
+
+
+def test_each_export_is_one_processing_record_without_personal_data(hub: Hub) -> None:
+    hub.now = APRIL
+    alert = make_alert(subject(), fields=debt_fields())
+    hub.inbox.add(alert)
+    result = export("--from", "2025-04-01", "--to", "2025-06-30", "--supplier-code", "X",
+                    "--by", "beheerder-anna")
+    assert result.exit_code == 0, result.output
+    refused = export("--from", "2025-06-30", "--to", "2025-04-01", "--supplier-code", "X")
+    assert refused.exit_code == 1  # refused: nothing left the hub, nothing recorded
+    records = [r for r in hub.read(AUDIT) if r["processing_activity_id"] ==
+               DDAS_EXPORT_ACTIVITY]
+    assert len(records) == 1, records
+    record = records[0]
+    assert record["reason_code"] == "DDAS_EXPORTED"
+    assert record["reason_detail"] == ("user=beheerder-anna municipality=GM0344"
+                                       " period=2025-04-01..2025-06-30")
+    assert record["municipality_code"] == "GM0344"
+    assert record["counts"] == {"signals": 1, "cases": 1}
+    assert record["data_subject_id"] is None and record["event_id"] is None
+    assert alert.subject_ref not in str(record) and "3511AB" not in str(record)
 
 
 def test_help_explains_the_export() -> None:

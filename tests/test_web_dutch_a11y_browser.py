@@ -37,11 +37,15 @@ LANGUAGES: dict[str, dict[str, Any]] = {
     "nl": {"locale": "nl-NL", "username": "Gebruikersnaam", "password": "Wachtwoord",
            "sign_in": "Inloggen", "live_on": "Automatisch bijwerken: aan",
            "outcome": "Bericht+1+is+opnieuw+aangeboden.",
-           "error": "Er+is+geen+onbestelbaar+bericht+9.", "wrong_words": english_words_in},
+           "error": "Er+is+geen+onbestelbaar+bericht+9.", "wrong_words": english_words_in,
+           "export": ("Gemeente", "Eerste dag van de periode", "Laatste dag van de periode",
+                      "Code gegevensleverancier", "Levering downloaden")},
     "en": {"locale": "en-GB", "username": "Username", "password": "Password",
            "sign_in": "Sign in", "live_on": "Live updates: on",
            "outcome": "Message+1+was+offered+again.",
-           "error": "There+is+no+dead+letter+9.", "wrong_words": dutch_words_in},
+           "error": "There+is+no+dead+letter+9.", "wrong_words": dutch_words_in,
+           "export": ("Municipality", "First day of the period", "Last day of the period",
+                      "Data supplier code", "Download the delivery")},
 }
 
 
@@ -110,7 +114,8 @@ def _pages(ids: dict[str, str], language: dict[str, Any]) -> dict[str | None, li
                  "/beheer/accounts"],
         "ada": ["/inbox", "/operator", "/operator/deadletters", "/beheer/accounts",
                 "/beheer/accounts/nieuw", "/beheer/accounts/alice?done=disabled",
-                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand"],
+                "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand",
+                "/beheer/export"],
     }
 
 
@@ -205,6 +210,20 @@ def test_every_page_for_every_role_in_each_language_has_no_axe_violations(
                         problems.append(f"words of the other language: {words}")
                     found[f"{username or 'anonymous'} {path}"] = problems
                     checked += 1
+                if username == "ada":  # the CBS export with errors at its fields
+                    town, first, last, supplier, download = language["export"]
+                    page.goto(f"{web.url}/beheer/export")
+                    page.get_by_label(town).select_option("GM9999")
+                    page.get_by_label(first).fill("2026-06-30")
+                    page.get_by_label(last).fill("2026-04-01")
+                    page.get_by_label(supplier).fill("SH-TEST")
+                    page.get_by_role("button", name=download).click()
+                    page.get_by_role("alert").wait_for()
+                    assert page.get_attribute("#period_end", "aria-invalid") == "true"
+                    assert page.get_attribute("#period_end", "aria-describedby") == \
+                        "period_end-error"
+                    found["ada /beheer/export with an error"] = (_axe_violations(axe, page)
+                                                                 + _structure(page, lang))
                 context.close()
         finally:
             browser.close()

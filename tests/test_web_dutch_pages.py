@@ -100,7 +100,8 @@ def test_every_page_is_dutch_for_every_role(web: WebServer) -> None:
         pages[f"alice {path}"] = alice.get(path)
     ada = sign_in(web, "ada")
     for path in ("/beheer/accounts", "/beheer/accounts/nieuw", "/beheer/accounts/alice",
-                 "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand"):
+                 "/beheer/accounts/olga", "/beheer/accounts/ada", "/beheer/accounts/niemand",
+                 "/beheer/export"):
         pages[f"ada {path}"] = ada.get(path)
     for path in ("/beheer/accounts", "/beheer/accounts/alice"):
         pages[f"alice {path}"] = alice.get(path)
@@ -110,14 +111,19 @@ def test_every_page_is_dutch_for_every_role(web: WebServer) -> None:
     pages["ada refused"] = ada.post("/beheer/accounts/nieuw", data={
         "csrf_token": token, "username": "carla", "role": "member"})
     pages["ada done"] = ada.get("/beheer/accounts/carla?done=disabled")
+    pages["ada export refused"] = ada.post("/beheer/export", data={
+        "csrf_token": token, "municipality": "GM9999", "period_start": "2026-06-30",
+        "period_end": "2026-04-01", "supplier_code": "X"})
     olga = sign_in(web, "olga")
-    for path in ("/operator", "/operator/deadletters", "/inbox", "/", "/beheer/accounts"):
+    for path in ("/operator", "/operator/deadletters", "/inbox", "/", "/beheer/accounts",
+                 "/beheer/export"):
         pages[f"olga {path}"] = olga.get(path, follow_redirects=True)
     statuses = {name: r.status_code for name, r in pages.items()}
     assert statuses["alice /operator"] == statuses["olga /inbox"] == 403
     assert statuses["olga /beheer/accounts"] == 403
     assert statuses["alice /beheer/accounts"] == statuses["alice /beheer/accounts/alice"] == 403
     assert statuses["ada added"] == 200 and statuses["ada refused"] == 422
+    assert statuses["ada export refused"] == 422 and statuses["olga /beheer/export"] == 403
     assert statuses["ada /beheer/accounts/niemand"] == 404
     assert statuses["anonymous 404"] == 404 and statuses["anonymous bad form"] == 403
     problems = {}

@@ -197,13 +197,16 @@ def test_every_page_for_every_role_is_english(web: WebServer) -> None:
     ada = signed_in(web, "ada")
     for path in ("/beheer/accounts", "/beheer/accounts/nieuw",
                  "/beheer/accounts/alice?done=teams", "/beheer/accounts/ada",
-                 "/beheer/accounts/niemand"):
+                 "/beheer/accounts/niemand", "/beheer/export"):
         pages[f"ada {path}"] = ada.get(path)
     token = csrf(pages["ada /beheer/accounts/nieuw"].text)
     pages["ada added"] = ada.post("/beheer/accounts/nieuw", data={
         "csrf_token": token, "username": "carla", "role": "member", "teams": "team-a"})
     pages["ada refused"] = ada.post("/beheer/accounts/nieuw", data={
         "csrf_token": token, "username": "carla", "role": "member"})
+    pages["ada export refused"] = ada.post("/beheer/export", data={
+        "csrf_token": token, "municipality": "GM0000", "period_start": "2026-06-30",
+        "period_end": "x", "supplier_code": ""})
     olga = signed_in(web, "olga")
     for path in ("/operator", "/operator/deadletters", "/inbox"):
         pages[f"olga {path}"] = olga.get(path, follow_redirects=True)
@@ -217,6 +220,10 @@ def test_every_page_for_every_role_is_english(web: WebServer) -> None:
     assert problems == {}
     assert pages["ada refused"].status_code == 422
     assert "This username already exists." in page_text(pages["ada refused"].text)
+    refused = page_text(pages["ada export refused"].text)
+    assert pages["ada export refused"].status_code == 422
+    assert "Choose a municipality from the list." in refused
+    assert "Fill in a date at ‘Last day’ (dd-mm-yyyy)." in refused
     detail = page_text(pages[f"alice /inbox/alerts/{mine.alert_id}?done=claimed"].text)
     assert "You are now handling this alert." in detail  # a notice from the code
     assert "Urgent" in detail and "Energy" in detail and "Signed in as alice" in detail

@@ -18,6 +18,11 @@ The client is the postcode and house number the alert carries; an alert without 
 fields the model needs (``postcode``, ``house_number``, ``creditor_type``,
 ``signal_date``: the team's role must see them, ``hub.yaml`` ``fields``) is refused by
 an :class:`~hub.errors.ExportError` naming the signal, the team and what is missing.
+
+:func:`export_delivery` is what ``signalhub export ddas`` and the admin's export page
+(``/beheer/export``) call: the same delivery, and one processing record per export
+under :data:`DDAS_EXPORT_ACTIVITY` (who, when, which municipality and period, how many
+signals and cases; no personal data: no signal id, pseudonym or address).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
+from hub.audit import new_trace_id, processing_record
 from hub.ddas import (
     CaseRecord,
     ContactAttemptRecord,
@@ -36,12 +42,16 @@ from hub.ddas import (
     write_delivery,
 )
 from hub.errors import ExportError, FieldError
-from hub.events import CreditorType
+from hub.events import CreditorType, DecisionOutcome
 from hub.inbox.case_store import CaseStore
 from hub.inbox.cases import Case, CaseSignal
+from hub.inbox.processing import Record
 from hub.store import Database
 
-__all__ = ["REQUIRED_FIELDS", "ddas_delivery"]
+__all__ = ["DDAS_EXPORT_ACTIVITY", "REQUIRED_FIELDS", "ddas_delivery", "export_delivery"]
+
+#: the processing activity under which each CBS delivery that was made is recorded
+DDAS_EXPORT_ACTIVITY = "urn:signalhub:processing-activity:ddas-delivery"
 
 #: the alert fields a signal of the delivery cannot do without
 REQUIRED_FIELDS = ("postcode", "house_number", "creditor_type", "signal_date")
@@ -131,3 +141,30 @@ def ddas_delivery(database: Database, *, municipality_code: str, period_start: d
                           organisation=organisation, signals=records, cases=cases,
                           delivered_at=delivered_at)
 
+
+
+def export_delivery(database: Database, record: Record, *, user: str,
+                    municipality_code: str, period_start: date, period_end: date,
+                    supplier_code: str, organisation: OrganisationRecord,
+                    delivered_at: datetime | None = None) -> Uitwisselmodel:
+    """:func:`ddas_delivery`, recorded: one processing record (``DDAS_EXPORTED``,
+    :data:`DDAS_EXPORT_ACTIVITY`) naming ``user``, the municipality and the period, with
+    the numbers of signals and cases in ``counts``; written before the delivery is
+    returned, so no delivery leaves the hub unrecorded. A refused export
+    (:class:`~hub.errors.ExportError`) writes nothing: nothing left the hub."""
+    started = datetime.now(UTC)
+    delivery = ddas_delivery(database, municipality_code=municipality_code,
+                             period_start=period_start, period_end=period_end,
+                             supplier_code=supplier_code, organisation=organisation,
+                             delivered_at=delivered_at)
+    levering = (delivery.leveringen or [])[0]
+    code = "GM" + levering.gemeentecode
+    record(processing_record(
+        trace_id=new_trace_id(), name="export-ddas", started=started,
+        outcome=DecisionOutcome.RECORDED, reason_code="DDAS_EXPORTED",
+        reason_detail=(f"user={user[:64]} municipality={code}"
+                       f" period={period_start.isoformat()}..{period_end.isoformat()}"),
+        activity=DDAS_EXPORT_ACTIVITY, municipality_code=code,
+        counts={"signals": len(levering.vroegsignalen or ()),
+                "cases": len(levering.vroegsignaalzaken or ())}))
+    return delivery

@@ -30,7 +30,7 @@ from hub.web.i18n import N_, gettext
 from hub.web.texts import error_text
 from hub.web.texts import install as install_texts
 
-__all__ = ["PREFIX", "router"]
+__all__ = ["PREFIX", "admin_page", "router"]
 
 PREFIX = "/beheer/accounts"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -65,6 +65,10 @@ def _page(request: Request, name: str, user: User, status: int = 200,
         "has_operator": getattr(request.app.state, "has_operator", False), "roles": ROLES,
         "prefix": PREFIX, **context,
     }, status_code=status)
+
+
+#: a page of the admin's part of the site (``/beheer``: these and the CBS export page)
+admin_page = _page
 
 
 async def _form(request: Request) -> dict[str, list[str]]:

@@ -13,7 +13,8 @@ Content-Security-Policy allows no inline script.
 Access is checked on the server for every page and API call: a member or admin sees
 only alerts of their own teams (403 for another team's alert, by page or API);
 operators see no alert at all; only admins see the account pages
-(:mod:`hub.web.account_pages`, ``/beheer/accounts``). Every view of an alert's detail,
+(:mod:`hub.web.account_pages`, ``/beheer/accounts``) and the CBS delivery export
+(:mod:`hub.web.export_pages`, ``/beheer/export``). Every view of an alert's detail,
 claim, note and close, and every sign-in is logged to ``audit.v1``
 (:func:`hub.web.auth.record_access`).
 
@@ -68,7 +69,7 @@ from hub.metrics import HttpMetricsMiddleware
 from hub.request_log import RequestLogMiddleware
 from hub.serving import serve, stop
 from hub.topics import ensure_topics
-from hub.web import account_pages
+from hub.web import account_pages, export_pages
 from hub.web.areas import home_page
 from hub.web.auth import (
     LoginRequired,
@@ -249,6 +250,8 @@ def create_web_app(deps: WebDeps) -> FastAPI:
     app.state.account_admin = AccountAdmin(deps.users, AuditLog(deps.conn.bus, deps.conn.serde),
                                            teams=team_names)
     app.include_router(account_pages.router)
+    app.state.audit_log = AuditLog(deps.conn.bus, deps.conn.serde)
+    app.include_router(export_pages.router)
 
     def today() -> date:
         """Today in the Netherlands (by the app's clock): for the "te laat" marker."""

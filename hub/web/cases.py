@@ -49,7 +49,7 @@ _E = TypeVar("_E", bound=Enum)
 _DONE = {"take-up": N_("Je hebt de zaak opgepakt."),
          "attempt": N_("De contactpoging is vastgelegd."),
          "signal-status": N_("De status van het signaal is aangepast."),
-         "closed": N_("De zaak is afgesloten. De melder heeft de uitkomst gekregen.")}
+         "close": N_("De zaak is afgesloten. De melder heeft de uitkomst gekregen.")}
 #: how long one live-update stream lasts before the browser reconnects
 
 

@@ -32,5 +32,8 @@ class WebDeps:
     web: WebSettings = field(default_factory=WebSettings)
     #: where Prometheus metrics are served (their own listener), shown to operators
     metrics_url: str | None = None
+    #: the DDAS delivery's codeGegevensleverancier (``HUB_DDAS_SUPPLIER_CODE``), filled
+    #: in on the admin's export page
+    ddas_supplier_code: str | None = None
     #: wall-clock seconds, for session idle times and lifetimes
     clock: Callable[[], float] = time.time

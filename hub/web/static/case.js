@@ -4,11 +4,16 @@
 // The cells of rows already on screen are updated in place; a new contact attempt or a
 // change of the steps that can be taken is said, with a hint to reload. Each change is
 // said in the polite live region #live-news (for screen readers).
+// After a step (the page that answers a form, "?done=..."), the focus starts on its
+// notice (#case-done, role="status"), so keyboard and screen-reader users hear what
+// happened and go on from there, not from the top of the page.
 // Built with textContent only: nothing from the server becomes HTML. The texts come
 // from the page (#ui-texts, through static/dutch.js), in the page's language.
 (function () {
   "use strict";
   var t = window.dutch.text;
+  var done = document.getElementById("case-done");
+  if (done) { done.focus(); }
   var table = document.getElementById("case-signals");
   var status = document.getElementById("live-status");
   var news = document.getElementById("live-news");
