@@ -23,7 +23,14 @@ from pydantic import SecretStr
 from connectors.sources.http_ingest import create_app
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
 from hub.connect import Connection, connect
-from hub.errors import Backpressure, BusUnavailable, EventIdReused, InFlight, KeyReused
+from hub.errors import (
+    Backpressure,
+    BusAccessDenied,
+    BusUnavailable,
+    EventIdReused,
+    InFlight,
+    KeyReused,
+)
 from hub.events import ConsentAction, ConsentChange, DebtSignal
 from hub.idempotency import IdempotencyStore
 from hub.pseudonym import Pseudonymiser
@@ -359,6 +366,11 @@ def test_429_with_retry_after_on_backpressure_then_accepted(
         flaky.fail = BusUnavailable("no broker")
         down = client.post("/v1/signals/debt", json=body)
         assert down.status_code == 503
+        flaky.fail = BusAccessDenied("Kafka refused the SASL sign-in: check"
+                                     " HUB_KAFKA__SASL_USERNAME")  # the hub's settings
+        refused = client.post("/v1/signals/debt", json=body)
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+        assert "SASL" not in refused.text  # the operator's concern, in the log
         flaky.fail = None  # the same event again, now the bus takes it
         ok = client.post("/v1/signals/debt", json=body)
         assert ok.status_code == 202, ok.text

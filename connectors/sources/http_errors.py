@@ -4,7 +4,9 @@ Every error is ``application/problem+json`` with ``type`` (a URN naming the kind
 problem), ``title``, ``status``, ``detail`` and, for invalid input, ``errors`` (each
 field and the rule it breaks, never its value). :func:`from_hub_error` answers a hub
 error by the branch of the exception tree it sits on (see :mod:`hub.errors`): invalid
-input 422, conflicts 409, backpressure 429, anything unavailable 503, and every other
+input 422, conflicts 409, backpressure 429, anything unavailable 503 (also a broker that
+refuses the hub's TLS, SASL or ACLs: the source can only retry, the log tells the
+operator which setting to check), and every other
 error, a fault of the hub itself, 500 with the request's ``trace_id`` (also in the
 ``X-Trace-Id`` header, see :mod:`hub.request_log`) that the log line carries too and no
 detail in the body.
@@ -24,6 +26,7 @@ from connectors.sources.http_models import safe_field
 from hub.audit import new_trace_id
 from hub.errors import (
     Backpressure,
+    BusAccessDenied,
     Conflict,
     EventIdReused,
     FieldError,
@@ -108,6 +111,10 @@ def from_hub_error(exc: HubError, index: int | None = None) -> ApiError:
     if isinstance(exc, Backpressure):
         return ApiError(429, "the bus is busy; retry later", kind="busy",
                         headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
+    if isinstance(exc, BusAccessDenied):  # the hub's own settings: the operator acts
+        log.error("request failed: the broker refused the hub", error=str(exc))
+        return ApiError(503, "the hub cannot reach its bus right now; retry later",
+                        headers={"Retry-After": "30"})
     if isinstance(exc, Unavailable):
         log.warning("request failed: unavailable", error=type(exc).__name__)
         return ApiError(503, "the hub cannot take events right now; retry later",

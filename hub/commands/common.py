@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,12 +19,14 @@ from hub.errors import ConfigError, HubError
 from hub.logging import register_secrets_of
 from hub.settings import Settings, load_settings
 from hub.store import database_target
+from hub.topics import AUDIT
 
 #: a click command function (or command) that options decorate
 FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
 
 __all__ = [
-    "bus_option", "database_option", "hub_config", "open_connection", "store_target", "to_json",
+    "bus_option", "database_option", "hub_config", "open_connection", "recording_connection",
+    "store_target", "to_json",
 ]
 
 bus_option = click.option(
@@ -99,6 +102,22 @@ def open_connection(bus_url: str | None, registry_url: str | None = None) -> Con
         return connect(settings_from(bus_url, registry_url))
     except HubError as exc:
         raise click.ClickException(f"{exc}\nCheck --bus / HUB_BUS and HUB_REGISTRY_URL.") from exc
+
+
+@contextmanager
+def recording_connection(bus_url: str | None, registry_url: str | None = None
+                         ) -> Iterator[Connection]:
+    """:func:`open_connection` for a command whose steps are processing records: the
+    bus must have ``audit.v1`` (made by ``signalhub topics init`` or the hub's first
+    start, with the retention the policy asks for), else the command stops before it
+    changes anything and says what to do."""
+    with open_connection(bus_url, registry_url) as conn:
+        if AUDIT not in conn.bus.list_topics():
+            raise click.ClickException(
+                f"the bus has no {AUDIT} topic yet, so this step could not be recorded;"
+                " nothing was done. Run `signalhub topics init --config hub.yaml` (or"
+                " start the hub once) first, or check --bus / HUB_BUS.")
+        yield conn
 
 
 def _default(value: Any) -> Any:

@@ -16,7 +16,7 @@ import click
 from hub.commands.common import (
     bus_option,
     database_option,
-    open_connection,
+    recording_connection,
     registry_option,
     settings_from,
     store_target,
@@ -91,7 +91,7 @@ def ddas(bus_url: str | None, registry_url: str | None, state_dir: Path | None,
     except HubError as exc:
         raise click.ClickException(f"{exc}\nCheck HUB_DATABASE_URL.") from exc
     try:
-        with open_connection(bus_url, registry_url) as conn:
+        with recording_connection(bus_url, registry_url) as conn:
             delivery = export_delivery(
                 database, AuditLog(conn.bus, conn.serde), user=user or _local_user(),
                 municipality_code=municipality_code,

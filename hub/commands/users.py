@@ -26,13 +26,12 @@ from hub.accounts.admin import AccountAdmin
 from hub.commands.common import (
     bus_option,
     database_option,
-    open_connection,
+    recording_connection,
     registry_option,
     store_target,
 )
 from hub.errors import HubError
 from hub.inbox.processing import AuditLog
-from hub.topics import AUDIT
 
 __all__ = ["users"]
 
@@ -70,12 +69,7 @@ def _admin(state_dir: Path | None, bus_url: str | None, registry_url: str | None
     refusals end the command with their message."""
     store = _store(state_dir)
     try:
-        with open_connection(bus_url, registry_url) as conn:
-            if AUDIT not in conn.bus.list_topics():
-                raise click.ClickException(
-                    f"the bus has no {AUDIT} topic yet, so the change could not be recorded;"
-                    " nothing was changed. Run `signalhub topics init --config hub.yaml`"
-                    " (or start the hub once) first, or check --bus / HUB_BUS.")
+        with recording_connection(bus_url, registry_url) as conn:
             yield AccountAdmin(store, AuditLog(conn.bus, conn.serde))
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
