@@ -329,7 +329,9 @@ class PassThrough:
         return bool(self.loop.reader.consumer.assignment())
 
     def warm(self) -> None:
-        """Nothing to load before the first signal."""
+        """What the router's warm-up does for its outputs: the consumer loads what
+        writing to the pass-through topic needs (on Kafka its metadata)."""
+        self.loop.reader.consumer.prepare_outputs([PASS_TOPIC])
 
     def close(self) -> None:
         self.loop.close()

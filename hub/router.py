@@ -312,14 +312,20 @@ class Router:
         return self.loop.step(timeout)
 
     def warm(self) -> None:
-        """Before the first batch: catch up with consent.v1 and confirm the schema id of
+        """Before the first batch: catch up with consent.v1, confirm the schema id of
         every output record type on every output topic (a remote registry answers each
-        first question over HTTP: asked with the first batch, they hold it up)."""
+        first question over HTTP: asked with the first batch, they hold it up) and have
+        the loop's consumer load what writing to the output topics needs (on Kafka the
+        transactional producer's metadata, one request instead of one per topic inside
+        the first transaction)."""
         self.follower.catch_up()
         serde = self.conn.serde
-        for team in self.config.teams:
-            serde.schema_id(alerts_topic(team.id), _ALERT)
+        alerts = [alerts_topic(team.id) for team in self.config.teams]
+        for topic in alerts:
+            serde.schema_id(topic, _ALERT)
         serde.schema_id(AUDIT, _RECORD)
+        outputs = [*alerts, AUDIT, self.state.topic or "", self.dead_letters.topic]
+        self.loop.reader.consumer.prepare_outputs([t for t in outputs if t])
 
     def run(self, stop: threading.Event | None = None, idle_exit: float | None = None) -> None:
         """Route until ``stop`` is set (or, with ``idle_exit``, after that many idle seconds)."""

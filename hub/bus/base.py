@@ -139,6 +139,13 @@ class Consumer(abc.ABC):
         one already covered (see ``hub.router``)."""
         return {}
 
+    def prepare_outputs(self, topics: Iterable[str]) -> None:
+        """Before the first :meth:`commit_with`: load what writing to ``topics`` needs
+        (on Kafka the transactional producer's metadata of each topic, otherwise looked
+        up topic by topic inside the first transaction). Nothing where a bus needs
+        nothing; an unavailable bus is left to the first batch."""
+        return None
+
     @abc.abstractmethod
     def close(self) -> None:
         """Leave the group without committing."""

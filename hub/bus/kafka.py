@@ -58,6 +58,13 @@ __all__ = ["TRANSACTION_TIMEOUT_MS", "KafkaBus", "KafkaBusConsumer", "KafkaReade
 #: partitions until the broker aborts it after this long (or a new instance with the
 #: same transactional id starts): short, as a batch's transaction takes milliseconds
 TRANSACTION_TIMEOUT_MS = 10_000
+#: the transactional producer's ``retry_backoff_ms`` (kafka-python's default is 100):
+#: right after a commit the broker is still writing that transaction's markers and
+#: answers the next transaction's first AddPartitionsToTxn with CONCURRENT_TRANSACTIONS;
+#: kafka-python's sender sleeps ``retry_backoff_ms`` before each such retry, so with 100
+#: ms one batch in a few waited 100-300 ms (Kafka's Java client retries this one after
+#: 20 ms). A ``producer_config`` of its own wins.
+TXN_RETRY_BACKOFF_MS = 20
 
 
 def _wrap(exc: Exception, what: str, security: KafkaSecurity | None = None,
@@ -351,10 +358,11 @@ class KafkaBus(Bus):
         fences any earlier producer of that id and aborts what it left open)."""
         since = time.monotonic()
         try:
-            producer = KafkaProducer(
-                **{**self._producer_config, "transactional_id": transactional_id,
-                   "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
-            )
+            producer = KafkaProducer(**{
+                "retry_backoff_ms": TXN_RETRY_BACKOFF_MS, **self._producer_config,
+                "transactional_id": transactional_id,
+                "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS,
+            })
         except kerr.KafkaError as exc:
             raise self.wrap_error(exc, f"cannot start transactional producer {transactional_id}",
                               since) from exc
@@ -420,6 +428,8 @@ class KafkaBusConsumer(Consumer):
         self._bus = bus
         self.transactional_id = transactional_id
         self._txn: KafkaProducer | None = None
+        #: the output topics named by :meth:`prepare_outputs` (a new producer loads them too)
+        self._outputs: list[str] = []
         self._revocations = _Revocations()
         if transactional_id is not None:
             self._txn = bus.transactional_producer(transactional_id)
@@ -534,6 +544,36 @@ class KafkaBusConsumer(Consumer):
         offsets are settled before this member asks for them."""
         if self.transactional_id is not None and self._txn is None:
             self._txn = self._bus.transactional_producer(self.transactional_id)
+            self._load_metadata(self._txn)
+
+    def prepare_outputs(self, topics: Iterable[str]) -> None:
+        """Load the transactional producer's metadata of every output topic now, in one
+        metadata request: otherwise the first transaction asks for each topic as its
+        first record for it is sent, one round trip (and metadata back-off) after the
+        other, and the signals that arrive meanwhile queue up (seconds on a first
+        batch). A failure is left to the first batch, which asks again."""
+        self._outputs = list(dict.fromkeys([*self._outputs, *topics]))
+        if self._txn is not None:
+            self._load_metadata(self._txn)
+        elif self.transactional_id is None:  # at-least-once: the bus's own producer writes
+            try:
+                self._load_metadata(self._bus.producer)
+            except BusError as exc:
+                log.warning("output topic metadata not loaded; the first batch asks again",
+                            group=self.group, error=type(exc).__name__)
+
+    def _load_metadata(self, producer: KafkaProducer) -> None:
+        if not self._outputs:
+            return
+        try:
+            sender = producer._sender  # noqa: SLF001 - track all topics before one refresh
+            for topic in self._outputs:
+                sender.add_topic(topic)
+            for topic in self._outputs:
+                producer.partitions_for(topic)
+        except kerr.KafkaError as exc:
+            log.warning("output topic metadata not loaded; the first batch asks again",
+                        group=self.group, error=type(exc).__name__)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)

@@ -13,7 +13,7 @@ for the trace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from hub.config import HubConfig, Team
@@ -59,6 +59,8 @@ class Evaluator:
             event_type: compile_policy(event_type, policy)
             for event_type, policy in config.policies.items()
         }
+        #: the last ``now`` asked about and its Dutch date (a batch shares one ``now``)
+        self._today: tuple[datetime, date] | None = None
 
     def evaluate(
         self,
@@ -116,7 +118,12 @@ class Evaluator:
             return consent.check(subject, purpose, team.id, team.municipality, now)
 
         rule = policy.rule_for(data)
-        today = dutch_date(now)  # a due date counts Dutch working days from here
+        known = self._today  # a due date counts Dutch working days from today
+        if known is not None and known[0] is now:
+            today = known[1]
+        else:
+            today = dutch_date(now)
+            self._today = (now, today)
         for team in resolution.teams:
             decision = decide_rule(rule, data, team, ask, today, explain=explain)
             ev.decisions.append(decision)
