@@ -81,9 +81,10 @@ class Instance:
 
 
 @pytest.fixture
-def env(postgres_url: str, apicurio_url: str) -> dict[str, str]:
+def env(postgres_url: str, apicurio_url: str, kafka_bootstrap: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     return {**base, "HUB_DATABASE_URL": postgres_url, "HUB_REGISTRY_URL": apicurio_url,
+            "HUB_BUS": f"kafka://{kafka_bootstrap}",  # the commands record on audit.v1
             "HUB_PSEUDONYM_SECRETS": SECRETS,
             "HUB_METRICS__ADDRESS": "", "HUB_WEB__SECURE_COOKIES": "false",
             "HUB_WEB__SECRET_KEY": "two-instances-cookie-key-" + "x" * 16,

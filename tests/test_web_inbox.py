@@ -75,6 +75,8 @@ class WebServer:
     deps: WebDeps
     #: the application database: a URL or a SQLite file
     database: str
+    #: the bus URL of :attr:`conn` (for the commands run beside the web app)
+    bus_url: str
     #: every client made by :func:`client`, closed when the server stops
     clients: list[httpx.Client] = field(default_factory=list)
 
@@ -109,7 +111,8 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
     ``settings`` say otherwise. ``database``: the application database (default: the
     state folder's store.db, what `--state-dir` names); users there already are kept.
     ``clock``: the sessions' clock."""
-    conn = connect(Settings(bus=f"embedded:{tmp / 'hub.db'}"))
+    bus_url = f"embedded:{tmp / 'hub.db'}"
+    conn = connect(Settings(bus=bus_url))
     target = database or str(tmp / "state" / "store.db")
     inbox, users = InboxStore(target), UserStore(target)
     if users.get("alice") is None:
@@ -133,7 +136,7 @@ def start_web(tmp: Path, settings: WebSettings | None = None, database: str | No
         users.close()
         conn.close()
 
-    web = WebServer(f"http://{host}:{port}", conn, inbox, users, deps, target)
+    web = WebServer(f"http://{host}:{port}", conn, inbox, users, deps, target, bus_url)
     return web, stop
 
 

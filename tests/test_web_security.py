@@ -54,9 +54,10 @@ def make_web(tmp_path: Path, database_url: str) -> Iterator[Any]:
 
 
 def users_cli(web: WebServer, *args: str, stdin: str | None = None) -> None:
-    """``signalhub users ...`` on the web server's database (HUB_DATABASE_URL)."""
+    """``signalhub users ...`` on the web server's database (HUB_DATABASE_URL), recorded
+    on its bus (HUB_BUS)."""
     result = CliRunner().invoke(main, ["users", *args], input=stdin,
-                                env={"HUB_DATABASE_URL": web.database})
+                                env={"HUB_DATABASE_URL": web.database, "HUB_BUS": web.bus_url})
     assert result.exit_code == 0, result.output
 
 
