@@ -93,6 +93,11 @@ def round_trip(bus: Bus, topic: str) -> None:
             got += [m.value for m in consumer.poll(10, 1.0)]
         assert got == [b"one", b"two"]
         consumer.commit_with([Record(topic, b"three", b"k")], {TopicPartition(topic, 0): 2})
+    # a transaction's offsets read as committed once its markers are written (moments
+    # after the commit returns)
+    deadline = time.monotonic() + 10
+    while bus.committed(f"{topic}-group", topic) != {0: 2} and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert bus.committed(f"{topic}-group", topic) == {0: 2}
     with bus.reader({TopicPartition(topic, 0)}) as reader:
         reader.seek(TopicPartition(topic, 0), 0)
