@@ -11,7 +11,6 @@ import random
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from hub.topics import AUDIT
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
 from hub.web.deps import WebDeps
+from tests.bus_records import read_records
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hub.yaml"
 TEAM = "schuldhulp-centrum"
@@ -94,15 +94,7 @@ class RunningHub:
         raise AssertionError("the signal did not reach the team's inbox")
 
     def audit(self) -> list[dict[str, Any]]:
-        consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [AUDIT])
-        out: list[dict[str, Any]] = []
-        idle = 0
-        while idle < 2:
-            batch = consumer.poll(1000, 0.3)
-            idle = 0 if batch else idle + 1
-            out += [self.conn.serde.decode(m.value).record for m in batch]
-        consumer.close()
-        return out
+        return read_records(self.conn, AUDIT)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from hub.inbox.workflow import OutcomePublisher
 from hub.routing.outputs import alert_id_for
 from hub.settings import Settings
 from hub.topics import ensure_topics
+from tests.bus_records import read_records
 
 SOURCE = "urn:nld:oin:00000001234567890000"
 NOW = datetime(2025, 4, 7, 9, 30, tzinfo=UTC)
@@ -58,17 +59,9 @@ class Hub:
         return self.now
 
     def read(self, topic: str) -> list[dict[str, Any]]:
-        consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [topic])
-        out: list[dict[str, Any]] = []
-        idle = 0
-        while idle < 2:
-            batch = consumer.poll(1000, 0.3)
-            idle = 0 if batch else idle + 1
-            out += [{k: str(v) if isinstance(v, uuid.UUID) else v
-                     for k, v in self.conn.serde.decode(m.value).record.items()}
-                    for m in batch]
-        consumer.close()
-        return out
+        """Every record on ``topic``, decoded, with UUIDs as text."""
+        return [{k: str(v) if isinstance(v, uuid.UUID) else v for k, v in record.items()}
+                for record in read_records(self.conn, topic)]
 
 
 @contextmanager

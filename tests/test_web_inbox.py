@@ -31,6 +31,7 @@ from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import DEV_SESSION_COOKIE, load_or_create_secret
 from hub.web.deps import WebDeps
 from hub.web.texts import nl_date
+from tests.bus_records import read_messages, read_records
 
 SOURCE = "urn:nld:oin:00000009999999999000"
 PASSWORD = "correct horse battery"
@@ -82,25 +83,12 @@ class WebServer:
 
     def read(self, topic: str) -> list[dict[str, Any]]:
         """Every record on ``topic``, decoded (a throw-away consumer group)."""
-        consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [topic])
-        out: list[dict[str, Any]] = []
-        idle = 0
-        while idle < 2:
-            batch = consumer.poll(1000, 0.3)
-            idle = 0 if batch else idle + 1
-            out += [self.conn.serde.decode(m.value).record for m in batch]
-        consumer.close()
-        return out
+        return read_records(self.conn, topic)
 
     def raw(self, topic: str) -> bytes:
-        consumer = self.conn.bus.consumer(f"test-{uuid.uuid4().hex[:8]}", [topic])
-        out, idle = b"", 0
-        while idle < 2:
-            batch = consumer.poll(1000, 0.3)
-            idle = 0 if batch else idle + 1
-            out += b"".join((m.value or b"") + (m.key or b"") for m in batch)
-        consumer.close()
-        return out
+        """The values and keys of every message on ``topic``, run together."""
+        return b"".join((m.value or b"") + (m.key or b"")
+                        for m in read_messages(self.conn.bus, topic))
 
 
 def start_web(tmp: Path, settings: WebSettings | None = None, database: str | None = None,
