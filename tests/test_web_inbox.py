@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +291,37 @@ def test_a_member_sees_only_their_teams_alerts_by_page_and_by_api(web: WebServer
     assert [a["alert_id"] for a in bob.get("/api/alerts").json()["alerts"]] == [
         theirs.alert_id]
     assert bob.get(f"/api/alerts/{mine.alert_id}").status_code == 403
+
+
+def _utc_instant(text: str) -> datetime:
+    """An RFC 3339 text in UTC, read (anything else fails the test)."""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)", text), text
+    return datetime.fromisoformat(text)
+
+
+def test_the_api_gives_times_as_utc_rfc3339_and_created_also_as_dutch_text(
+        web: WebServer) -> None:
+    # 10:05 in Amsterdam summer time is 08:05 UTC
+    amsterdam = datetime(2026, 7, 1, 10, 5, tzinfo=timezone(timedelta(hours=2)))
+    alert = make_alert("team-a").model_copy(update={"created_at": amsterdam})
+    web.inbox.add_many([alert])
+    alice = sign_in(web, "alice")
+
+    (listed,) = alice.get("/api/alerts").json()["alerts"]
+    assert listed["created_at"].startswith("2026-07-01T08:05:00")
+    assert _utc_instant(listed["created_at"]) == amsterdam
+    assert listed["created"] == "1 juli 2026, 10:05"
+
+    path = f"/inbox/alerts/{alert.alert_id}"
+    token = csrf(alice.get(path).text)
+    alice.post(f"{path}/close", data={"csrf_token": token, "outcome": "CLOSED",
+                                      "note": "Klaar"})
+    detail = alice.get(f"/api/alerts/{alert.alert_id}").json()
+    assert _utc_instant(detail["created_at"]) == amsterdam
+    closed_at = _utc_instant(detail["closed_at"])
+    (note,) = detail["notes"]
+    assert abs(closed_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert abs(_utc_instant(note["at"]) - closed_at) < timedelta(minutes=1)
 
 
 def test_filters(web: WebServer) -> None:

@@ -32,7 +32,7 @@ import importlib
 import json
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -153,15 +153,22 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
+def _utc(value: datetime) -> str:
+    """``value`` as an RFC 3339 (ISO 8601) text in UTC: ``2026-12-01T13:05:00.123000+00:00``."""
+    return value.astimezone(UTC).isoformat()
+
+
 def _row(item: InboxItem, today: date) -> dict[str, Any]:
     """An alert as listed (no fields, no pseudonym); ``overdue_working_days`` counts the
-    Dutch working days it is past its due date on ``today``."""
+    Dutch working days it is past its due date on ``today``. ``created_at`` is the
+    machine value (UTC); ``created`` the same instant as Dutch display text, what the
+    inbox's script shows in a row it adds."""
     a = item.alert
     return {
         "alert_id": a.alert_id, "team_id": a.team_id, "event_type": a.event_type,
         "urgency": a.urgency.value, "due_date": a.due_date.isoformat() if a.due_date else None,
         "overdue_working_days": item.overdue_days(today),
-        "created_at": a.created_at.isoformat(), "status": item.status.value,
+        "created_at": _utc(a.created_at), "status": item.status.value,
         "claimed_by": item.claimed_by, "outcome": item.outcome.value if item.outcome else None,
         "received_ms": _ms(item.received_at), "version": item.version,
         "url": f"/inbox/alerts/{a.alert_id}",
@@ -176,9 +183,8 @@ def _detail(item: InboxItem, today: date) -> dict[str, Any]:
         "subject_ref": a.subject_ref, "municipality_code": a.municipality_code,
         "fields": dict(a.fields), "prior_signals_180d": a.prior_signals_180d,
         "legal_basis": a.legal_basis, "closed_by": item.closed_by,
-        "closed_at": item.closed_at.isoformat() if item.closed_at else None,
-        "notes": [{"author": n.author, "text": n.text, "at": n.at.isoformat()}
-                  for n in item.notes],
+        "closed_at": _utc(item.closed_at) if item.closed_at else None,
+        "notes": [{"author": n.author, "text": n.text, "at": _utc(n.at)} for n in item.notes],
     }
 
 
