@@ -88,7 +88,7 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
                 assert rows.count() == 2
                 offset = rows.first.get_attribute("data-offset")
                 rows.first.locator("button").click()
-                page.wait_for_url(re.compile(r".*/operator/deadletters\?.*outcome=.*"))
+                page.wait_for_url(re.compile(r".*/operator/deadletters\?replayed_offset=\d+$"))
                 outcome = page.locator("#outcome").inner_text()
                 assert outcome.startswith(f"Bericht {offset} is opnieuw aangeboden (")
                 assert "signals.debt.v1" in outcome
@@ -96,11 +96,11 @@ def test_operator_dashboard_in_browser(tmp_path: Path) -> None:
 
                 # replay all: once, then nothing is left to replay
                 page.click("#replay-all button")
-                page.wait_for_url(re.compile(r".*outcome=.*"))
+                page.wait_for_url(re.compile(r".*\?replayed=\d+&skipped=\d+$"))
                 outcome = page.locator("#outcome").inner_text()
                 assert outcome.startswith("2 bericht(en) opnieuw aangeboden")
                 page.click("#replay-all button")
-                page.wait_for_url(re.compile(r".*outcome=.*"))
+                page.wait_for_url(re.compile(r".*\?replayed=0&skipped=\d+$"))
                 outcome = page.locator("#outcome").inner_text()
                 assert outcome.startswith("0 bericht(en) opnieuw aangeboden")
                 texts.append(page.inner_text("body"))

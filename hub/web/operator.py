@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -290,15 +291,52 @@ async def flow_api(request: Request, user: Operator) -> dict[str, Any]:
 
 
 @router.get("/operator/deadletters", response_class=HTMLResponse)
-async def deadletters_page(request: Request, user: Operator, reason: str | None = None,
-                           outcome: str | None = None, error: str | None = None) -> HTMLResponse:
+async def deadletters_page(request: Request, user: Operator, reason: str | None = None
+                           ) -> HTMLResponse:
     rows = await run_in_threadpool(_dead_letters, _deps(request), _cache(request))
     reasons = sorted({r["reason"] for r in rows})
+    if reason not in reasons:
+        reason = None  # a reason no dead letter has is ignored, as the inbox's filters do
     shown = [r for r in rows if not reason or r["reason"] == reason]
+    outcome, error = _notices(request.query_params, rows, reason)
     return _page(request, "operator_deadletters.html", user,
                  title=_("Beheer: onbestelbare berichten"),
                  rows=list(reversed(shown)), reasons=reasons, reason=reason or "",
                  outcome=outcome, error=error, total=len(rows))
+
+
+def _number(query: Mapping[str, str], name: str) -> int | None:
+    """``name`` from the query string as a count or an offset: digits only (at most 18),
+    else None."""
+    text = query.get(name, "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def _notices(query: Mapping[str, str], rows: list[dict[str, Any]], reason: str | None
+             ) -> tuple[str | None, str | None]:
+    """The replay's notice and error for the page, made here from the codes and numbers
+    :func:`replay_page` redirects with (``replayed_offset``, ``replayed`` and
+    ``skipped``, ``missing``, ``not_replayable``), never text from the query string;
+    ``reason`` is one the dead letters have, or None. Anything else shows nothing."""
+    outcome = error = None
+    if (offset := _number(query, "replayed_offset")) is not None:
+        row = next((r for r in rows if r["offset"] == offset), None)
+        outcome = (_("Bericht %(offset)s is opnieuw aangeboden (%(reason)s, naar %(topic)s).")
+                   % {"offset": offset, "reason": row["reason"], "topic": row["topic"]}
+                   if row else _("Bericht %(offset)s is opnieuw aangeboden.")
+                   % {"offset": offset})
+    elif (replayed := _number(query, "replayed")) is not None and (
+            skipped := _number(query, "skipped")) is not None:
+        outcome = _("%(replayed)s bericht(en) opnieuw aangeboden%(reason)s; %(skipped)s"
+                    " overgeslagen (niet opnieuw aan te bieden, of een andere reden).") % {
+            "replayed": replayed, "reason": f" ({reason})" if reason else "",
+            "skipped": skipped}
+    if (offset := _number(query, "missing")) is not None:
+        error = _("Er is geen onbestelbaar bericht %(offset)s.") % {"offset": offset}
+    elif (offset := _number(query, "not_replayable")) is not None:
+        error = _("Bericht %(offset)s kan niet opnieuw worden aangeboden: alleen signalen, en"
+                  " meldingen die niet bezorgd konden worden.") % {"offset": offset}
+    return outcome, error
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -308,8 +346,10 @@ async def _form(request: Request) -> dict[str, str]:
     return values
 
 
-def _back(reason: str | None, **message: str) -> RedirectResponse:
-    query = {**({"reason": reason} if reason else {}), **message}
+def _back(reason: str | None, **numbers: int) -> RedirectResponse:
+    """Back to the list (of ``reason``) with what happened as codes and numbers only; the
+    page makes the sentence (:func:`_notices`)."""
+    query = {**({"reason": reason} if reason else {}), **numbers}
     return RedirectResponse(f"/operator/deadletters?{urlencode(query)}", status_code=303)
 
 
@@ -325,31 +365,23 @@ async def replay_page(request: Request, user: Operator) -> RedirectResponse:
             offset = int(form["offset"])
         except ValueError as exc:
             raise HTTPException(422, "offset must be a number") from exc
+        if offset < 0:
+            raise HTTPException(422, "offset must be a number")
         try:
             done = await run_in_threadpool(replay_one, deps.conn, offset)
         except LookupError:
-            return _back(reason, error=_("Er is geen onbestelbaar bericht %(offset)s.")
-                         % {"offset": offset})
+            return _back(reason, missing=offset)
         except ValueError:
-            return _back(reason, error=_(
-                "Bericht %(offset)s kan niet opnieuw worden aangeboden: alleen signalen, en"
-                " meldingen die niet bezorgd konden worden.") % {"offset": offset})
-        rows = await run_in_threadpool(_dead_letters, deps, _cache(request))
-        row = next((r for r in rows if r["offset"] == offset), None)
-        shown = (_("Bericht %(offset)s is opnieuw aangeboden (%(reason)s, naar %(topic)s).")
-                 % {"offset": offset, "reason": row["reason"], "topic": row["topic"]} if row
-                 else _("Bericht %(offset)s is opnieuw aangeboden.") % {"offset": offset})
+            return _back(reason, not_replayable=offset)
+        result = {"replayed_offset": offset}
     elif form.get("all"):
         replayed, skipped = await run_in_threadpool(replay_deadletters, deps.conn, reason)
         done = f"replayed {replayed} dead letter(s) of {reason or 'any reason'}; skipped {skipped}"
-        shown = _("%(replayed)s bericht(en) opnieuw aangeboden%(reason)s; %(skipped)s"
-                  " overgeslagen (niet opnieuw aan te bieden, of een andere reden).") % {
-            "replayed": replayed, "reason": f" ({reason})" if reason else "",
-            "skipped": skipped}
+        result = {"replayed": replayed, "skipped": skipped}
     else:
         raise HTTPException(422, "name an offset, or all")
     await run_in_threadpool(_audit, deps, user, done)
-    return _back(reason, outcome=shown)
+    return _back(reason, **result)
 
 
 def _audit(deps: WebDeps, user: User, outcome: str) -> None:
