@@ -19,6 +19,7 @@ import pytest
 from hub.ddas.codes import Eindresultaat, Signaalstatus
 from hub.inbox import CaseStore, InboxStatus
 from hub.topics import OUTCOMES
+from hub.web.i18n import COOKIE
 from tests.test_web_inbox import (
     SUBJECT_B,
     WebServer,
@@ -68,7 +69,7 @@ def test_the_whole_case_flow_over_http(web: WebServer) -> None:
     assert "Je hebt de zaak opgepakt." in page.text
     assert web.inbox.get(first.alert_id).status is InboxStatus.CLAIMED
     bad = post(alice, f"{url}/attempt", kind="Duif", reached="nee")
-    assert bad.status_code == 400 and "Kies de contactsoort" in bad.text
+    assert bad.status_code == 422 and "Kies de contactsoort" in bad.text
     today = datetime.now(UTC).date()
     assert post(alice, f"{url}/attempt", kind="Telefoon", reached="nee",
                 on=today.isoformat(), part_of_day="Ochtend").status_code == 303
@@ -85,7 +86,7 @@ def test_the_whole_case_flow_over_http(web: WebServer) -> None:
     assert case_url(web, second.alert_id) == url
     assert post(alice, f"{url}/signal-status", alert_id=second.alert_id,
                 status=Signaalstatus.NIET_OPGEPAKT_HERHAALDE_MELDING.value).status_code == 303
-    assert post(alice, f"{url}/close", result="Iets").status_code == 400
+    assert post(alice, f"{url}/close", result="Iets").status_code == 422
     closed = post(alice, f"{url}/close", result=Eindresultaat.VERVOLGHULP_FINANCIEEL.value)
     assert closed.status_code == 303
     page = alice.get(url)
@@ -131,6 +132,77 @@ def test_earlier_signals_of_the_person_only_of_the_own_team(web: WebServer) -> N
     assert forbidden.status_code == 403 and "Geen toegang" in forbidden.text
     assert alice.get("/inbox/cases/onbekend").status_code == 404
     assert CaseStore(web.inbox.database).get(url.rsplit("/", 1)[1]).is_open
+
+
+def _problems(page: httpx.Response) -> list[tuple[str, str]]:
+    """The error summary's links: (the field's id, the message)."""
+    summary = re.search(r'<div class="error" role="alert" id="case-errors".*?</div>',
+                        page.text, re.S)
+    assert summary is not None, "no error summary"
+    return re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary.group(0))
+
+
+def _field(page: httpx.Response, field_id: str) -> str:
+    """The opening tag of the field with ``field_id``."""
+    found = re.search(rf'<(?:select|input)[^>]*\bid="{field_id}"[^>]*>', page.text)
+    assert found is not None, field_id
+    return found.group(0)
+
+
+def test_bad_input_shows_the_case_page_with_the_fields_problems(web: WebServer) -> None:
+    alert = make_alert("team-a")
+    web.inbox.add(alert)
+    alice = sign_in(web, "alice")
+    url = case_url(web, alert.alert_id)
+    assert post(alice, f"{url}/take-up").status_code == 303
+    ahead = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+
+    page = post(alice, f"{url}/attempt", kind="Duif", reached="misschien", on=ahead,
+                part_of_day="Middernacht")
+    assert page.status_code == 422
+    assert "Vroegsignaalzaak" in page.text and "Er ging iets mis" not in page.text
+    assert _problems(page) == [
+        ("attempt-kind", "Kies de contactsoort."),
+        ("attempt-reached-ja", "Kies of de inwoner bereikt is."),
+        ("attempt-on", "Kies een datum van vandaag of eerder."),
+        ("attempt-part", "Kies een dagdeel uit de lijst.")]
+    for field_id in ("attempt-kind", "attempt-on", "attempt-part"):
+        tag = _field(page, field_id)
+        assert f'aria-describedby="{field_id}-error"' in tag and 'aria-invalid="true"' in tag
+        assert f'<p class="error" id="{field_id}-error">' in page.text
+    assert 'aria-describedby="attempt-reached-error"' in page.text
+    assert f'value="{ahead}"' in _field(page, "attempt-on")  # kept as typed
+    assert 'id="case-done"' not in page.text
+    assert not CaseStore(web.inbox.database).get(url.rsplit("/", 1)[1]).contact_attempts
+
+    # one field wrong: the others keep what was chosen
+    page = post(alice, f"{url}/attempt", kind="Huisbezoek", reached="ja", on="31-12-2025",
+                part_of_day="Avond")
+    assert page.status_code == 422
+    assert _problems(page) == [("attempt-on", "Kies een datum van vandaag of eerder.")]
+    assert '<option value="Huisbezoek" selected>' in page.text
+    assert '<option value="Avond" selected>' in page.text
+    assert re.search(r'value="ja" id="attempt-reached-ja" required checked>', page.text)
+    assert 'aria-invalid' not in _field(page, "attempt-kind")
+
+    page = post(alice, f"{url}/signal-status", alert_id=alert.alert_id, status="Vergeten")
+    assert page.status_code == 422
+    assert _problems(page) == [("status-1", "Kies een signaalstatus uit de lijst.")]
+    assert 'aria-describedby="status-1-error"' in _field(page, "status-1")
+
+    page = post(alice, f"{url}/close", result="Iets")
+    assert page.status_code == 422
+    assert _problems(page) == [("close-result", "Kies een eindresultaat uit de lijst.")]
+    tag = _field(page, "close-result")
+    assert 'aria-describedby="result-help close-result-error"' in tag
+    assert CaseStore(web.inbox.database).get(url.rsplit("/", 1)[1]).is_open
+
+    # the same page in English
+    alice.cookies.set(COOKIE, "en")
+    page = post(alice, f"{url}/close", result="Iets")
+    assert page.status_code == 422
+    assert _problems(page) == [("close-result", "Choose a result from the list.")]
+    assert "The step has not been saved." in page.text
 
 
 def make_alert_in(web: WebServer, team: str) -> str:

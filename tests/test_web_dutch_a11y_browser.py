@@ -222,6 +222,25 @@ def test_every_page_for_every_role_in_each_language_has_no_axe_violations(
                         "period_end-error"
                     found["ada /beheer/export with an error"] = (_axe_violations(axe, page)
                                                                  + _structure(page, lang))
+                if username == "alice":  # a contact attempt with errors at its fields
+                    page.goto(f"{web.url}/inbox/cases/{ids['case']}")
+                    # past the browser's own checks: no kind, no answer, a date ahead
+                    page.evaluate("""() => {
+                        const form = document.getElementById("attempt-form");
+                        form.noValidate = true;
+                        form.querySelector("[name=on]").value = "2999-01-01"; }""")
+                    page.locator("#add-attempt").click()
+                    page.get_by_role("alert").wait_for()
+                    page.wait_for_function("document.activeElement.id === 'case-errors'")
+                    for field in ("#attempt-kind", "#attempt-on"):
+                        assert page.get_attribute(field, "aria-invalid") == "true"
+                        assert page.get_attribute(field, "aria-describedby") == \
+                            f"{field[1:]}-error"
+                    problems = _axe_violations(axe, page) + _structure(page, lang)
+                    words = language["wrong_words"](_visible_words(page))
+                    if words:
+                        problems.append(f"words of the other language: {words}")
+                    found["alice a case's contact attempt with errors"] = problems
                 context.close()
         finally:
             browser.close()

@@ -12,6 +12,12 @@ each step, writes its processing records and tells the sources ``PICKED_UP`` /
 ``NOT_PICKED_UP``. ``/inbox/cases/{case_id}/events`` streams the case's changes (the
 statuses of its signals and of the earlier signals on the page) to ``static/case.js``.
 Access is checked as for alerts: another team's case is a 403, an unknown one a 404.
+A form whose input does not fit (an unknown Contactsoort, Dagdeel, Signaalstatus or
+Eindresultaat, no answer to "bereikt?", a date that is no date or lies ahead) gets the
+case page again with status 422: a summary of the problems (``role="alert"``, each a
+link to its field) and the message at the field (``aria-describedby``,
+``aria-invalid``), with what was chosen kept. A step the case's state does not allow
+(e.g. an attempt before the take-up) stays a 409.
 """
 
 from __future__ import annotations
@@ -50,7 +56,18 @@ _DONE = {"take-up": N_("Je hebt de zaak opgepakt."),
          "attempt": N_("De contactpoging is vastgelegd."),
          "signal-status": N_("De status van het signaal is aangepast."),
          "close": N_("De zaak is afgesloten. De melder heeft de uitkomst gekregen.")}
-#: how long one live-update stream lasts before the browser reconnects
+#: a case form's field → its message when what was sent does not fit (message ids),
+#: in the order of the summary
+_FIELD_MESSAGES = {
+    "kind": N_("Kies de contactsoort."),
+    "reached": N_("Kies of de inwoner bereikt is."),
+    "on": N_("Kies een datum van vandaag of eerder."),
+    "part_of_day": N_("Kies een dagdeel uit de lijst."),
+    "status": N_("Kies een signaalstatus uit de lijst."),
+    "result": N_("Kies een eindresultaat uit de lijst."),
+}
+#: a step's answer: the fields whose input does not fit (none when the step was done)
+Problems = set[str]
 
 
 def case_state(case: Case, earlier: list[InboxItem]) -> dict[str, Any]:
@@ -92,66 +109,102 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
             raise HTTPException(403, "This case belongs to a team you are not a member of.")
         return case
 
-    @app.get("/inbox/cases/{case_id}")
-    def case_page(request: Request, case_id: str,
-                  user: TeamUser) -> Response:
+    def show(request: Request, user: User, case_id: str, *, done: str | None = None,
+             step: str = "", problems: Problems | None = None,
+             values: dict[str, str] | None = None) -> HTMLResponse:
+        """The case page (a processing record of the view, as every showing); after a
+        form ``step`` whose input did not fit, with its ``problems`` and the ``values``
+        sent (status 422)."""
         team = own_case(user, case_id).team_id
         case = workflow.show(case_id, user.username, team_id=team)
         earlier = workflow.earlier_signals(case, deps.inbox, user.username)
-        done = _DONE.get(request.query_params.get("done", ""))
-        return render(request, "case.html", case=case, earlier=earlier,
-                      done=_(done) if done else None,
+        errors = {name: _(_FIELD_MESSAGES[name]) for name in _FIELD_MESSAGES
+                  if name in (problems or set())}
+        values = values or {}
+        # the summary links to each field; a signal's status to its row's field
+        row = next((n for n, s in enumerate(case.signals, 1)
+                    if s.alert.alert_id == values.get("alert_id")), None)
+        anchors = {"kind": "attempt-kind", "reached": "attempt-reached-ja",
+                   "on": "attempt-on", "part_of_day": "attempt-part",
+                   "result": "close-result",
+                   "status": f"status-{row}" if row else "case-signals"}
+        return render(request, "case.html", 422 if errors else 200, case=case,
+                      earlier=earlier, done=_(done) if done else None,
                       state=case_status_text(case), today_iso=cases.today().isoformat(),
                       kinds=list(Contactsoort), parts=list(Dagdeel),
                       results=list(Eindresultaat), statuses=list(Signaalstatus),
-                      live=case_state(case, earlier))
+                      live=case_state(case, earlier), step=step if errors else "",
+                      errors=errors, values=values, status_row=row,
+                      error_list=[(anchors[name], text) for name, text in errors.items()])
 
-    def step(verb: str, run: Callable[[User, Case, dict[str, str]], None]) -> None:
+    @app.get("/inbox/cases/{case_id}")
+    def case_page(request: Request, case_id: str,
+                  user: TeamUser) -> Response:
+        return show(request, user, case_id,
+                    done=_DONE.get(request.query_params.get("done", "")))
+
+    def step(verb: str, run: Callable[[User, Case, dict[str, str]], Problems]) -> None:
         async def handler(request: Request, case_id: str,
                           user: TeamUser) -> Response:
             form = await read_form(request)
             check_csrf(request, form)
 
-            def work() -> None:
+            def work() -> Response:
                 case = own_case(user, case_id)
                 try:
-                    run(user, case, form)
+                    problems = run(user, case, form)
                 except InboxError as exc:
                     raise HTTPException(409, str(exc)) from None
+                if problems:
+                    return show(request, user, case_id, step=verb, problems=problems,
+                                values=form)
+                return RedirectResponse(f"/inbox/cases/{case_id}?done={verb}",
+                                        status_code=303)
 
-            await run_in_threadpool(work)
-            return RedirectResponse(f"/inbox/cases/{case_id}?done={verb}", status_code=303)
+            return await run_in_threadpool(work)
 
         handler.__name__ = f"case_{verb.replace('-', '_')}"
         app.post(f"/inbox/cases/{{case_id}}/{verb}")(handler)
 
-    def take_up(user: User, case: Case, form: dict[str, str]) -> None:
+    def take_up(user: User, case: Case, form: dict[str, str]) -> Problems:
         workflow.take_up(case.case_id, user.username, team_id=case.team_id)
+        return set()
 
-    def attempt(user: User, case: Case, form: dict[str, str]) -> None:
-        kind = _choice(Contactsoort, form.get("kind"), "Choose a kind of contact.")
+    def attempt(user: User, case: Case, form: dict[str, str]) -> Problems:
+        problems: Problems = set()
+        kind = _choice(Contactsoort, form.get("kind"))
+        if kind is None:
+            problems.add("kind")
         reached = form.get("reached", "")
         if reached not in ("ja", "nee"):
-            raise HTTPException(400, "Say whether the person was reached.")
+            problems.add("reached")
         part = form.get("part_of_day") or ""
-        part_of_day = _choice(Dagdeel, part, "Choose a part of the day.") if part else None
-        try:
-            on = date.fromisoformat(form.get("on", "")) if form.get("on") else None
-        except ValueError:
-            raise HTTPException(400, "Choose a valid date.") from None
-        if on is not None and on > cases.today():
-            raise HTTPException(400, "Choose a valid date.")
+        part_of_day = _choice(Dagdeel, part) if part else None
+        if part and part_of_day is None:
+            problems.add("part_of_day")
+        on = _past_date(form.get("on", ""), cases.today())
+        if form.get("on") and on is None:
+            problems.add("on")
+        if problems or kind is None:
+            return problems
         workflow.add_attempt(case.case_id, user.username, kind=kind, reached=reached == "ja",
                              on=on, part_of_day=part_of_day, team_id=case.team_id)
+        return set()
 
-    def signal_status(user: User, case: Case, form: dict[str, str]) -> None:
-        status = _choice(Signaalstatus, form.get("status"), "Choose a signal status.")
+    def signal_status(user: User, case: Case, form: dict[str, str]) -> Problems:
+        status = _choice(Signaalstatus, form.get("status"))
+        if status is None:
+            return {"status"}
         workflow.set_signal_status(case.case_id, form.get("alert_id", ""), status,
                                    user.username, team_id=case.team_id)
+        return set()
 
-    def close(user: User, case: Case, form: dict[str, str]) -> None:
-        result = _choice(Eindresultaat, form.get("result"), "Choose a result.")
+    def close(user: User, case: Case, form: dict[str, str]) -> Problems:
+        result = _choice(Eindresultaat, form.get("result"))
+        if result is None:
+            return {"result"}
         workflow.close(case.case_id, result, user.username, team_id=case.team_id)
+        return set()
 
     for verb, fn in (("take-up", take_up), ("attempt", attempt),
                      ("signal-status", signal_status), ("close", close)):
@@ -189,8 +242,18 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
         return event_stream(request, user, stopping, poll)
 
 
-def _choice(kind: type[_E], value: str | None, problem: str) -> _E:
+def _choice(kind: type[_E], value: str | None) -> _E | None:
+    """The member of ``kind`` whose value is ``value``; None for anything else."""
     try:
         return kind(value or "")
     except ValueError:
-        raise HTTPException(400, problem) from None
+        return None
+
+
+def _past_date(text: str, today: date) -> date | None:
+    """``text`` as a date (``YYYY-MM-DD``) of ``today`` or earlier; None otherwise."""
+    try:
+        on = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+    return on if on is not None and on <= today else None

@@ -128,12 +128,6 @@ _ERRORS = [(re.compile(pattern), text) for pattern, text in (
     (r"case \S+ is already closed as .*", N_("Deze zaak is al afgesloten met een ander"
      " eindresultaat.")),
     (r"alert \S+ is no signal of case \S+", N_("Dit signaal hoort niet bij deze zaak.")),
-    (r"Choose a kind of contact\.", N_("Kies de contactsoort.")),
-    (r"Say whether the person was reached\.", N_("Kies of de inwoner bereikt is.")),
-    (r"Choose a part of the day\.", N_("Kies een dagdeel uit de lijst.")),
-    (r"Choose a valid date\.", N_("Kies een datum van vandaag of eerder.")),
-    (r"Choose a signal status\.", N_("Kies een signaalstatus uit de lijst.")),
-    (r"Choose a result\.", N_("Kies een eindresultaat uit de lijst.")),
     (r"invalid username .*", N_("Een gebruikersnaam heeft alleen kleine letters, cijfers en"
      " . _ - (hoogstens 64 tekens) en begint met een letter of cijfer.")),
     (r"unknown role .*", N_("Kies een rol uit de lijst.")),

@@ -6,13 +6,15 @@
 // said in the polite live region #live-news (for screen readers).
 // After a step (the page that answers a form, "?done=..."), the focus starts on its
 // notice (#case-done, role="status"), so keyboard and screen-reader users hear what
-// happened and go on from there, not from the top of the page.
+// happened and go on from there, not from the top of the page; after a form whose
+// input did not fit, on the list of its problems (#case-errors, role="alert"), whose
+// links lead to the fields.
 // Built with textContent only: nothing from the server becomes HTML. The texts come
 // from the page (#ui-texts, through static/dutch.js), in the page's language.
 (function () {
   "use strict";
   var t = window.dutch.text;
-  var done = document.getElementById("case-done");
+  var done = document.getElementById("case-errors") || document.getElementById("case-done");
   if (done) { done.focus(); }
   var table = document.getElementById("case-signals");
   var status = document.getElementById("live-status");
