@@ -91,3 +91,8 @@ def test_replay_redirects_with_numbers_and_the_page_says_what_happened(
         f"2 bericht(en) opnieuw aangeboden ({reason}); 0 overgeslagen (niet opnieuw aan te"
         " bieden, of een andere reden).", None)
     assert "opnieuw aangeboden" not in r.headers["location"]
+
+    for bad in ("-1", "abc", "1.5", ""):
+        r = olga.post("/operator/deadletters/replay",
+                      data={"csrf_token": token, "offset": bad, "all": ""})
+        assert r.status_code == 422, bad

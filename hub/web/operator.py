@@ -361,12 +361,9 @@ async def replay_page(request: Request, user: Operator) -> RedirectResponse:
     deps = _deps(request)
     reason = form.get("reason") or None
     if form.get("offset"):
-        try:
-            offset = int(form["offset"])
-        except ValueError as exc:
-            raise HTTPException(422, "offset must be a number") from exc
-        if offset < 0:
-            raise HTTPException(422, "offset must be a number")
+        offset = _number(form, "offset")
+        if offset is None:
+            raise HTTPException(422, "offset must be a whole number of 0 or more")
         try:
             done = await run_in_threadpool(replay_one, deps.conn, offset)
         except LookupError:
