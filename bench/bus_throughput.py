@@ -49,7 +49,8 @@ from bench.harness import (
     timed_rate,
 )
 from hub.bus.base import Record, TopicSpec
-from hub.bus.embedded import EmbeddedBus, partition_for_key
+from hub.bus.embedded import EmbeddedBus
+from hub.bus.partitioning import partition_for_key
 from hub.errors import HubError
 
 __all__ = ["main"]
@@ -302,7 +303,7 @@ def run_embedded(args: argparse.Namespace, events: int) -> tuple[list[Result], l
 PRODUCER_SETTINGS = (
     "acks", "enable_idempotence", "linger_ms", "batch_size", "compression_type",
     "max_in_flight_requests_per_connection", "request_timeout_ms", "retries",
-    "delivery_timeout_ms", "max_request_size",
+    "delivery_timeout_ms", "max_request_size", "partitioner",
 )
 
 #: the group settings of hub.bus.kafka.KafkaBusConsumer, mirrored for the raw consumer

@@ -34,7 +34,7 @@ from pathlib import Path
 import structlog
 
 from hub.bus.base import Bus, Record, TopicPartition, TopicSpec
-from hub.bus.embedded import partition_for_key
+from hub.bus.partitioning import partition_for_key
 from hub.errors import BusUnavailable
 from hub.sqlite import open_database, write_transaction
 from hub.state_layout import partition_state_file

@@ -32,9 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from kafka.partitioner.default import murmur2
-
 from hub.bus.base import Bus, Consumer, Headers, Message, Record, TopicPartition, TopicSpec
+from hub.bus.partitioning import partition_for_key
 from hub.errors import BusError, BusUnavailable, CommitFailed, TopicNotFound
 from hub.sqlite import open_database, write_transaction
 
@@ -94,23 +93,6 @@ _COMPACT_MIN_DIRTY = 5_000
 #: the first pause of a poll that found nothing (doubling up to ``poll_interval``)
 _FIRST_PAUSE_S = 0.002
 _COMPACT_DIRTY_RATIO = 0.5
-
-
-@functools.lru_cache(maxsize=65_536)
-def _key_hash(key: bytes) -> int:
-    """murmur2 of a key, once per key whatever the topics' partition counts."""
-    return int(murmur2(key) & 0x7FFFFFFF)
-
-
-def _hashed_partition(key: bytes, partitions: int) -> int:
-    return _key_hash(key) % partitions
-
-
-def partition_for_key(key: bytes | None, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), so both backends place keys alike."""
-    if key is None:
-        return random.randrange(partitions)
-    return _hashed_partition(key, partitions)
 
 
 _U32 = struct.Struct(">I")

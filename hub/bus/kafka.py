@@ -46,6 +46,7 @@ from kafka.structs import OffsetAndMetadata
 from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
 from hub.bus.kafka_join_fix import keep_finished_joins
 from hub.bus.kafka_security import KafkaSecurity
+from hub.bus.partitioning import KeyHashPartitioner
 from hub.errors import BusError, BusUnavailable, CommitFailed, ConfigError, TopicNotFound
 
 keep_finished_joins()  # a join finished between two polls is completed, not redone
@@ -142,6 +143,8 @@ class KafkaBus(Bus):
             "delivery_timeout_ms": max(delivery_timeout_ms, request_timeout_ms + linger_ms),
             "max_block_ms": max_block_ms,
             "bootstrap_timeout_ms": max_block_ms,
+            # murmur2 as kafka-python's default, its hash kept per key (hub/bus/partitioning.py)
+            "partitioner": KeyHashPartitioner(),
             **(producer_config or {}),
         }
         self._producer: KafkaProducer | None = None
