@@ -15,12 +15,13 @@ choice. Bridge days the government equates with a holiday
 by decree (e.g. the Friday after Hemelvaartsdag) and local days (carnival, a municipality's
 own closing days) are not in the calendar.
 
-"Today" for a Dutch team is the date in Europe/Amsterdam (:func:`dutch_date`), not in UTC.
+"Today" for a Dutch team is the date in Europe/Amsterdam (:func:`dutch_date`), not in UTC,
+and a Dutch day begins at 00:00 there (:func:`dutch_day_start`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,7 @@ __all__ = [
     "DUTCH_TIME",
     "add_working_days",
     "dutch_date",
+    "dutch_day_start",
     "holiday_name",
     "holidays_in",
     "is_working_day",
@@ -104,3 +106,10 @@ def dutch_date(when: datetime | float) -> date:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(DUTCH_TIME).date()
+
+
+def dutch_day_start(day: date) -> datetime:
+    """The instant (in UTC) the Dutch ``day`` begins: 00:00 in Europe/Amsterdam, so
+    23:00 or 22:00 UTC the day before. A period of Dutch days from ``start`` to ``end``
+    (both included) is ``dutch_day_start(start) <= t < dutch_day_start(end + 1 day)``."""
+    return datetime.combine(day, time(0), DUTCH_TIME).astimezone(UTC)

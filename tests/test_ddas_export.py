@@ -117,6 +117,26 @@ def test_a_closed_case_is_delivered_valid_with_whole_euros_and_no_bsn(
     assert waiting.event_id in ids and first.event_id not in ids and len(ids) == 2
 
 
+def test_days_are_dutch_days(hub: Hub) -> None:
+    """A signal that arrives at 00:30 on 1 July in the Netherlands (22:30 UTC on 30 June)
+    is in the third quarter's delivery, matched and taken up on 1 July, and not in the
+    second quarter's."""
+    hub.now = datetime(2025, 6, 30, 22, 30, tzinfo=UTC)
+    alert = make_alert(subject(), fields=debt_fields())
+    hub.inbox.add(alert)
+    hub.workflow.take_up(hub.cases.case_of(alert.alert_id).case_id, "alice")
+
+    second = export("--from", "2025-04-01", "--to", "2025-06-30", "--supplier-code", "X")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["leveringen"][0]["vroegsignalen"] == []
+    third = export("--from", "2025-07-01", "--to", "2025-09-30", "--supplier-code", "X")
+    assert third.exit_code == 0, third.output
+    levering = json.loads(third.output)["leveringen"][0]
+    assert [s["ID"] for s in levering["vroegsignalen"]] == [alert.event_id]
+    (case,) = levering["vroegsignaalzaken"]
+    assert case["matchingsdatum"] == "2025-07-01" and case["datumOpgepakt"] == "2025-07-01"
+
+
 def test_an_empty_period_is_a_valid_empty_delivery(hub: Hub) -> None:
     result = export("--from", "2024-01-01", "--to", "2024-03-31", "--supplier-code", "X")
     assert result.exit_code == 0, result.output

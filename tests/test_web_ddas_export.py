@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from hub.inbox import CaseStore
 from hub.inbox.ddas_export import DDAS_EXPORT_ACTIVITY
 from hub.settings import WebSettings
 from hub.topics import AUDIT
+from hub.workdays import dutch_date
 from tests.inbox_case_data import make_alert, subject
 from tests.test_web_dutch_pages import english_words_in, page_text
 from tests.test_web_inbox import WebServer, csrf, sign_in, start_web
@@ -29,10 +30,18 @@ from tests.test_web_inbox import WebServer, csrf, sign_in, start_web
 pytestmark = pytest.mark.timeout(120)
 
 PAGE = "/beheer/export"
-TODAY = datetime.now(UTC).date()
-FIELDS = {"creditor_type": "ENERGY", "signal_kind": "ARREARS",
-          "arrears_amount_cents": "27550", "signal_date": TODAY.isoformat(),
-          "crisis": "false", "postcode": "7512AB", "house_number": "12"}
+
+
+def today() -> date:
+    """Today in the Netherlands, read when asked: the module is imported long before its
+    tests run, maybe on the day before, and the delivery's days are Dutch days."""
+    return dutch_date(datetime.now(UTC))
+
+
+def fields() -> dict[str, str]:
+    return {"creditor_type": "ENERGY", "signal_kind": "ARREARS",
+            "arrears_amount_cents": "27550", "signal_date": today().isoformat(),
+            "crisis": "false", "postcode": "7512AB", "house_number": "12"}
 
 
 @pytest.fixture
@@ -49,7 +58,7 @@ def _closed_case(web: WebServer) -> tuple[str, str]:
     """A debt signal of GM9999 in a closed case (two attempts); its event id and
     pseudonym."""
     person = subject()
-    alert = make_alert(person, fields=FIELDS).model_copy(
+    alert = make_alert(person, fields=fields()).model_copy(
         update={"municipality_code": "GM9999", "created_at": datetime.now(UTC)})
     web.inbox.add(alert)
     cases = CaseStore(web.inbox.database)
@@ -64,8 +73,8 @@ def _closed_case(web: WebServer) -> tuple[str, str]:
 
 
 def _post(c: httpx.Client, **values: str) -> httpx.Response:
-    form = {"municipality": "GM9999", "period_start": (TODAY - timedelta(days=30)).isoformat(),
-            "period_end": TODAY.isoformat(), "supplier_code": "SH-TEST",
+    form = {"municipality": "GM9999", "period_start": (today() - timedelta(days=30)).isoformat(),
+            "period_end": today().isoformat(), "supplier_code": "SH-TEST",
             "organisation": "Gemeente Voorbeeld", **values}
     return c.post(PAGE, data={"csrf_token": csrf(c.get(PAGE).text), **form})
 
@@ -85,19 +94,20 @@ def test_the_admin_downloads_a_valid_delivery_and_the_export_is_recorded(web: We
     assert '<option value="GM9999"' in form.text and 'value="SH-TEST"' in form.text
     assert 'href="/beheer/export" aria-current="page"' in form.text
 
-    start = TODAY - timedelta(days=30)
-    answer = _post(ada)
+    end = today()
+    start = end - timedelta(days=30)
+    answer = _post(ada, period_start=start.isoformat(), period_end=end.isoformat())
     assert answer.status_code == 200, answer.text[:2000]
     assert answer.headers["content-type"].startswith("application/json")
     assert answer.headers["content-disposition"] == (
         f'attachment; filename="cbs-levering-vroegsignalering-GM9999-{start.isoformat()}'
-        f'-tot-{TODAY.isoformat()}.json"')
+        f'-tot-{end.isoformat()}.json"')
     assert "no-store" in answer.headers.get("cache-control", "")
     delivery = Uitwisselmodel.from_json(answer.text)  # the project's model of v1.2
     data = json.loads(answer.text)
     assert data["codeGegevensleverancier"] == "SH-TEST"
     assert (data["startdatumLevering"], data["einddatumLevering"]) == (start.isoformat(),
-                                                                        TODAY.isoformat())
+                                                                        end.isoformat())
     levering = data["leveringen"][0]
     assert levering["gemeentecode"] == "9999"
     assert levering["aanleverendeOrganisatie"] == {"naam": "Gemeente Voorbeeld"}
@@ -115,7 +125,7 @@ def test_the_admin_downloads_a_valid_delivery_and_the_export_is_recorded(web: We
     (record,) = _records(web)
     assert record["reason_code"] == "DDAS_EXPORTED"
     assert record["reason_detail"] == (f"user=ada municipality=GM9999"
-                                       f" period={start.isoformat()}..{TODAY.isoformat()}")
+                                       f" period={start.isoformat()}..{end.isoformat()}")
     assert record["counts"] == {"signals": 1, "cases": 1}
     assert record["data_subject_id"] is None and record["event_id"] is None
     assert person not in str(record) and "7512AB" not in str(record)
@@ -148,7 +158,7 @@ def test_bad_input_shows_the_form_with_a_dutch_message_at_the_field(
 
 def test_a_delivery_the_model_refuses_is_said_in_dutch(web: WebServer) -> None:
     bare = make_alert(subject(), fields={"creditor_type": "ENERGY", "signal_kind": "ARREARS",
-                                         "signal_date": TODAY.isoformat()})
+                                         "signal_date": today().isoformat()})
     web.inbox.add(bare.model_copy(update={"municipality_code": "GM9999"}))
     answer = _post(sign_in(web, "ada"))
     assert answer.status_code == 422

@@ -77,7 +77,7 @@ def ddas(bus_url: str | None, registry_url: str | None, state_dir: Path | None,
     period, with their contact attempts and results, and their debt signals
     (vroegsignalen) that arrived by the end of the period, each with its status.
     Amounts are whole euros; the person is identified by postcode and house number,
-    never by BSN (the hub keeps none). Days are UTC days. Each export is written
+    never by BSN (the hub keeps none). Days are Dutch days. Each export is written
     as a processing record on audit.v1 (who, the municipality, the period, how many
     signals and cases), so the command needs the bus (--bus). See docs/ddas.md.
     """

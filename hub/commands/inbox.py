@@ -308,7 +308,7 @@ def show_case(bus_url: str | None, registry_url: str | None, state_dir: Path | N
 @by_option
 @team_option
 @click.option("--on", "on", type=_DAY, default=None,
-              help="The date it was taken up (YYYY-MM-DD; default: today, UTC).")
+              help="The date it was taken up (YYYY-MM-DD; default: today in the Netherlands).")
 def take_up(bus_url: str | None, registry_url: str | None, state_dir: Path | None,
             case_id: str, user: str, team_id: str | None, on: datetime | None) -> None:
     """Take CASE_ID up: its signals become Opgepakt, its new alerts claimed by --by."""
@@ -329,7 +329,7 @@ def take_up(bus_url: str | None, registry_url: str | None, state_dir: Path | Non
 @click.option("--reached", type=click.Choice(["yes", "no"]), required=True,
               help="Whether the person was reached.")
 @click.option("--on", "on", type=_DAY, default=None,
-              help="The date of the attempt (YYYY-MM-DD; default: today, UTC).")
+              help="The date of the attempt (YYYY-MM-DD; default: today in the Netherlands).")
 @click.option("--part-of-day", type=click.Choice(_PARTS, case_sensitive=False), default=None,
               help="Ochtend (until 12:00), Middag (12:00-18:00) or Avond (from 18:00).")
 def add_attempt(bus_url: str | None, registry_url: str | None, state_dir: Path | None,

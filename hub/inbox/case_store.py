@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from hub.inbox.changes import bump, from_ms, to_ms
 from hub.inbox.model import CloseOutcome, Closure, InboxStatus
 from hub.inbox.tables import ALERTS, CASE_SIGNALS, CASES, CONTACT_ATTEMPTS
 from hub.store import Database
+from hub.workdays import dutch_date, dutch_day_start
 
 __all__ = ["CaseStore", "assign_cases", "forget_alerts"]
 
@@ -80,14 +81,14 @@ def forget_alerts(conn: sa.Connection, alert_ids: sa.Select[Any]) -> None:
 
 class CaseStore:
     """The cases in ``database`` (shared with :class:`~hub.inbox.store.InboxStore`);
-    ``clock`` gives "now" (and "today", in UTC, for dates not given)."""
+    ``clock`` gives "now" (and "today", the Dutch date, for dates not given)."""
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = _now) -> None:
         self._db = database
         self._clock = clock
 
     def today(self) -> date:
-        return self._clock().astimezone(UTC).date()
+        return dutch_date(self._clock())
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -115,10 +116,10 @@ class CaseStore:
 
     def cases_in(self, municipality_code: str, start: date, end: date) -> list[Case]:
         """The municipality's cases open at any time from ``start`` to ``end`` (both
-        included, UTC days): opened before the day after ``end``, and not closed
+        included, Dutch days): opened before the day after ``end``, and not closed
         before ``start``; oldest first."""
-        after_end = to_ms(datetime.combine(end + timedelta(days=1), time(0), UTC))
-        begin = to_ms(datetime.combine(start, time(0), UTC))
+        after_end = to_ms(dutch_day_start(end + timedelta(days=1)))
+        begin = to_ms(dutch_day_start(start))
         with self._db.read() as conn:
             cases = _load(conn, sa.and_(
                 CASES.c.municipality_code == municipality_code, CASES.c.opened_ms < after_end,

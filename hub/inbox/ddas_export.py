@@ -6,7 +6,7 @@ alerts and the team's work, and writes the checked delivery
 (:func:`hub.ddas.write_delivery`):
 
 - the **cases** of the municipality that were open at any time in the period: opened
-  on or before its last day and not closed before its first day (UTC days);
+  on or before its last day and not closed before its first day (Dutch days, from 00:00 in Europe/Amsterdam);
 - their **signals** that had arrived by the end of the period, each once, also when it
   arrived before the period (so every ``ID`` a case refers to is in the same file, and
   a signal comes again, with its status then, in each delivery its case is in);
@@ -28,7 +28,7 @@ signals and cases; no personal data: no signal id, pseudonym or address).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hub.audit import new_trace_id, processing_record
 from hub.ddas import (
@@ -47,6 +47,7 @@ from hub.inbox.case_store import CaseStore
 from hub.inbox.cases import Case, CaseSignal
 from hub.inbox.processing import Record
 from hub.store import Database
+from hub.workdays import dutch_date, dutch_day_start
 
 __all__ = ["DDAS_EXPORT_ACTIVITY", "REQUIRED_FIELDS", "ddas_delivery", "export_delivery"]
 
@@ -91,10 +92,10 @@ def _signal(signal: CaseSignal, index: int) -> SignalRecord | list[FieldError]:
 
 
 def _case(case: Case, signals: list[CaseSignal]) -> CaseRecord:
-    joined = [s.joined_at.date() for s in signals]
+    joined = [dutch_date(s.joined_at) for s in signals]
     return CaseRecord(
         signal_ids=tuple(dict.fromkeys(s.alert.event_id for s in signals)),
-        matched_on=case.opened_at.date(),
+        matched_on=dutch_date(case.opened_at),
         matching_period=(min(joined), max(joined)),
         taken_up_on=case.taken_up_on,
         result=case.result,
@@ -112,7 +113,7 @@ def ddas_delivery(database: Database, *, municipality_code: str, period_start: d
         raise ExportError([FieldError("einddatumLevering",
                                       "must not lie before startdatumLevering")])
     code = "GM" + gemeentecode(municipality_code)
-    after_end = datetime.combine(period_end + timedelta(days=1), time(0), UTC)
+    after_end = dutch_day_start(period_end + timedelta(days=1))
     chosen: dict[str, CaseSignal] = {}
     cases: list[CaseRecord] = []
     for case in sorted(CaseStore(database).cases_in(code, period_start, period_end),
