@@ -6,7 +6,8 @@ alerts and the team's work, and writes the checked delivery
 (:func:`hub.ddas.write_delivery`):
 
 - the **cases** of the municipality that were open at any time in the period: opened
-  on or before its last day and not closed before its first day (Dutch days, from 00:00 in Europe/Amsterdam);
+  on or before its last day and not closed before its first day (Dutch days, from
+  00:00 in Europe/Amsterdam);
 - their **signals** that had arrived by the end of the period, each once, also when it
   arrived before the period (so every ``ID`` a case refers to is in the same file, and
   a signal comes again, with its status then, in each delivery its case is in);
