@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from hub.topics import AUDIT
 from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import load_or_create_secret
 from hub.web.deps import WebDeps
+from hub.workdays import dutch_date
 from tests.bus_records import read_records
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hub.yaml"
@@ -179,7 +180,7 @@ def check_closed_case(hub: RunningHub, event_id: str, alert_id: str, seed: int =
     assert codes.index("CASE_TAKEN_UP") < codes.index("CASE_CLOSED")
 
     delivered = hub.state / "levering.json"
-    today = date.today().isoformat()
+    today = dutch_date(datetime.now(UTC)).isoformat()  # the delivery counts Dutch days
     exported = CliRunner().invoke(main, [
         "export", "ddas", "--municipality", "GM9999", "--from", today, "--to", today,
         "--state-dir", str(hub.state), "--bus", hub.bus_url, "--supplier-code", "SH001",
