@@ -62,6 +62,9 @@ def test_the_whole_case_flow_over_http(web: WebServer) -> None:
     assert 'id="take-up"' in page.text and 'id="add-attempt"' not in page.text
     early = post(alice, f"{url}/attempt", kind="Telefoon", reached="nee")
     assert early.status_code == 409 and "Pak de zaak eerst op" in early.text
+    # the case page as it is, with why at the top; not the general error page
+    assert 'id="take-up"' in early.text and 'id="case-errors"' in early.text
+    assert "foutcode" not in early.text
 
     assert post(alice, f"{url}/take-up").status_code == 303
     page = alice.get(url + "?done=take-up")
@@ -92,6 +95,10 @@ def test_the_whole_case_flow_over_http(web: WebServer) -> None:
     page = alice.get(url)
     assert "Afgesloten: Vervolghulp en/of verwijzing financieel" in page.text
     assert 'id="close-case"' not in page.text
+    again = post(alice, f"{url}/close", result=Eindresultaat.INWONER_IS_OVERLEDEN.value)
+    assert again.status_code == 409 and 'role="alert"' in again.text
+    assert "al afgesloten met een ander eindresultaat" in again.text
+    assert "Afgesloten: Vervolghulp en/of verwijzing financieel" in again.text
     told = {str(o["alert_id"]): o["outcome"] for o in web.read(OUTCOMES)}
     assert told == {first.alert_id: "PICKED_UP", second.alert_id: "NOT_PICKED_UP"}
     for reason in ("CASE_VIEWED", "CASE_TAKEN_UP", "CASE_CONTACT_ATTEMPT", "CASE_CLOSED",

@@ -17,7 +17,9 @@ Eindresultaat, no answer to "bereikt?", a date that is no date or lies ahead) ge
 case page again with status 422: a summary of the problems (``role="alert"``, each a
 link to its field) and the message at the field (``aria-describedby``,
 ``aria-invalid``), with what was chosen kept. A step the case's state does not allow
-(e.g. an attempt before the take-up) stays a 409.
+(an attempt before the take-up, a close after a colleague closed it with another
+result) gets the case page as it is now with status 409 and the reason in Dutch at the
+top (``role="alert"``), so the user sees what changed without reloading.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from hub.web.forms import read_form
 from hub.web.i18n import N_
 from hub.web.i18n import gettext as _
 from hub.web.live import event_stream
-from hub.web.texts import label, nl_date
+from hub.web.texts import error_text, label, nl_date
 
 __all__ = ["add_case_routes", "case_state"]
 
@@ -111,10 +113,12 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
 
     def show(request: Request, user: User, case_id: str, *, done: str | None = None,
              step: str = "", problems: Problems | None = None,
-             values: dict[str, str] | None = None) -> HTMLResponse:
+             values: dict[str, str] | None = None, refused: str | None = None
+             ) -> HTMLResponse:
         """The case page (a processing record of the view, as every showing); after a
         form ``step`` whose input did not fit, with its ``problems`` and the ``values``
-        sent (status 422)."""
+        sent (status 422); after a step the case did not allow, with why (``refused``,
+        the page's language; status 409)."""
         team = own_case(user, case_id).team_id
         case = workflow.show(case_id, user.username, team_id=team)
         earlier = workflow.earlier_signals(case, deps.inbox, user.username)
@@ -128,7 +132,8 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
                    "on": "attempt-on", "part_of_day": "attempt-part",
                    "result": "close-result",
                    "status": f"status-{row}" if row else "case-signals"}
-        return render(request, "case.html", 422 if errors else 200, case=case,
+        status = 422 if errors else 409 if refused else 200
+        return render(request, "case.html", status, case=case, refused=refused,
                       earlier=earlier, done=_(done) if done else None,
                       state=case_status_text(case), today_iso=cases.today().isoformat(),
                       kinds=list(Contactsoort), parts=list(Dagdeel),
@@ -154,7 +159,7 @@ def add_case_routes(app: FastAPI, deps: WebDeps, render: Render, workflow: CaseW
                 try:
                     problems = run(user, case, form)
                 except InboxError as exc:
-                    raise HTTPException(409, str(exc)) from None
+                    return show(request, user, case_id, refused=error_text(str(exc), 409))
                 if problems:
                     return show(request, user, case_id, step=verb, problems=problems,
                                 values=form)
