@@ -31,6 +31,7 @@ from hub.web.app import create_web_app, serve_web, stop_web
 from hub.web.auth import DEV_SESSION_COOKIE, load_or_create_secret
 from hub.web.deps import WebDeps
 from hub.web.texts import nl_date
+from hub.workdays import dutch_date
 from tests.bus_records import read_messages, read_records
 
 SOURCE = "urn:nld:oin:00000009999999999000"
@@ -336,7 +337,8 @@ def test_filters(web: WebServer) -> None:
     assert ids("urgency=URGENT") == [urgent.alert_id]
     assert ids("event_type=eviction-risk") == [normal.alert_id]
     assert ids("status=closed") == []
-    assert ids(f"since={(date.today() + timedelta(days=1)).isoformat()}") == []
+    tomorrow = dutch_date(datetime.now(UTC)) + timedelta(days=1)  # a since date is Dutch
+    assert ids(f"since={tomorrow.isoformat()}") == []
     assert len(ids("since=2020-01-01&status=new")) == 2
 
 

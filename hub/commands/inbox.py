@@ -81,7 +81,8 @@ def inbox() -> None:
               default=None, help="Only alerts of this urgency.")
 @click.option("--event-type", default=None, help="Only this event type, e.g. debt-signal.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Only alerts created on or after this date (YYYY-MM-DD, UTC).")
+              help="Only alerts created on or after this date (YYYY-MM-DD, from 00:00"
+                   " in the Netherlands).")
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--on", "on_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Count working days overdue as on this date (YYYY-MM-DD; default: "

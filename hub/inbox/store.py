@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from hub.inbox.changes import bump, from_ms, to_ms
 from hub.inbox.model import CloseOutcome, Closure, InboxItem, InboxStatus, Note
 from hub.inbox.tables import ALERTS, CHANGES, NOTES
 from hub.store import Database, open_database
+from hub.workdays import dutch_day_start
 
 __all__ = ["InboxStore"]
 
@@ -134,7 +135,8 @@ class InboxStore:
     ) -> list[InboxItem]:
         """A team's alerts, most urgent first, then newest first (by ``created_at``).
 
-        ``since`` keeps alerts created at or after it (a date means 00:00 UTC);
+        ``since`` keeps alerts created at or after it (a date means its start in the
+        Netherlands, 00:00 Europe/Amsterdam);
         ``changed_after`` those changed after that :meth:`version`.
         """
         where: list[sa.ColumnElement[bool]] = [ALERTS.c.team_id == team_id]
@@ -147,7 +149,7 @@ class InboxStore:
             where.append(ALERTS.c.status == InboxStatus(status).value)
         if since is not None:
             if not isinstance(since, datetime):
-                since = datetime.combine(since, time(0), UTC)
+                since = dutch_day_start(since)
             elif since.tzinfo is None:
                 raise ValueError("since must be timezone-aware")
             where.append(ALERTS.c.created_ms >= _ms(since))
