@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from hub.serving import serve, server_address, stop
 from hub.settings import Settings
 from hub.sources import SourceRegistry, SourceRegistryError
 from hub.topics import CONSENT
+from tests.bus_records import read_records
 
 URN = "urn:nld:oin:00000001234567890000"
 OTHER_URN = "urn:nld:oin:00000009876543210000"
@@ -70,18 +70,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 
 def consent_changes(conn: Connection) -> list[ConsentChange]:
-    consumer = conn.bus.consumer(f"read-{uuid.uuid4().hex[:8]}", [CONSENT])
-    found: list[ConsentChange] = []
-    idle = 0
-    while idle < 2:
-        batch = consumer.poll(1000, 0.2)
-        idle = 0 if batch else idle + 1
-        for message in batch:
-            record = conn.serde.decode(message.value).record if message.value else None
-            if record is not None:
-                found.append(ConsentChange.model_validate(record))
-    consumer.close()
-    return found
+    return [ConsentChange.model_validate(r) for r in read_records(conn, CONSENT)]
 
 
 def fields(response: httpx.Response) -> list[str]:

@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sources.http_ingest import create_app
-from hub.bus.base import Bus, Consumer, Message, Record, TopicPartition, TopicSpec
+from hub.bus.base import Bus, Consumer, Message, Record, TopicSpec
 from hub.connect import Connection, connect
 from hub.errors import (
     Backpressure,
@@ -39,6 +39,7 @@ from hub.settings import Settings
 from hub.sources import SourceRegistry
 from hub.store import open_database
 from hub.topics import CONSENT, SIGNAL_TOPICS
+from tests.bus_records import read_messages
 
 GM = "GM0344"
 PSEUDONYMISER = Pseudonymiser({GM: SecretStr("http-ingest-test-secret-of-32-bytes")})
@@ -179,23 +180,7 @@ def api(conn: Connection, hub_settings: Settings, tmp_path: Path) -> Iterator[Ap
 
 def read_topics(bus: Bus, topics: Iterable[str], timeout: float = 60.0) -> list[Message]:
     """Every message on ``topics`` up to their end offsets as they are now."""
-    ends = {(t, p): end for t in topics for p, end in bus.end_offsets(t).items() if end > 0}
-    if not ends:
-        return []
-    out: list[Message] = []
-    deadline = time.monotonic() + timeout
-    with bus.consumer(f"test-read-{uuid.uuid4().hex}", sorted({t for t, _ in ends})) as c:
-        # done by position, not by the last offset seen: with read_committed the last
-        # offset of a transactionally written partition is a commit marker, never read
-        while True:
-            for m in c.poll(1000, 0.5):
-                if (m.topic, m.partition) in ends and m.offset < ends[m.topic, m.partition]:
-                    out.append(m)
-            owned = c.assignment()
-            if all(TopicPartition(t, p) in owned and c.position(TopicPartition(t, p)) >= end
-                   for (t, p), end in ends.items()):
-                return out
-            assert time.monotonic() < deadline, "topics not read to their end in time"
+    return read_messages(bus, *topics, timeout=timeout)
 
 
 def with_id(messages: Iterable[Message], event_id: str) -> list[Message]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from connectors.sources.batch_mapping import BatchFileError, load_mapping
 from connectors.sources.csv_batch import CsvBatchSource
 from connectors.sources.jsonl_batch import JsonlBatchSource
 from hub.batch_import import ImportSummary
-from hub.bus.base import Message, TopicPartition
+from hub.bus.base import Message
 from hub.cli import main
 from hub.connect import Connection, connect
 from hub.events import DebtSignal
@@ -35,6 +34,7 @@ from hub.intake import SignalPublisher, build_signal
 from hub.pseudonym import Pseudonymiser
 from hub.settings import Settings
 from hub.topics import SIGNAL_TOPICS
+from tests.bus_records import read_messages
 
 MAPPING = Path(__file__).resolve().parent.parent / "examples" / "mappings" / "debt-nl.yaml"
 TOPIC = SIGNAL_TOPICS["debt-signal"]
@@ -82,22 +82,8 @@ def import_file(conn: Connection, path: Path, source: str, state: Path, *,
 
 def read_all(conn: Connection, source: str, timeout: float = 60.0) -> list[Message]:
     """Every message on the debt topic from ``source``, reading up to the end offsets."""
-    ends = conn.bus.end_offsets(TOPIC)
-    found: list[Message] = []
-    consumer = conn.bus.consumer(f"test-import-{uuid.uuid4().hex}", [TOPIC])
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            found += [m for m in consumer.poll(max_records=500, timeout=0.5)
-                      if m.header("ce_source") == source.encode()]
-            done = consumer.assignment()
-            if len(done) == len(ends) and all(
-                consumer.position(TopicPartition(TOPIC, p)) >= end for p, end in ends.items()
-            ):
-                return found
-    finally:
-        consumer.close()
-    raise AssertionError(f"did not reach the end of {TOPIC} in {timeout}s")
+    return [m for m in read_messages(conn.bus, TOPIC, timeout=timeout)
+            if m.header("ce_source") == source.encode()]
 
 
 def cli(*args: str, env: dict[str, str]) -> Result:

@@ -31,6 +31,7 @@ from hub.settings import Settings
 from hub.sources import SourceRegistry
 from hub.store import open_database
 from hub.topics import AUDIT, ensure_topics
+from tests.bus_records import read_records
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
 TEAM = "schuldhulp-centrum"
@@ -50,19 +51,8 @@ def make_alert(created: datetime, event_type: str = "debt-signal") -> TeamAlert:
 
 def audit_records(conn: Connection) -> list[ProcessingRecord]:
     """The retention runs' processing records on audit.v1."""
-    consumer = conn.bus.consumer(f"test-read-{uuid.uuid4().hex[:8]}", [AUDIT])
-    found: list[ProcessingRecord] = []
-    idle = 0
-    while idle < 2:
-        batch = consumer.poll(1000, 0.5)
-        idle = 0 if batch else idle + 1
-        for message in batch:
-            assert message.value is not None
-            record = ProcessingRecord.from_avro(conn.serde.decode(message.value).record)
-            if record.processing_activity_id == RETENTION_ACTIVITY:
-                found.append(record)
-    consumer.close()
-    return found
+    records = [ProcessingRecord.from_avro(r) for r in read_records(conn, AUDIT)]
+    return [r for r in records if r.processing_activity_id == RETENTION_ACTIVITY]
 
 
 @pytest.fixture

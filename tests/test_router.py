@@ -18,6 +18,7 @@ from hub.consent import publish_consent
 from hub.router import Router, alert_id_for
 from hub.settings import Settings
 from hub.topics import AUDIT, DEADLETTER, SIGNAL_TOPICS, alerts_topic
+from tests.bus_records import read_records
 from tests.router_cases import CASES, Case
 from tests.router_proc import start_group_at_end
 
@@ -34,18 +35,6 @@ class Routed:
     dead: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     event_ids: dict[str, str] = field(default_factory=dict)
     router: Router | None = None
-
-
-def read_topic(conn: Connection, topic: str, group: str) -> list[dict[str, Any]]:
-    consumer = conn.bus.consumer(group, [topic])
-    out: list[dict[str, Any]] = []
-    idle = 0
-    while idle < 3:
-        batch = consumer.poll(1000, 1.0)
-        idle = 0 if batch else idle + 1
-        out += [conn.serde.decode(m.value).record for m in batch]
-    consumer.close()
-    return out
 
 
 def route_table(conn: Connection, state: Path, tag: str) -> Routed:
@@ -70,12 +59,12 @@ def route_table(conn: Connection, state: Path, tag: str) -> Routed:
     while time.monotonic() < deadline and handled < len(CASES):
         handled += router.step(timeout=1.0)
     assert handled == len(CASES), f"router read {handled} of {len(CASES)} signals"
-    for rec in read_topic(conn, AUDIT, f"check-audit-{tag}"):
+    for rec in read_records(conn, AUDIT):
         routed.audit[str(rec["event_id"])].append(rec)
     for team in TEAMS:
-        for rec in read_topic(conn, alerts_topic(team), f"check-{team}-{tag}"):
+        for rec in read_records(conn, alerts_topic(team)):
             routed.alerts[str(rec["event_id"])].append(rec)
-    for rec in read_topic(conn, DEADLETTER, f"check-dl-{tag}"):
+    for rec in read_records(conn, DEADLETTER):
         if rec["event_id"]:
             routed.dead[str(rec["event_id"])].append(rec)
     return routed

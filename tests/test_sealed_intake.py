@@ -35,6 +35,7 @@ from hub.pseudonym import Pseudonymiser
 from hub.sealed import SealedPublisher, seal_signal
 from hub.settings import Settings, load_settings
 from hub.topics import DEADLETTER, SEALED_INTAKE, SIGNAL_TOPICS, ensure_topics
+from tests.bus_records import read_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "urn:nld:oin:00000009999999999000"
@@ -88,11 +89,7 @@ def drain(source: SealedIntakeSource) -> None:
 
 
 def read(conn: Connection, topic: str) -> list[Message]:
-    consumer = conn.bus.consumer(f"check-{uuid.uuid4().hex[:8]}", [topic])
-    try:
-        return consumer.poll(10_000, 0.5)
-    finally:
-        consumer.close()
+    return read_messages(conn.bus, topic)
 
 
 def dead_letters(conn: Connection) -> list[tuple[Message, dict[str, Any]]]:

@@ -39,6 +39,7 @@ from hub.settings import Settings
 from hub.topics import DEADLETTER, OUTCOMES, SIGNAL_TOPICS, alerts_topic
 from hub.webhook_signing import new_secret, parse_secrets
 from hub.webhook_targets import TargetPolicy
+from tests.bus_records import read_messages
 
 SECRET = new_secret()  # made per test run, never committed
 SOURCE = "urn:nld:oin:00000009999999999000"
@@ -83,16 +84,8 @@ def team_config(team: str, *, webhook: str | None = None, inbox: bool = True,
 
 
 def read_all(conn: Connection, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """(key, value) of every message on ``topic``, read in a throw-away group."""
-    consumer = conn.bus.consumer(f"test-read-{uuid.uuid4().hex[:8]}", [topic])
-    out: list[tuple[bytes | None, bytes | None]] = []
-    idle = 0
-    while idle < 3:
-        batch = consumer.poll(1000, 1.0)
-        idle = 0 if batch else idle + 1
-        out += [(m.key, m.value) for m in batch]
-    consumer.close()
-    return out
+    """(key, value) of every message on ``topic``."""
+    return [(m.key, m.value) for m in read_messages(conn.bus, topic)]
 
 
 def dead_letters(conn: Connection, stage: str) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ committed to the group, and an assigned partition starts where the ledger says."
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,19 +17,15 @@ from hub.consume import Event
 from hub.settings import Settings
 from hub.stream import Outcome, StreamLoop
 from hub.topics import DEADLETTER, ensure_topics
+from tests.bus_records import read_messages
 from tests.test_consent import DAY, change
 
 TOPIC = "consent-own-offsets.v1"
 
 
 def dead_letters_from(conn: Connection, topic: str) -> int:
-    reader = conn.bus.consumer(f"test-dl-{uuid.uuid4().hex[:8]}", [DEADLETTER])
-    found = 0
-    while batch := reader.poll(500, 0.5):
-        found += sum((m.header("dl_origin") or b"").decode().startswith(topic + "/")
-                     for m in batch)
-    reader.close()
-    return found
+    return sum((m.header("dl_origin") or b"").decode().startswith(topic + "/")
+               for m in read_messages(conn.bus, DEADLETTER))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -30,6 +29,7 @@ from hub.topics import (
     TopicPolicy,
     alerts_topic,
 )
+from tests.bus_records import read_messages
 from tests.router_cases import CASES
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "hub.yaml"
@@ -56,27 +56,16 @@ def route_two_signals(conn: Connection, state: Path) -> Router:
     return router
 
 
-def read_all(conn: Connection, topic: str, group: str) -> list[Any]:
-    consumer = conn.bus.consumer(group, [topic])
-    out: list[Any] = []
-    try:
-        for _ in range(5):
-            out += consumer.poll(100, 0.5)
-    finally:
-        consumer.close()
-    return out
-
-
 def test_a_routed_signal_ends_up_only_on_prefixed_topics(tmp_path: Path) -> None:
     db = tmp_path / "hub.db"
     settings = Settings(bus=f"embedded:{db}", topic_prefix="env-a.")
     with connect(settings) as conn:
         router = route_two_signals(conn, tmp_path / "state")
         router.close()
-        alerts = read_all(conn, alerts_topic(DEBT_TEAM), "check")
+        alerts = read_messages(conn.bus, alerts_topic(DEBT_TEAM))
         assert len(alerts) == 1
         assert alerts[0].topic == alerts_topic(DEBT_TEAM)  # the hub sees its own names
-        dead = read_all(conn, DEADLETTER, "check-dl")
+        dead = read_messages(conn.bus, DEADLETTER)
         assert len(dead) == 1
         subjects = conn.registry.subjects()
     with open_bus(f"embedded:{db}") as raw:  # what is really on the bus

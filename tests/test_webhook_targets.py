@@ -34,6 +34,7 @@ from hub.settings import Settings
 from hub.topics import DEADLETTER
 from hub.webhook_signing import new_secret
 from hub.webhook_targets import IPAddress, TargetPolicy
+from tests.bus_records import read_records
 
 SECRET = new_secret()  # made per test run
 PUBLIC_NAME = "hooks.example.org"
@@ -168,15 +169,7 @@ def make_alert() -> TeamAlert:
 
 
 def dead_letters(conn: Connection) -> list[dict[str, Any]]:
-    consumer = conn.bus.consumer(f"read-{uuid.uuid4().hex[:8]}", [DEADLETTER])
-    found: list[dict[str, Any]] = []
-    idle = 0
-    while idle < 2:
-        batch = consumer.poll(1000, 0.2)
-        idle = 0 if batch else idle + 1
-        found += [conn.serde.decode(m.value).record for m in batch if m.value is not None]
-    consumer.close()
-    return found
+    return read_records(conn, DEADLETTER)
 
 
 class Recording(httpx.MockTransport):
