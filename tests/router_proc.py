@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,10 @@ from types import TracebackType
 
 import kafka.errors as kerr
 import pytest
-from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTP
 from kafka.structs import OffsetAndMetadata
 
-from hub.bus.base import Bus, Consumer, Message, TopicPartition
+from hub.bus.base import Bus, Message, TopicPartition
 from hub.bus.kafka import KafkaBus
 from hub.settings import Settings
 
@@ -243,18 +241,14 @@ def read_topics(
     bus: Bus, start: Mapping[str, Mapping[int, int]], timeout: float = 60.0
 ) -> dict[str, list[Message]]:
     """Every message of each topic in ``start`` from its start offsets (per partition) to
-    the end offsets of now. Partitions are assigned by hand (no consumer group on Kafka;
-    a throw-away group on the embedded bus, which assigns at once)."""
+    the end offsets of now, read outside any consumer group (``Bus.reader``)."""
     ends = {topic: bus.end_offsets(topic) for topic in start}
     first = {TopicPartition(t, p): start[t].get(p, 0) for t in ends for p in ends[t]}
     last = {TopicPartition(t, p): end for t in ends for p, end in ends[t].items()}
     want = {tp for tp in last if last[tp] > first[tp]}
     got: dict[tuple[str, int, int], Message] = {}
     if want:
-        reader = (
-            _KafkaReader(bus.bootstrap, want) if isinstance(bus, KafkaBus)
-            else bus.consumer(f"check-{uuid.uuid4().hex[:12]}", sorted({tp.topic for tp in want}))
-        )
+        reader = bus.reader(want)
         try:
             assert want <= reader.assignment()
             for tp in want:
@@ -269,45 +263,6 @@ def read_topics(
         finally:
             reader.close()
     return {t: [got[k] for k in sorted(got) if k[0] == t] for t in start}
-
-
-class _KafkaReader(Consumer):
-    """A Kafka consumer with partitions assigned by hand, outside any group; reads
-    ``read_committed`` (what every hub consumer sees: nothing of an aborted transaction)."""
-
-    def __init__(self, bootstrap: str, partitions: set[TopicPartition]) -> None:
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-            client_id="signalhub-test-reader", max_poll_records=5000,
-            isolation_level="read_committed",
-        )
-        self._consumer.assign([KafkaTP(tp.topic, tp.partition) for tp in partitions])
-
-    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
-        batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        return [
-            Message(tp.topic, tp.partition, r.offset, r.key, r.value,
-                    tuple(r.headers or ()), r.timestamp)
-            for tp, records in batches.items() for r in records
-        ]
-
-    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-        raise NotImplementedError("a reader outside any group commits nothing")
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._consumer.seek(KafkaTP(tp.topic, tp.partition), offset)
-
-    def position(self, tp: TopicPartition) -> int:
-        return int(self._consumer.position(KafkaTP(tp.topic, tp.partition)))
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
-
-    def close(self) -> None:
-        self._consumer.close(autocommit=False)
-
-
-# -- BSNs ---------------------------------------------------------------------------------
 
 
 def valid_bsn(rng: random.Random, leading_zero: bool = False) -> str:
